@@ -1,0 +1,69 @@
+package io.nbdvault.testing;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs an external program to completion with a time limit and captures what it printed. */
+public final class Proc {
+    public record Result(int exitCode, String stdout, String stderr, List<String> command) {
+        /** Throws with everything the program printed unless it exited 0. */
+        public Result assertOk() {
+            if (exitCode != 0) {
+                throw new AssertionError("command failed (exit " + exitCode + "): " + String.join(" ", command)
+                        + "\n--- stdout ---\n" + stdout + "\n--- stderr ---\n" + stderr);
+            }
+            return this;
+        }
+    }
+
+    private Proc() {
+    }
+
+    public static Result run(long timeoutSeconds, String... command) {
+        return run(timeoutSeconds, null, Arrays.asList(command));
+    }
+
+    public static Result run(long timeoutSeconds, byte[] stdin, List<String> command) {
+        try {
+            Path out = Files.createTempFile("proc", ".out");
+            Path err = Files.createTempFile("proc", ".err");
+            try {
+                ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command))
+                        .redirectOutput(out.toFile()).redirectError(err.toFile());
+                if (stdin == null) {
+                    pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                }
+                Process p = pb.start();
+                if (stdin != null) {
+                    try (var in = p.getOutputStream()) {
+                        in.write(stdin);
+                    }
+                }
+                if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                    p.descendants().forEach(ProcessHandle::destroyForcibly);
+                    p.destroyForcibly();
+                    p.waitFor(10, TimeUnit.SECONDS);
+                    throw new AssertionError("command timed out after " + timeoutSeconds + " s: "
+                            + String.join(" ", command) + "\n--- stdout ---\n" + Files.readString(out)
+                            + "\n--- stderr ---\n" + Files.readString(err));
+                }
+                return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+                        Files.readString(err, StandardCharsets.UTF_8), List.copyOf(command));
+            } finally {
+                Files.deleteIfExists(out);
+                Files.deleteIfExists(err);
+            }
+        } catch (IOException e) {
+            throw new AssertionError("could not run " + command + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted running " + command, e);
+        }
+    }
+}
