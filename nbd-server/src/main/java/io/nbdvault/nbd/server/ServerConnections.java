@@ -1,0 +1,40 @@
+package io.nbdvault.nbd.server;
+
+import io.netty.channel.Channel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Every open client connection, and how to drain each one for a graceful shutdown. */
+final class ServerConnections {
+    private final ChannelGroup all = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private final Map<Channel, Runnable> drainers = new ConcurrentHashMap<>();
+
+    void add(Channel channel) {
+        all.add(channel);
+        channel.closeFuture().addListener(f -> drainers.remove(channel));
+    }
+
+    void register(Channel channel, Runnable drain) {
+        drainers.put(channel, drain);
+    }
+
+    /** Connections in transmission finish what they started; those still negotiating are closed. */
+    void drainAll() {
+        for (Channel channel : all) {
+            Runnable drain = drainers.get(channel);
+            if (drain != null) {
+                drain.run();
+            } else {
+                channel.close();
+            }
+        }
+    }
+
+    ChannelGroup channels() {
+        return all;
+    }
+}
