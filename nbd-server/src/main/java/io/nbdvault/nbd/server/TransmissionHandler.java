@@ -102,6 +102,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             reply(r, Errno.EINVAL, "zero-length request");
             return;
         }
+        if (type == Nbd.CMD_READ && r.length() > Nbd.MAX_PAYLOAD) {
+            reply(r, Errno.EOVERFLOW, "read of " + r.length() + " bytes exceeds the maximum of " + Nbd.MAX_PAYLOAD);
+            return;
+        }
         boolean writes = type == Nbd.CMD_WRITE || type == Nbd.CMD_TRIM || type == Nbd.CMD_WRITE_ZEROES;
         if (writes && (transmissionFlags & Nbd.FLAG_READ_ONLY) != 0) {
             reply(r, Errno.EPERM, "export is read-only");
@@ -168,10 +172,6 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void read(NbdRequest r) {
-        if (r.length() > Nbd.MAX_PAYLOAD) {
-            reply(r, Errno.EOVERFLOW, "read of " + r.length() + " bytes exceeds the maximum of " + Nbd.MAX_PAYLOAD);
-            return;
-        }
         long cookie = r.cookie();
         long offset = r.offset();
         int length = (int) r.length();

@@ -1,0 +1,122 @@
+package io.nbdvault.nbd.codec;
+
+import io.nbdvault.nbd.protocol.Nbd;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.DecoderException;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The codecs alone, fed byte buffers: no socket, no device. */
+class CodecTest {
+
+    @Test
+    void handshakeDecoderWaitsForWholeOptionsEvenWhenSplitByteByByte() {
+        EmbeddedChannel ch = new EmbeddedChannel(new HandshakeDecoder());
+        ByteBuf bytes = Unpooled.buffer().writeInt(3).writeLong(Nbd.IHAVEOPT).writeInt(Nbd.OPT_LIST).writeInt(2)
+                .writeShort(0xabcd);
+        while (bytes.isReadable()) {
+            ch.writeInbound(bytes.readRetainedSlice(1));
+        }
+        assertEquals(new ClientFlags(3), ch.readInbound());
+        NbdOption option = ch.readInbound();
+        assertEquals(Nbd.OPT_LIST, option.option());
+        assertArrayEquals(new byte[] {(byte) 0xab, (byte) 0xcd}, option.data());
+        assertNull(ch.readInbound());
+    }
+
+    @Test
+    void handshakeDecoderRejectsBadMagicAndHugeOptions() {
+        EmbeddedChannel bad = new EmbeddedChannel(new HandshakeDecoder());
+        bad.writeInbound(Unpooled.buffer().writeInt(1));
+        var e = assertThrows(DecoderException.class,
+                () -> bad.writeInbound(Unpooled.buffer().writeLong(42).writeInt(1).writeInt(0)));
+        assertInstanceOf(NbdProtocolException.class, e.getCause());
+
+        EmbeddedChannel huge = new EmbeddedChannel(new HandshakeDecoder());
+        huge.writeInbound(Unpooled.buffer().writeInt(1));
+        assertThrows(DecoderException.class, () -> huge.writeInbound(
+                Unpooled.buffer().writeLong(Nbd.IHAVEOPT).writeInt(1).writeInt(Nbd.MAX_OPTION_LENGTH + 1)));
+    }
+
+    @Test
+    void requestDecoderFramesWritesWithTheirPayload() {
+        EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
+        ch.writeInbound(request(Nbd.CMD_WRITE, 1, 7, 4096, 3).writeBytes(new byte[] {1, 2, 3}));
+        ch.writeInbound(request(Nbd.CMD_READ, 0, 8, 0, 512));
+        NbdRequest write = ch.readInbound();
+        assertEquals(Nbd.CMD_WRITE, write.type());
+        assertEquals(Nbd.CMD_FLAG_FUA, write.flags());
+        assertEquals(7, write.cookie());
+        assertEquals(4096, write.offset());
+        assertEquals(3, write.payload().readableBytes());
+        assertEquals(2, write.payload().getByte(1));
+        write.release();
+        NbdRequest read = ch.readInbound();
+        assertEquals(Nbd.CMD_READ, read.type());
+        assertNull(read.payload());
+        assertEquals(512, read.length());
+    }
+
+    @Test
+    void requestDecoderSkipsOversizedPayloadsAndStaysInStep() {
+        EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
+        int big = Nbd.MAX_PAYLOAD + 1;
+        ch.writeInbound(request(Nbd.CMD_WRITE, 0, 1, 0, big));
+        ch.writeInbound(Unpooled.wrappedBuffer(new byte[big]));
+        ch.writeInbound(request(Nbd.CMD_FLUSH, 0, 2, 0, 0));
+        NbdRequest oversized = ch.readInbound();
+        assertTrue(oversized.oversized());
+        assertNull(oversized.payload());
+        NbdRequest flush = ch.readInbound();
+        assertEquals(2, flush.cookie());
+    }
+
+    @Test
+    void requestLengthIsUnsigned() {
+        EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
+        ch.writeInbound(request(Nbd.CMD_TRIM, 0, 1, 0, -1));
+        NbdRequest trim = ch.readInbound();
+        assertEquals(0xffffffffL, trim.length());
+    }
+
+    @Test
+    void encoderWritesReplyHeadersAndPassesDataThroughUncopied() {
+        EmbeddedChannel ch = new EmbeddedChannel(new ServerEncoder());
+        ByteBuf data = Unpooled.wrappedBuffer(new byte[] {9, 9});
+        ch.writeOutbound(new SimpleReply(0, 5, data));
+        ByteBuf header = ch.readOutbound();
+        assertEquals(Nbd.SIMPLE_REPLY_MAGIC, header.readInt());
+        assertEquals(0, header.readInt());
+        assertEquals(5, header.readLong());
+        assertTrue(data == ch.readOutbound(), "read data is sent as the same buffer");
+
+        ch.writeOutbound(new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, 6,
+                Unpooled.buffer().writeLong(4096), Unpooled.wrappedBuffer(new byte[10])));
+        ByteBuf chunk = ch.readOutbound();
+        assertEquals(Nbd.STRUCTURED_REPLY_MAGIC, chunk.readInt());
+        assertEquals(Nbd.REPLY_FLAG_DONE, chunk.readShort());
+        assertEquals(Nbd.REPLY_TYPE_OFFSET_DATA, chunk.readShort());
+        assertEquals(6, chunk.readLong());
+        assertEquals(18, chunk.readInt());
+        assertEquals(4096, chunk.readLong());
+        assertEquals(10, ((ByteBuf) ch.readOutbound()).readableBytes());
+
+        ch.writeOutbound(new ExportNameReply(1 << 20, (short) 3, false));
+        assertEquals(134, ((ByteBuf) ch.readOutbound()).readableBytes());
+        ch.writeOutbound(new ExportNameReply(1 << 20, (short) 3, true));
+        assertEquals(10, ((ByteBuf) ch.readOutbound()).readableBytes());
+    }
+
+    static ByteBuf request(int type, int flags, long cookie, long offset, int length) {
+        return Unpooled.buffer().writeInt(Nbd.REQUEST_MAGIC).writeShort(flags).writeShort(type).writeLong(cookie)
+                .writeLong(offset).writeInt(length);
+    }
+}
