@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         description = "Encrypted, replicated block device exported over NBD.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                ExportCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -1,0 +1,53 @@
+package io.nbdvault.cli;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.nbd.server.NbdExport;
+import io.nbdvault.nbd.server.NbdServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.concurrent.Callable;
+
+/** {@code nbdvault export}: serve one target over NBD until interrupted. */
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = {"Export a file, block device or memory:SIZE over NBD.",
+                "This is also what a storage server runs to offer a replica."},
+        footer = {"", "Examples:", "  nbdvault export memory:1G",
+                "  nbdvault export --socket /run/disk.sock --name disk /srv/disk.img",
+                "  nbdvault export --listen 0.0.0.0:10809 --tls-cert cert.pem --tls-key key.pem /dev/sdb"})
+public final class ExportCommand implements Callable<Integer> {
+
+    @Mixin
+    ListenOptions listen;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "Export name (default: empty, the default export).")
+    String name = "";
+
+    @Option(names = "--description", paramLabel = "TEXT", description = "Description shown by nbdinfo.")
+    String description;
+
+    @Option(names = "--read-only", description = "Refuse writes.")
+    boolean readOnly;
+
+    @Parameters(paramLabel = "TARGET", description = "A file, a block device, or memory:SIZE (e.g. memory:1G).")
+    String target;
+
+    @Override
+    public Integer call() throws Exception {
+        Logging.configure();
+        BlockDevice device = Targets.open(target, readOnly);
+        NbdServer server;
+        try {
+            server = listen.applyTo(NbdServer.builder()
+                    .export(new NbdExport(name, description == null ? target : description, device, readOnly)))
+                    .start();
+        } catch (Exception e) {
+            device.close();
+            throw e;
+        }
+        return ServeUntilSignalled.run(server, device, "exporting " + target + " (" + device.size() + " bytes"
+                + (readOnly ? ", read-only" : "") + ") at " + listen.describe(server, name, listen.tlsEnabled()));
+    }
+}
