@@ -1,0 +1,206 @@
+package io.nbdvault.crypto.xts;
+
+import io.nbdvault.testing.ExternalTool;
+import io.nbdvault.testing.Proc;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class AesXtsTest {
+    private static final HexFormat HEX = HexFormat.of();
+
+    @TempDir
+    Path dir;
+
+    /** IEEE Std 1619-2007 Annex B: vectors 1-3 (whole blocks) and 15-18 (ciphertext stealing). */
+    @ParameterizedTest(name = "IEEE 1619 vector {0}")
+    @CsvSource({
+            "1, 00000000000000000000000000000000, 00000000000000000000000000000000, 0, "
+                    + "0000000000000000000000000000000000000000000000000000000000000000, "
+                    + "917cf69ebd68b2ec9b9fe9a3eadda692cd43d2f59598ed858c02c2652fbf922e",
+            "2, 11111111111111111111111111111111, 22222222222222222222222222222222, 3333333333, "
+                    + "4444444444444444444444444444444444444444444444444444444444444444, "
+                    + "c454185e6a16936e39334038acef838bfb186fff7480adc4289382ecd6d394f0",
+            "3, fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0, 22222222222222222222222222222222, 3333333333, "
+                    + "4444444444444444444444444444444444444444444444444444444444444444, "
+                    + "af85336b597afc1a900b2eb21ec949d292df4c047e0b21532186a5971a227a89",
+            "15, fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0, bfbebdbcbbbab9b8b7b6b5b4b3b2b1b0, 123456789a, "
+                    + "000102030405060708090a0b0c0d0e0f10, 6c1625db4671522d3d7599601de7ca09ed",
+            "16, fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0, bfbebdbcbbbab9b8b7b6b5b4b3b2b1b0, 123456789a, "
+                    + "000102030405060708090a0b0c0d0e0f1011, d069444b7a7e0cab09e24447d24deb1fedbf",
+            "17, fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0, bfbebdbcbbbab9b8b7b6b5b4b3b2b1b0, 123456789a, "
+                    + "000102030405060708090a0b0c0d0e0f101112, e5df1351c0544ba1350b3363cd8ef4beedbf9d",
+            "18, fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0, bfbebdbcbbbab9b8b7b6b5b4b3b2b1b0, 123456789a, "
+                    + "000102030405060708090a0b0c0d0e0f10111213, 9d84c813f719aa2c7be3f66171c7c5c2edbf9dac",
+    })
+    void ieee1619Vectors(int vector, String key1, String key2, String sequence, String plain, String cipher) {
+        byte[] key = HEX.parseHex(key1 + key2);
+        long tweak = Long.parseLong(sequence, 16);
+        try (AesXts xts = new AesXts(key, true)) {
+            for (boolean direct : new boolean[] {false, true}) {
+                ByteBuffer data = buffer(HEX.parseHex(plain), direct);
+                xts.encryptUnit(data, tweak);
+                assertEquals(cipher, HEX.formatHex(bytes(data)), "vector " + vector + " encrypt");
+                xts.decryptUnit(data, tweak);
+                assertEquals(plain, HEX.formatHex(bytes(data)), "vector " + vector + " decrypt");
+            }
+        }
+    }
+
+    /** OpenSSL's EVP XTS (through python3-cryptography) must produce the same bytes for every sector. */
+    @ParameterizedTest(name = "{0}-bit key, {1}-byte sectors, tweak step {2}")
+    @CsvSource({"256, 512, 1", "512, 512, 1", "512, 4096, 8", "256, 4096, 8", "512, 4096, 1"})
+    @Timeout(120)
+    void agreesWithOpenSslByteForByte(int keyBits, int sectorSize, int tweakStep) throws Exception {
+        ExternalTool.require("python3");
+        String python = "/usr/bin/python3"; // Debian's, which python3-cryptography installs into
+        requirePythonCryptography(python);
+        Random random = new Random(keyBits * 31L + sectorSize + tweakStep);
+        byte[] key = new byte[keyBits / 8];
+        random.nextBytes(key);
+        int sectors = 300;
+        byte[] plain = new byte[sectors * sectorSize];
+        random.nextBytes(plain);
+        long firstTweak = 0xfffffff0L + random.nextInt(1000); // crosses the 32-bit boundary
+        ByteBuffer ours = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
+        try (AesXts xts = new AesXts(key)) {
+            xts.encrypt(ours, sectorSize, firstTweak, tweakStep);
+        }
+        Files.write(dir.resolve("plain"), plain);
+        Files.write(dir.resolve("key"), key);
+        String script = String.join("\n",
+                "import sys",
+                "from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes",
+                "key = open(sys.argv[1], 'rb').read(); data = open(sys.argv[2], 'rb').read()",
+                "size, first, step = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])",
+                "out = bytearray()",
+                "for i in range(len(data) // size):",
+                "    tweak = (first + i * step).to_bytes(16, 'little')",
+                "    enc = Cipher(algorithms.AES(key), modes.XTS(tweak)).encryptor()",
+                "    out += enc.update(data[i * size:(i + 1) * size]) + enc.finalize()",
+                "open(sys.argv[6], 'wb').write(out)");
+        Files.writeString(dir.resolve("xts.py"), script);
+        Proc.run(60, python, dir.resolve("xts.py").toString(), dir.resolve("key").toString(),
+                dir.resolve("plain").toString(), Integer.toString(sectorSize), Long.toString(firstTweak),
+                Integer.toString(tweakStep), dir.resolve("openssl").toString()).assertOk();
+        byte[] theirs = Files.readAllBytes(dir.resolve("openssl"));
+        byte[] mine = bytes(ours.rewind());
+        for (int s = 0; s < sectors; s++) {
+            int from = s * sectorSize;
+            assertArrayEquals(java.util.Arrays.copyOfRange(theirs, from, from + sectorSize),
+                    java.util.Arrays.copyOfRange(mine, from, from + sectorSize), "sector " + s);
+        }
+        try (AesXts xts = new AesXts(key)) {
+            xts.decrypt(ours.rewind(), sectorSize, firstTweak, tweakStep);
+        }
+        assertArrayEquals(plain, bytes(ours.rewind()));
+    }
+
+    @Test
+    void batchesLargerThanOneEcbCallRoundTripAndMatchSectorBySector() {
+        byte[] key = new byte[64];
+        new Random(1).nextBytes(key);
+        byte[] plain = new byte[AesXts.BATCH * 3 + 4096];
+        new Random(2).nextBytes(plain);
+        try (AesXts xts = new AesXts(key)) {
+            ByteBuffer whole = ByteBuffer.wrap(plain.clone());
+            xts.encrypt(whole, 4096, 77, 8);
+            for (int s = 0; s < plain.length / 4096; s++) {
+                ByteBuffer one = ByteBuffer.wrap(java.util.Arrays.copyOfRange(plain, s * 4096, (s + 1) * 4096));
+                xts.encrypt(one, 4096, 77 + s * 8L, 8);
+                assertArrayEquals(one.array(), java.util.Arrays.copyOfRange(whole.array(), s * 4096, (s + 1) * 4096));
+            }
+            xts.decrypt(whole.rewind(), 4096, 77, 8);
+            assertArrayEquals(plain, whole.array());
+        }
+    }
+
+    @Test
+    void concurrentUseFromManyThreadsStaysCorrect() throws Exception {
+        byte[] key = new byte[64];
+        new Random(3).nextBytes(key);
+        try (AesXts xts = new AesXts(key)) {
+            byte[] plain = new byte[64 * 1024];
+            new Random(4).nextBytes(plain);
+            ByteBuffer reference = ByteBuffer.wrap(plain.clone());
+            xts.encrypt(reference, 512, 9, 1);
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+            try {
+                var futures = new java.util.ArrayList<java.util.concurrent.Future<byte[]>>();
+                for (int i = 0; i < 64; i++) {
+                    futures.add(pool.submit(() -> {
+                        ByteBuffer b = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
+                        xts.encrypt(b, 512, 9, 1);
+                        return bytes(b.rewind());
+                    }));
+                }
+                for (var f : futures) {
+                    assertArrayEquals(reference.array(), f.get());
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void onlyTheRequestedRangeChanges() {
+        byte[] key = new byte[32];
+        new Random(5).nextBytes(key);
+        byte[] data = new byte[3 * 512];
+        ByteBuffer b = ByteBuffer.wrap(data).position(512).limit(1024);
+        try (AesXts xts = new AesXts(key)) {
+            xts.encrypt(b, 512, 0, 1);
+        }
+        assertArrayEquals(new byte[512], java.util.Arrays.copyOfRange(data, 0, 512));
+        assertArrayEquals(new byte[512], java.util.Arrays.copyOfRange(data, 1024, 1536));
+        assertTrue(!java.util.Arrays.equals(new byte[512], java.util.Arrays.copyOfRange(data, 512, 1024)));
+    }
+
+    @Test
+    void badArgumentsAreRefused() {
+        assertThrows(IllegalArgumentException.class, () -> new AesXts(new byte[48]));
+        assertThrows(IllegalArgumentException.class, () -> new AesXts(new byte[64]), "equal key halves");
+        byte[] key = new byte[64];
+        new Random(6).nextBytes(key);
+        AesXts xts = new AesXts(key);
+        assertThrows(IllegalArgumentException.class, () -> xts.encrypt(ByteBuffer.allocate(700), 512, 0, 1));
+        assertThrows(IllegalArgumentException.class, () -> xts.encryptUnit(ByteBuffer.allocate(15), 0));
+        xts.close();
+        assertThrows(IllegalStateException.class, () -> xts.encrypt(ByteBuffer.allocate(512), 512, 0, 1));
+    }
+
+    static void requirePythonCryptography(String python) {
+        Proc.Result r = Proc.run(30, python, "-c", "import cryptography");
+        if (r.exitCode() != 0) {
+            String message = "python3-cryptography is not installed (needed to compare with OpenSSL's XTS)";
+            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+                throw new AssertionError(message);
+            }
+            org.junit.jupiter.api.Assumptions.abort(message);
+        }
+    }
+
+    private static ByteBuffer buffer(byte[] data, boolean direct) {
+        return direct ? ByteBuffer.allocateDirect(data.length).put(data).flip() : ByteBuffer.wrap(data.clone());
+    }
+
+    static byte[] bytes(ByteBuffer b) {
+        byte[] out = new byte[b.remaining()];
+        b.duplicate().get(out);
+        return out;
+    }
+}
