@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class AesXtsTest {
+public class AesXtsTest {
     private static final HexFormat HEX = HexFormat.of();
 
     @TempDir
@@ -183,7 +183,7 @@ class AesXtsTest {
         assertThrows(IllegalStateException.class, () -> xts.encrypt(ByteBuffer.allocate(512), 512, 0, 1));
     }
 
-    static void requirePythonCryptography(String python) {
+    public static void requirePythonCryptography(String python) {
         Proc.Result r = Proc.run(30, python, "-c", "import cryptography");
         if (r.exitCode() != 0) {
             String message = "python3-cryptography is not installed (needed to compare with OpenSSL's XTS)";
