@@ -34,20 +34,36 @@ public final class ExportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "TARGET", description = "A file, a block device, or memory:SIZE (e.g. memory:1G).")
     String target;
 
+    @Mixin
+    KeyOptions key;
+
+    @Option(names = "--encrypted", description = "TARGET is a LUKS volume: serve its plaintext (implied by --key-file/--key-fd;"
+            + " without them the passphrase is prompted for).")
+    boolean encrypted;
+
     @Override
     public Integer call() throws Exception {
         Logging.configure();
-        BlockDevice device = Targets.open(target, readOnly);
+        BlockDevice raw = Targets.open(target, readOnly);
+        OpenedVolume volume;
         NbdServer server;
         try {
+            volume = encrypted || key.given() ? OpenedVolume.unlock(raw, key) : OpenedVolume.plain(raw);
+        } catch (Exception e) {
+            raw.close();
+            throw e;
+        }
+        try {
+            BlockDevice device = volume.device();
             server = listen.applyTo(NbdServer.builder()
                     .export(new NbdExport(name, description == null ? target : description, device, readOnly)))
                     .start();
         } catch (Exception e) {
-            device.close();
+            volume.close();
             throw e;
         }
-        return ServeUntilSignalled.run(server, device, "exporting " + target + " (" + device.size() + " bytes"
+        return ServeUntilSignalled.run(server, volume, "exporting " + target + " (" + volume.device().size() + " bytes"
+                + (volume.encrypted() ? ", LUKS" + volume.luksVersion() + " decrypted" : "")
                 + (readOnly ? ", read-only" : "") + ") at " + listen.describe(server, name, listen.tlsEnabled()));
     }
 }

@@ -11,6 +11,9 @@ import picocli.CommandLine.Command;
         subcommands = {
                 CommandLine.HelpCommand.class,
                 ExportCommand.class,
+                FormatCommand.class,
+                KeyCommand.class,
+                HeaderCommand.class,
         })
 public final class Main implements Runnable {
 

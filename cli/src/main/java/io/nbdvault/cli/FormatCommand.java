@@ -1,0 +1,45 @@
+package io.nbdvault.cli;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.crypto.Passphrase;
+import io.nbdvault.crypto.luks.Luks;
+import io.nbdvault.crypto.luks.LuksFormatOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.concurrent.Callable;
+
+/** {@code nbdvault format}: write a new LUKS2 header (like cryptsetup luksFormat). */
+@Command(name = "format", mixinStandardHelpOptions = true,
+        description = {"Create a LUKS2 encrypted volume (aes-xts-plain64, 512-bit key) on a file or block device.",
+                "Everything on TARGET is lost. cryptsetup can open the result."})
+public final class FormatCommand implements Callable<Integer> {
+    @Mixin
+    KeyOptions key;
+
+    @Mixin
+    KdfOptions kdf;
+
+    @Option(names = "--sector-size", paramLabel = "BYTES", description = "Encryption sector size: 512 (default) or 4096.")
+    int sectorSize = 512;
+
+    @Option(names = "--label", paramLabel = "TEXT", description = "Header label.")
+    String label = "";
+
+    @Parameters(paramLabel = "TARGET", description = "File or block device to format.")
+    String target;
+
+    @Override
+    public Integer call() throws Exception {
+        Logging.configure();
+        LuksFormatOptions options = kdf.applyTo(LuksFormatOptions.defaults().withSectorSize(sectorSize).withLabel(label));
+        try (BlockDevice device = Targets.open(target, false); Passphrase passphrase = key.read("Enter passphrase", true)) {
+            Luks.format(device, passphrase, options);
+        }
+        System.err.println("nbdvault: formatted " + target + " as LUKS2 (" + sectorSize + "-byte sectors, "
+                + options.pbkdf().luksName() + ")");
+        return 0;
+    }
+}
