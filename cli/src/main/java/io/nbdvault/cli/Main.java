@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
                 FormatCommand.class,
                 KeyCommand.class,
                 HeaderCommand.class,
+                AttachCommand.class,
+                DetachCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -18,14 +18,14 @@ final class ServeUntilSignalled {
     static int run(NbdServer server, AutoCloseable resources, String readyMessage) throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
-            LOG.info("signal received, shutting down");
+            // Plain stderr: the JDK's own shutdown hook may already have closed the logging handlers.
+            System.err.println("nbdvault: signal received, shutting down");
             server.close();
             try {
                 resources.close();
             } catch (Exception e) {
-                LOG.warning("error while closing: " + e.getMessage());
+                System.err.println("nbdvault: warning: error while closing: " + e.getMessage());
             }
-            // The logging system may already be shut down by its own hook; stderr always works.
             System.err.println("nbdvault: stopped cleanly");
             stopped.countDown();
         }, "shutdown");

@@ -43,7 +43,16 @@ public interface LibC {
     int getrlimit(int resource, Pointer rlimit);
 
     @SaveError
-    int socketpair(int domain, int type, int protocol, int[] fds);
+    int socket(int domain, int type, int protocol);
+
+    @SaveError
+    int connect(int fd, Pointer address, int length);
+
+    @SaveError
+    long read(int fd, Pointer buffer, long count);
+
+    @SaveError
+    long write(int fd, Pointer buffer, long count);
 
     String strerror(int errno);
 

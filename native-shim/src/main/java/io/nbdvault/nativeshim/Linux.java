@@ -35,6 +35,7 @@ public final class Linux {
 
     public static final int AF_UNIX = 1;
     public static final int SOCK_STREAM = 1;
+    public static final int SOCK_CLOEXEC = 0x80000;
 
     public static final long NBD_SET_SOCK = 0xab00L;
     public static final long NBD_SET_BLKSIZE = 0xab01L;
@@ -46,4 +47,11 @@ public final class Linux {
     public static final long NBD_DISCONNECT = 0xab08L;
     public static final long NBD_SET_TIMEOUT = 0xab09L;
     public static final long NBD_SET_FLAGS = 0xab0aL;
+
+    public static final int NBD_FLAG_HAS_FLAGS = 1;
+    public static final int NBD_FLAG_READ_ONLY = 1 << 1;
+    public static final int NBD_FLAG_SEND_FLUSH = 1 << 2;
+    public static final int NBD_FLAG_SEND_FUA = 1 << 3;
+    public static final int NBD_FLAG_SEND_TRIM = 1 << 5;
+    public static final int NBD_FLAG_CAN_MULTI_CONN = 1 << 8;
 }

@@ -75,7 +75,7 @@ public final class NativeFile implements AutoCloseable {
 
     /** Size in bytes of a block device (BLKGETSIZE64). */
     public long blockDeviceSize() throws IOException {
-        Pointer out = Pointer.wrap(Native.runtime(), java.nio.ByteBuffer.allocateDirect(8));
+        Pointer out = jnr.ffi.Memory.allocateDirect(Native.runtime(), 8);
         if (Native.libc().ioctl(fd, Linux.BLKGETSIZE64, out) != 0) {
             throw Native.failure("ioctl(BLKGETSIZE64)", path, Native.errno());
         }
@@ -84,9 +84,10 @@ public final class NativeFile implements AutoCloseable {
 
     /** Discards a range of a block device (BLKDISCARD); reads of it afterwards are unspecified. */
     public void discard(long offset, long length) throws IOException {
-        java.nio.ByteBuffer range = java.nio.ByteBuffer.allocateDirect(16).order(java.nio.ByteOrder.nativeOrder());
-        range.putLong(offset).putLong(length);
-        if (Native.libc().ioctl(fd, Linux.BLKDISCARD, Pointer.wrap(Native.runtime(), range)) != 0) {
+        Pointer range = jnr.ffi.Memory.allocateDirect(Native.runtime(), 16);
+        range.putLong(0, offset);
+        range.putLong(8, length);
+        if (Native.libc().ioctl(fd, Linux.BLKDISCARD, range) != 0) {
             throw Native.failure("ioctl(BLKDISCARD)", path, Native.errno());
         }
     }

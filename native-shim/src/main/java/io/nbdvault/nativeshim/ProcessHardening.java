@@ -66,8 +66,8 @@ public final class ProcessHardening {
 
     /** Soft RLIMIT_MEMLOCK in bytes (-1 = unlimited). */
     public static long memlockLimit() {
-        ByteBuffer rlimit = ByteBuffer.allocateDirect(16).order(java.nio.ByteOrder.nativeOrder());
-        if (Native.libc().getrlimit(Linux.RLIMIT_MEMLOCK, Pointer.wrap(Native.runtime(), rlimit)) != 0) {
+        Pointer rlimit = jnr.ffi.Memory.allocateDirect(Native.runtime(), 16);
+        if (Native.libc().getrlimit(Linux.RLIMIT_MEMLOCK, rlimit) != 0) {
             return -1;
         }
         return rlimit.getLong(0);
