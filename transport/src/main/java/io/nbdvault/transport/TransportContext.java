@@ -1,0 +1,77 @@
+package io.nbdvault.transport;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.core.FileDevice;
+import io.nbdvault.core.FileSpace;
+import io.nbdvault.transport.nbd.NbdClientDevice;
+import io.nbdvault.transport.nbd.NbdClientOptions;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/** Opens replicas by URI and owns the event loops their connections share. */
+public final class TransportContext implements AutoCloseable {
+    private final EventLoopGroup group;
+    private final boolean epoll;
+    private final NbdClientOptions options;
+    private final Function<Path, FileSpace> fileSpaces;
+
+    public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces) {
+        this.epoll = Epoll.isAvailable();
+        this.group = epoll ? new EpollEventLoopGroup() : new NioEventLoopGroup();
+        this.options = options;
+        this.fileSpaces = fileSpaces;
+    }
+
+    public CompletableFuture<BlockDevice> open(String uri) {
+        ReplicaUri r;
+        try {
+            r = ReplicaUri.parse(uri);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return switch (r.kind()) {
+            case FILE -> {
+                try {
+                    yield CompletableFuture.completedFuture(FileDevice.open(r.file(), false, -1, fileSpaces.apply(r.file())));
+                } catch (IOException e) {
+                    yield CompletableFuture.failedFuture(e);
+                }
+            }
+            case NBD_TCP -> connect(new Bootstrap().group(group).channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                    .option(ChannelOption.TCP_NODELAY, true), new InetSocketAddress(r.host(), r.port()), uri, r.export());
+            case NBD_UNIX -> {
+                if (!epoll) {
+                    yield CompletableFuture.failedFuture(new IOException("unix socket replicas need Netty's epoll transport"));
+                }
+                yield connect(new Bootstrap().group(group).channel(EpollDomainSocketChannel.class),
+                        new DomainSocketAddress(r.socket().toFile()), uri, r.export());
+            }
+        };
+    }
+
+    private CompletableFuture<BlockDevice> connect(Bootstrap b, java.net.SocketAddress address, String uri, String export) {
+        return NbdClientDevice.connect(b.option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                (int) Math.min(Integer.MAX_VALUE, options.requestTimeout().toMillis())), address, uri, export, options)
+                .thenApply(d -> d);
+    }
+
+    @Override
+    public void close() {
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

@@ -1,0 +1,174 @@
+package io.nbdvault.transport.nbd;
+
+import io.nbdvault.core.BlockDeviceException;
+import io.nbdvault.core.Errno;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import java.net.SocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One connection to a replica: many requests in flight, matched to replies by cookie. A request
+ * that is not answered within the timeout fails, and so does the whole connection — a server that
+ * hangs on one request cannot be trusted with the others.
+ */
+final class NbdConnection {
+    private record Pending(CompletableFuture<ClientReply> future, int readLength, ScheduledFuture<?> timeout) {
+    }
+
+    private final Channel channel;
+    private final String peer;
+    private final Duration timeout;
+    private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    private final AtomicLong cookies = new AtomicLong();
+    final ExportInfo info;
+
+    private NbdConnection(Channel channel, String peer, Duration timeout, ExportInfo info) {
+        this.channel = channel;
+        this.peer = peer;
+        this.timeout = timeout;
+        this.info = info;
+    }
+
+    static CompletableFuture<NbdConnection> open(Bootstrap bootstrap, SocketAddress address, String peer, String export,
+                                                 Duration timeout) {
+        CompletableFuture<ExportInfo> handshake = new CompletableFuture<>();
+        NbdConnection[] self = new NbdConnection[1];
+        Bootstrap b = bootstrap.clone().handler(new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast("handshake", new ClientHandshake(export, handshake));
+            }
+        });
+        CompletableFuture<NbdConnection> result = new CompletableFuture<>();
+        b.connect(address).addListener(f -> {
+            if (!f.isSuccess()) {
+                result.completeExceptionally(new BlockDeviceException(Errno.EIO,
+                        "cannot connect to " + peer + ": " + f.cause().getMessage(), f.cause()));
+                return;
+            }
+            Channel ch = ((io.netty.channel.ChannelFuture) f).channel();
+            ch.eventLoop().schedule(() -> handshake.completeExceptionally(
+                    new java.io.IOException("handshake timed out")), timeout.toMillis(), TimeUnit.MILLISECONDS);
+            handshake.whenComplete((info, error) -> {
+                if (error != null) {
+                    ch.close();
+                    result.completeExceptionally(new BlockDeviceException(Errno.EIO,
+                            "NBD handshake with " + peer + " failed: " + error.getMessage(), error));
+                    return;
+                }
+                NbdConnection c = new NbdConnection(ch, peer, timeout, info);
+                self[0] = c;
+                ch.pipeline().addLast("encoder", new RequestEncoder())
+                        .addLast("decoder", new ReplyDecoder(c::readLengthOf))
+                        .addLast("replies", c.new Replies());
+                ch.closeFuture().addListener(cf -> c.failAll("connection to " + peer + " lost"));
+                result.complete(c);
+            });
+        });
+        return result;
+    }
+
+    boolean isOpen() {
+        return channel.isActive();
+    }
+
+    int inFlight() {
+        return pending.size();
+    }
+
+    java.util.concurrent.CompletableFuture<Void> closeFuture() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        channel.closeFuture().addListener(x -> f.complete(null));
+        return f;
+    }
+
+    /** Sends a request; the future fails with EIO on timeout or disconnect, or with the server's errno. */
+    CompletableFuture<ClientReply> submit(int flags, int type, long offset, long length, io.netty.buffer.ByteBuf payload,
+                                          int readLength) {
+        CompletableFuture<ClientReply> future = new CompletableFuture<>();
+        if (!channel.isActive()) {
+            future.completeExceptionally(new BlockDeviceException(Errno.EIO, "not connected to " + peer));
+            return future;
+        }
+        long cookie = cookies.incrementAndGet();
+        ScheduledFuture<?> timer = channel.eventLoop().schedule(() -> timedOut(cookie),
+                timeout.toMillis(), TimeUnit.MILLISECONDS);
+        pending.put(cookie, new Pending(future, readLength, timer));
+        channel.writeAndFlush(new ClientRequest(flags, type, cookie, offset, length, payload)).addListener(f -> {
+            if (!f.isSuccess()) {
+                fail(cookie, new BlockDeviceException(Errno.EIO, "sending to " + peer + " failed: " + f.cause().getMessage()));
+            }
+        });
+        if (!channel.isActive()) {
+            fail(cookie, new BlockDeviceException(Errno.EIO, "not connected to " + peer));
+        }
+        return future;
+    }
+
+    private int readLengthOf(long cookie) {
+        Pending p = pending.get(cookie);
+        return p == null ? -1 : p.readLength();
+    }
+
+    private void timedOut(long cookie) {
+        if (pending.containsKey(cookie)) {
+            fail(cookie, new BlockDeviceException(Errno.EIO, "request to " + peer + " timed out after "
+                    + timeout.toMillis() + " ms"));
+            channel.close();
+        }
+    }
+
+    private void fail(long cookie, Throwable error) {
+        Pending p = pending.remove(cookie);
+        if (p != null) {
+            p.timeout().cancel(false);
+            p.future().completeExceptionally(error);
+        }
+    }
+
+    private void failAll(String why) {
+        for (Long cookie : pending.keySet()) {
+            fail(cookie, new BlockDeviceException(Errno.EIO, why));
+        }
+    }
+
+    void close() {
+        channel.close();
+    }
+
+    private final class Replies extends SimpleChannelInboundHandler<ClientReply> {
+        Replies() {
+            super(false);
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, ClientReply reply) {
+            Pending p = pending.remove(reply.cookie());
+            if (p == null) {
+                if (reply.data() != null) {
+                    reply.data().release();
+                }
+                return;
+            }
+            p.timeout().cancel(false);
+            p.future().complete(reply);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            failAll("connection to " + peer + " failed: " + cause.getMessage());
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package io.nbdvault.transport.nbd;
+
+import io.nbdvault.nbd.codec.NbdProtocolException;
+import io.nbdvault.nbd.protocol.Nbd;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+
+import java.util.List;
+import java.util.function.LongToIntFunction;
+
+/**
+ * Simple replies. How many data bytes follow a reply depends on the request it answers, so the
+ * decoder asks: {@code readLength} maps a cookie to the length of the READ it belongs to (or -1
+ * for an unknown cookie, which means the server is confused and the connection is dropped).
+ */
+final class ReplyDecoder extends ByteToMessageDecoder {
+    private final LongToIntFunction readLength;
+
+    ReplyDecoder(LongToIntFunction readLength) {
+        this.readLength = readLength;
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (in.readableBytes() < 16) {
+            return;
+        }
+        int start = in.readerIndex();
+        int magic = in.getInt(start);
+        if (magic != Nbd.SIMPLE_REPLY_MAGIC) {
+            throw new NbdProtocolException(String.format("unexpected reply magic 0x%08x", magic));
+        }
+        int error = in.getInt(start + 4);
+        long cookie = in.getLong(start + 8);
+        int length = readLength.applyAsInt(cookie);
+        if (length < 0) {
+            throw new NbdProtocolException("reply for unknown cookie " + cookie);
+        }
+        int data = error == 0 ? length : 0;
+        if (in.readableBytes() < 16 + data) {
+            return;
+        }
+        in.skipBytes(16);
+        out.add(new ClientReply(error, cookie, data > 0 ? in.readRetainedSlice(data) : null));
+    }
+}
