@@ -1,0 +1,250 @@
+package io.nbdvault.replication;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.core.BlockDeviceException;
+import io.nbdvault.core.Capabilities;
+import io.nbdvault.core.Errno;
+import io.nbdvault.core.Extent;
+import io.nbdvault.core.WriteFlags;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.CompositeByteBuf;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.Function;
+import java.util.logging.Logger;
+
+/**
+ * RAID-1E over N copies. A write goes to every live copy (the same buffer, no copies made) and
+ * succeeds when each has answered and at least one succeeded; a copy that fails or does not answer
+ * within the timeout is taken out of service and reported to the {@link MirrorListener}. Reads are
+ * spread: large ones are split so every live copy serves a share, small ones go to the least busy
+ * copy; a read that fails is retried on another copy and the bad range rewritten from the good data.
+ */
+public final class MirroredDevice implements BlockDevice {
+    private static final Logger LOG = Logger.getLogger(MirroredDevice.class.getName());
+    /** Reads at least this large are split across copies so each contributes bandwidth. */
+    static final int SPLIT_THRESHOLD = 256 * 1024;
+
+    private final List<BlockDevice> copies;
+    private final Duration timeout;
+    private final MirrorListener listener;
+    private final AtomicReferenceArray<Throwable> failed;
+    private final AtomicIntegerArray inFlight;
+    private final long size;
+
+    public MirroredDevice(List<BlockDevice> copies, Duration timeout, MirrorListener listener) {
+        if (copies.isEmpty()) {
+            throw new IllegalArgumentException("a mirror needs at least one copy");
+        }
+        this.copies = List.copyOf(copies);
+        this.timeout = timeout;
+        this.listener = listener;
+        this.failed = new AtomicReferenceArray<>(copies.size());
+        this.inFlight = new AtomicIntegerArray(copies.size());
+        this.size = copies.stream().mapToLong(BlockDevice::size).min().orElseThrow();
+    }
+
+    public int copyCount() {
+        return copies.size();
+    }
+
+    public boolean isLive(int copy) {
+        return failed.get(copy) == null;
+    }
+
+    /** Takes a copy out of service (an administrator's `fail`, or an error seen here). */
+    public void fail(int copy, Throwable cause) {
+        if (failed.compareAndSet(copy, null, cause)) {
+            LOG.warning("copy " + copy + " (" + copies.get(copy) + ") failed: " + BlockDeviceException.unwrap(cause).getMessage());
+            listener.copyFailed(copy, cause);
+        }
+    }
+
+    /** Puts a copy back in service; its data must already have been brought up to date. */
+    public void restore(int copy) {
+        failed.set(copy, null);
+    }
+
+    private List<Integer> live() {
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < copies.size(); i++) {
+            if (failed.get(i) == null) {
+                out.add(i);
+            }
+        }
+        return out;
+    }
+
+    private <T> CompletableFuture<T> onCopy(int copy, Function<BlockDevice, CompletableFuture<T>> op) {
+        inFlight.incrementAndGet(copy);
+        CompletableFuture<T> f;
+        try {
+            f = op.apply(copies.get(copy));
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        return f.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((r, e) -> inFlight.decrementAndGet(copy));
+    }
+
+    /** Runs an update on every live copy; fails only if no copy succeeded. */
+    private CompletableFuture<Void> everywhere(Function<BlockDevice, CompletableFuture<Void>> op) {
+        List<Integer> targets = live();
+        if (targets.isEmpty()) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no live copy left in the mirror"));
+        }
+        List<CompletableFuture<Boolean>> results = new ArrayList<>();
+        for (int copy : targets) {
+            results.add(onCopy(copy, op).handle((ok, error) -> {
+                if (error != null) {
+                    fail(copy, error);
+                    return false;
+                }
+                return true;
+            }));
+        }
+        return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenApply(x -> {
+            if (results.stream().noneMatch(CompletableFuture::join)) {
+                throw new CompletionException(new BlockDeviceException(Errno.EIO, "the update failed on every copy"));
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public int blockSize() {
+        return copies.stream().mapToInt(BlockDevice::blockSize).max().orElse(512);
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        Capabilities c = copies.get(0).capabilities();
+        for (BlockDevice d : copies) {
+            c = c.and(d.capabilities());
+        }
+        return c;
+    }
+
+    @Override
+    public CompletableFuture<ByteBuf> read(long offset, int length) {
+        List<Integer> targets = live();
+        if (targets.isEmpty()) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no live copy left in the mirror"));
+        }
+        if (length < SPLIT_THRESHOLD || targets.size() == 1) {
+            return readFrom(leastBusy(targets), offset, length, new ArrayList<>());
+        }
+        // Each live copy serves one contiguous share, aligned to 4 KiB.
+        int share = ((length / targets.size()) + 4095) & ~4095;
+        List<CompletableFuture<ByteBuf>> parts = new ArrayList<>();
+        int i = 0;
+        for (int pos = 0; pos < length; pos += share, i++) {
+            int n = Math.min(share, length - pos);
+            parts.add(readFrom(targets.get(i % targets.size()), offset + pos, n, new ArrayList<>()));
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((ok, error) -> {
+            if (error != null) {
+                parts.forEach(p -> p.thenAccept(ByteBuf::release));
+                throw new CompletionException(BlockDeviceException.unwrap(error));
+            }
+            CompositeByteBuf whole = ByteBufAllocator.DEFAULT.compositeBuffer(parts.size());
+            parts.forEach(p -> whole.addComponent(true, p.join()));
+            return whole;
+        });
+    }
+
+    /** Reads from {@code copy}; on failure tries the other live copies, then repairs the failed ones. */
+    private CompletableFuture<ByteBuf> readFrom(int copy, long offset, int length, List<Integer> bad) {
+        return onCopy(copy, d -> d.read(offset, length)).handle((data, error) -> {
+            if (error == null) {
+                repair(bad, offset, data);
+                return CompletableFuture.completedFuture(data);
+            }
+            if (BlockDeviceException.unwrap(error) instanceof java.util.concurrent.TimeoutException) {
+                fail(copy, new BlockDeviceException(Errno.EIO, "read timed out after " + timeout.toMillis() + " ms"));
+            } else {
+                bad.add(copy);
+            }
+            List<Integer> others = live().stream().filter(c -> c != copy && !bad.contains(c)).toList();
+            if (others.isEmpty()) {
+                bad.forEach(c -> fail(c, error));
+                return CompletableFuture.<ByteBuf>failedFuture(new BlockDeviceException(Errno.EIO,
+                        "read " + offset + "+" + length + " failed on every copy", BlockDeviceException.unwrap(error)));
+            }
+            return readFrom(leastBusy(others), offset, length, bad);
+        }).thenCompose(f -> f);
+    }
+
+    /** Rewrites a range on copies whose read failed; a copy that cannot take the rewrite is failed. */
+    private void repair(List<Integer> bad, long offset, ByteBuf good) {
+        for (int copy : bad) {
+            ByteBuf data = good.retainedDuplicate();
+            int length = data.readableBytes();
+            onCopy(copy, d -> d.write(offset, data, WriteFlags.FUA)).whenComplete((ok, error) -> {
+                data.release();
+                if (error != null) {
+                    fail(copy, error);
+                } else {
+                    LOG.info("repaired " + length + " bytes at " + offset + " on copy " + copy);
+                }
+            });
+        }
+    }
+
+    private int leastBusy(List<Integer> candidates) {
+        int best = candidates.get(0);
+        for (int c : candidates) {
+            if (inFlight.get(c) < inFlight.get(best)) {
+                best = c;
+            }
+        }
+        return best;
+    }
+
+    @Override
+    public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
+        return everywhere(d -> d.write(offset, data, flags));
+    }
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        return everywhere(BlockDevice::flush);
+    }
+
+    @Override
+    public CompletableFuture<Void> trim(long offset, long length, int flags) {
+        return everywhere(d -> d.trim(offset, length, flags));
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
+        return everywhere(d -> d.writeZeroes(offset, length, flags));
+    }
+
+    @Override
+    public CompletableFuture<List<Extent>> blockStatus(long offset, long length) {
+        List<Integer> targets = live();
+        if (targets.isEmpty()) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no live copy left in the mirror"));
+        }
+        return onCopy(targets.get(0), d -> d.blockStatus(offset, length));
+    }
+
+    @Override
+    public void close() {
+        copies.forEach(BlockDevice::close);
+    }
+}

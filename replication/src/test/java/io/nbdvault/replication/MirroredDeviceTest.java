@@ -1,0 +1,142 @@
+package io.nbdvault.replication;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.core.BlockDeviceException;
+import io.nbdvault.core.Errno;
+import io.nbdvault.core.MemoryDevice;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@Timeout(60)
+class MirroredDeviceTest {
+    static final int SIZE = 8 << 20;
+
+    List<MemoryDevice> stores;
+    List<FaultyDevice> copies;
+    List<Integer> reported;
+    MirroredDevice mirror;
+
+    @BeforeEach
+    void setUp() {
+        stores = new ArrayList<>();
+        copies = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            MemoryDevice m = new MemoryDevice(SIZE);
+            stores.add(m);
+            copies.add(new FaultyDevice(m));
+        }
+        reported = new CopyOnWriteArrayList<>();
+        mirror = new MirroredDevice(List.copyOf(copies), Duration.ofMillis(300), (copy, cause) -> reported.add(copy));
+    }
+
+    static byte[] read(BlockDevice d, long offset, int length) {
+        ByteBuf b = d.read(offset, length).join();
+        try {
+            byte[] out = new byte[length];
+            b.getBytes(b.readerIndex(), out);
+            return out;
+        } finally {
+            b.release();
+        }
+    }
+
+    static byte[] random(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void writesLandOnEveryCopy() {
+        byte[] data = random(100_000, 1);
+        mirror.write(12345, Unpooled.wrappedBuffer(data), 0).join();
+        for (MemoryDevice m : stores) {
+            assertArrayEquals(data, read(m, 12345, data.length));
+        }
+    }
+
+    @Test
+    void largeReadsUseEveryCopy() {
+        byte[] data = random(4 << 20, 2);
+        mirror.write(0, Unpooled.wrappedBuffer(data), 0).join();
+        assertArrayEquals(data, read(mirror, 0, data.length));
+        for (FaultyDevice c : copies) {
+            assertEquals(1, c.readCount.get(), "each copy served one share of the read");
+        }
+    }
+
+    @Test
+    void failingCopyIsDroppedAndTheVolumeCarriesOn() {
+        copies.get(1).writes = FaultyDevice.Mode.FAIL;
+        byte[] data = random(8192, 3);
+        mirror.write(0, Unpooled.wrappedBuffer(data), 0).join();
+        assertEquals(List.of(1), reported);
+        assertFalse(mirror.isLive(1));
+        mirror.write(8192, Unpooled.wrappedBuffer(data), 0).join();
+        assertEquals(1, copies.get(1).writeCount.get(), "a failed copy gets no more writes");
+        assertArrayEquals(data, read(mirror, 8192, 8192));
+    }
+
+    @Test
+    void hungCopyIsFailedWithinTheTimeout() {
+        copies.get(2).writes = FaultyDevice.Mode.HANG;
+        mirror.write(0, Unpooled.wrappedBuffer(random(4096, 4)), 0).join();
+        assertEquals(List.of(2), reported);
+        copies.get(0).reads = FaultyDevice.Mode.HANG;
+        byte[] got = read(mirror, 0, 4096);
+        assertArrayEquals(random(4096, 4), got, "the read moved on to a copy that answers");
+        assertEquals(List.of(2, 0), reported);
+    }
+
+    @Test
+    void readErrorIsServedByAnotherCopyAndRepaired() throws Exception {
+        byte[] data = random(4096, 5);
+        mirror.write(0, Unpooled.wrappedBuffer(data), 0).join();
+        // Copy 0 loses the data silently and then errors on reads of it.
+        stores.get(0).write(0, Unpooled.wrappedBuffer(new byte[4096]), 0).join();
+        copies.get(0).reads = FaultyDevice.Mode.FAIL;
+        copies.get(1).reads = FaultyDevice.Mode.OK;
+        assertArrayEquals(data, read(mirror, 0, 4096));
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (!java.util.Arrays.equals(data, read(stores.get(0), 0, 4096))) {
+            assertTrue(System.nanoTime() < deadline, "copy 0 was rewritten from a good copy");
+            Thread.sleep(10);
+        }
+        assertTrue(mirror.isLive(0), "a repaired copy stays in service");
+    }
+
+    @Test
+    void volumeFailsOnlyWhenNoCopyIsLeft() {
+        copies.forEach(c -> c.writes = FaultyDevice.Mode.FAIL);
+        CompletionException e = assertThrows(CompletionException.class,
+                () -> mirror.write(0, Unpooled.wrappedBuffer(new byte[512]), 0).join());
+        assertEquals(Errno.EIO, BlockDeviceException.errnoOf(e));
+        assertEquals(3, reported.size());
+        assertThrows(CompletionException.class, () -> read(mirror, 0, 512));
+    }
+
+    @Test
+    void restoredCopyIsUsedAgain() {
+        mirror.fail(1, new RuntimeException("administrator"));
+        assertFalse(mirror.isLive(1));
+        mirror.restore(1);
+        mirror.write(0, Unpooled.wrappedBuffer(new byte[] {1}), 0).join();
+        assertEquals(1, read(stores.get(1), 0, 1)[0]);
+    }
+}
