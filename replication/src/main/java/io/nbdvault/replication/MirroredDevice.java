@@ -32,12 +32,16 @@ public final class MirroredDevice implements BlockDevice {
     private static final Logger LOG = Logger.getLogger(MirroredDevice.class.getName());
     /** Reads at least this large are split across copies so each contributes bandwidth. */
     static final int SPLIT_THRESHOLD = 256 * 1024;
+    static final int RESYNC_STEP = 1 << 20;
 
     private final List<BlockDevice> copies;
     private final Duration timeout;
     private final MirrorListener listener;
     private final AtomicReferenceArray<Throwable> failed;
+    /** Copies that take writes but do not serve reads until a resync has brought them up to date. */
+    private final java.util.concurrent.atomic.AtomicIntegerArray syncing;
     private final AtomicIntegerArray inFlight;
+    private final WriteGate gate = new WriteGate();
     private final long size;
 
     public MirroredDevice(List<BlockDevice> copies, Duration timeout, MirrorListener listener) {
@@ -49,7 +53,13 @@ public final class MirroredDevice implements BlockDevice {
         this.listener = listener;
         this.failed = new AtomicReferenceArray<>(copies.size());
         this.inFlight = new AtomicIntegerArray(copies.size());
+        this.syncing = new AtomicIntegerArray(copies.size());
         this.size = copies.stream().mapToLong(BlockDevice::size).min().orElseThrow();
+    }
+
+    /** A mirror over {@code copies} presenting only their first {@code size} bytes (the rest is metadata). */
+    public MirroredDevice(List<BlockDevice> copies, long size, Duration timeout, MirrorListener listener) {
+        this(copies.stream().map(c -> (BlockDevice) new BoundedDevice(c, size)).toList(), timeout, listener);
     }
 
     public int copyCount() {
@@ -70,13 +80,75 @@ public final class MirroredDevice implements BlockDevice {
 
     /** Puts a copy back in service; its data must already have been brought up to date. */
     public void restore(int copy) {
+        syncing.set(copy, 0);
         failed.set(copy, null);
     }
 
+    public boolean isSyncing(int copy) {
+        return failed.get(copy) == null && syncing.get(copy) == 1;
+    }
+
+    /**
+     * Brings {@code target} up to date from a readable copy while the volume stays in use: the copy
+     * takes writes at once, and each region is copied with client writes paused, so no write can be
+     * overtaken by older data. Completes with the bytes copied; the copy then serves reads again.
+     */
+    public CompletableFuture<Long> resync(int target, long bytesPerSecond, ProgressListener progress) {
+        syncing.set(target, 1);
+        failed.set(target, null);
+        return resyncFrom(target, 0, bytesPerSecond, progress, System.nanoTime());
+    }
+
+    private CompletableFuture<Long> resyncFrom(int target, long pos, long rate, ProgressListener progress, long start) {
+        if (failed.get(target) != null) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO,
+                    "copy " + target + " failed during resync", failed.get(target)));
+        }
+        if (pos >= size) {
+            restore(target);
+            progress.progress(size, size);
+            return CompletableFuture.completedFuture(size);
+        }
+        List<Integer> sources = readable();
+        if (sources.isEmpty()) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no up-to-date copy to resync from"));
+        }
+        int n = (int) Math.min(RESYNC_STEP, size - pos);
+        int source = sources.get(0);
+        CompletableFuture<Void> step = gate.pause().thenCompose(drained -> onCopy(source, d -> d.read(pos, n)))
+                .thenCompose(data -> onCopy(target, d -> d.write(pos, data, 0)).whenComplete((ok, e) -> data.release()))
+                .whenComplete((ok, e) -> gate.resume());
+        return step.handle((ok, error) -> {
+            if (error != null) {
+                fail(target, error);
+                return CompletableFuture.<Long>failedFuture(BlockDeviceException.unwrap(error));
+            }
+            progress.progress(pos + n, size);
+            long delayNanos = rate <= 0 ? 0 : (long) ((pos + n) * 1e9 / rate) - (System.nanoTime() - start);
+            if (delayNanos > 0) {
+                return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(delayNanos,
+                        TimeUnit.NANOSECONDS)).thenCompose(x -> resyncFrom(target, pos + n, rate, progress, start));
+            }
+            return resyncFrom(target, pos + n, rate, progress, start);
+        }).thenCompose(f -> f);
+    }
+
+    /** Copies that take writes (in service, including those being resynced). */
     private List<Integer> live() {
         List<Integer> out = new ArrayList<>();
         for (int i = 0; i < copies.size(); i++) {
             if (failed.get(i) == null) {
+                out.add(i);
+            }
+        }
+        return out;
+    }
+
+    /** Copies whose data is up to date and may serve reads. */
+    private List<Integer> readable() {
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < copies.size(); i++) {
+            if (failed.get(i) == null && syncing.get(i) == 0) {
                 out.add(i);
             }
         }
@@ -140,7 +212,7 @@ public final class MirroredDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<ByteBuf> read(long offset, int length) {
-        List<Integer> targets = live();
+        List<Integer> targets = readable();
         if (targets.isEmpty()) {
             return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no live copy left in the mirror"));
         }
@@ -178,7 +250,7 @@ public final class MirroredDevice implements BlockDevice {
             } else {
                 bad.add(copy);
             }
-            List<Integer> others = live().stream().filter(c -> c != copy && !bad.contains(c)).toList();
+            List<Integer> others = readable().stream().filter(c -> c != copy && !bad.contains(c)).toList();
             if (others.isEmpty()) {
                 bad.forEach(c -> fail(c, error));
                 return CompletableFuture.<ByteBuf>failedFuture(new BlockDeviceException(Errno.EIO,
@@ -216,7 +288,11 @@ public final class MirroredDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
-        return everywhere(d -> d.write(offset, data, flags));
+        return gated(() -> everywhere(d -> d.write(offset, data, flags)));
+    }
+
+    private CompletableFuture<Void> gated(java.util.function.Supplier<CompletableFuture<Void>> update) {
+        return gate.enter().thenCompose(x -> update.get()).whenComplete((ok, e) -> gate.exit());
     }
 
     @Override
@@ -226,17 +302,17 @@ public final class MirroredDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> trim(long offset, long length, int flags) {
-        return everywhere(d -> d.trim(offset, length, flags));
+        return gated(() -> everywhere(d -> d.trim(offset, length, flags)));
     }
 
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
-        return everywhere(d -> d.writeZeroes(offset, length, flags));
+        return gated(() -> everywhere(d -> d.writeZeroes(offset, length, flags)));
     }
 
     @Override
     public CompletableFuture<List<Extent>> blockStatus(long offset, long length) {
-        List<Integer> targets = live();
+        List<Integer> targets = readable();
         if (targets.isEmpty()) {
             return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no live copy left in the mirror"));
         }

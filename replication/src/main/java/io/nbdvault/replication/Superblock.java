@@ -1,0 +1,120 @@
+package io.nbdvault.replication;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.zip.CRC32C;
+
+/**
+ * Replication metadata of one member, kept at the member's end (like md's v1.0 superblock) so
+ * that with one mirror group each member is, from byte 0, a plain copy of the volume. Two copies
+ * are written one after the other; the valid one with the higher event counter wins.
+ *
+ * <p>Layout (big-endian, 4096 bytes): magic, version, array and member UUIDs, position, geometry,
+ * event counter, clean flag, the role table of the whole array, CRC32C of everything before it.
+ */
+public record Superblock(UUID array, UUID member, int group, int copy, ArrayGeometry geometry, long events,
+                         boolean clean, List<MemberRole> roles) {
+    static final byte[] MAGIC = "NBDVAULT".getBytes(StandardCharsets.US_ASCII);
+    static final int VERSION = 1;
+    public static final int SIZE = 4096;
+    static final int MAX_MEMBERS = 128;
+
+    public Superblock {
+        roles = List.copyOf(roles);
+        if (roles.size() != geometry.groups() * geometry.copies()) {
+            throw new IllegalArgumentException("role table has " + roles.size() + " entries for "
+                    + geometry.groups() * geometry.copies() + " members");
+        }
+    }
+
+    public int slot() {
+        return group * geometry.copies() + copy;
+    }
+
+    public Superblock withEvents(long value, boolean isClean, List<MemberRole> newRoles) {
+        return new Superblock(array, member, group, copy, geometry, value, isClean, newRoles);
+    }
+
+    public Superblock forMember(UUID memberId, int memberGroup, int memberCopy) {
+        return new Superblock(array, memberId, memberGroup, memberCopy, geometry, events, clean, roles);
+    }
+
+    byte[] encode() {
+        ByteBuffer b = ByteBuffer.allocate(SIZE);
+        b.put(MAGIC).putInt(VERSION);
+        putUuid(b, array);
+        putUuid(b, member);
+        b.putInt(group).putInt(copy);
+        b.putInt(geometry.groups()).putInt(geometry.copies()).putInt(geometry.chunkSize()).putLong(geometry.dataSize());
+        b.putLong(events).put((byte) (clean ? 1 : 0));
+        b.putInt(roles.size());
+        for (MemberRole r : roles) {
+            putUuid(b, r.member());
+            b.put((byte) r.state().ordinal());
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(b.array(), 0, SIZE - 4);
+        b.putInt(SIZE - 4, (int) crc.getValue());
+        return b.array();
+    }
+
+    /** Decodes one copy; a reason instead of a superblock when it is not a valid one. */
+    static Superblock decode(byte[] bytes) throws InvalidMetadataException {
+        if (bytes.length != SIZE) {
+            throw new InvalidMetadataException("superblock must be " + SIZE + " bytes");
+        }
+        ByteBuffer b = ByteBuffer.wrap(bytes);
+        byte[] magic = new byte[MAGIC.length];
+        b.get(magic);
+        if (!java.util.Arrays.equals(magic, MAGIC)) {
+            throw new InvalidMetadataException("no nbdvault superblock (bad magic)");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(bytes, 0, SIZE - 4);
+        if ((int) crc.getValue() != b.getInt(SIZE - 4)) {
+            throw new InvalidMetadataException("superblock checksum mismatch");
+        }
+        int version = b.getInt();
+        if (version != VERSION) {
+            throw new InvalidMetadataException("superblock format version " + version + " is not supported");
+        }
+        UUID array = uuid(b);
+        UUID member = uuid(b);
+        int group = b.getInt();
+        int copy = b.getInt();
+        ArrayGeometry geometry;
+        try {
+            geometry = new ArrayGeometry(b.getInt(), b.getInt(), b.getInt(), b.getLong());
+        } catch (IllegalArgumentException e) {
+            throw new InvalidMetadataException("superblock geometry is invalid: " + e.getMessage());
+        }
+        long events = b.getLong();
+        boolean clean = b.get() == 1;
+        int count = b.getInt();
+        if (count != geometry.groups() * geometry.copies() || count > MAX_MEMBERS
+                || group < 0 || group >= geometry.groups() || copy < 0 || copy >= geometry.copies()) {
+            throw new InvalidMetadataException("superblock position or role table is inconsistent");
+        }
+        List<MemberRole> roles = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            UUID id = uuid(b);
+            int state = b.get();
+            if (state < 0 || state >= MemberRole.State.values().length) {
+                throw new InvalidMetadataException("unknown member state " + state);
+            }
+            roles.add(new MemberRole(id, MemberRole.State.values()[state]));
+        }
+        return new Superblock(array, member, group, copy, geometry, events, clean, roles);
+    }
+
+    private static void putUuid(ByteBuffer b, UUID u) {
+        b.putLong(u.getMostSignificantBits()).putLong(u.getLeastSignificantBits());
+    }
+
+    private static UUID uuid(ByteBuffer b) {
+        return new UUID(b.getLong(), b.getLong());
+    }
+}
