@@ -10,6 +10,8 @@ import picocli.CommandLine.Command;
         description = "Encrypted, replicated block device exported over NBD.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                ServeCommand.class,
+                CreateCommand.class,
                 ExportCommand.class,
                 FormatCommand.class,
                 KeyCommand.class,

@@ -42,6 +42,7 @@ public final class MirroredDevice implements BlockDevice {
     private final java.util.concurrent.atomic.AtomicIntegerArray syncing;
     private final AtomicIntegerArray inFlight;
     private final WriteGate gate = new WriteGate();
+    private CompletableFuture<Long> resyncQueue = CompletableFuture.completedFuture(0L);
     private final long size;
 
     public MirroredDevice(List<BlockDevice> copies, Duration timeout, MirrorListener listener) {
@@ -96,7 +97,13 @@ public final class MirroredDevice implements BlockDevice {
     public CompletableFuture<Long> resync(int target, long bytesPerSecond, ProgressListener progress) {
         syncing.set(target, 1);
         failed.set(target, null);
-        return resyncFrom(target, 0, bytesPerSecond, progress, System.nanoTime());
+        // One resync at a time per mirror: each pauses writes step by step, and they share the source.
+        synchronized (this) {
+            CompletableFuture<Long> mine = resyncQueue.handle((x, e) -> null)
+                    .thenCompose(x -> resyncFrom(target, 0, bytesPerSecond, progress, System.nanoTime()));
+            resyncQueue = mine;
+            return mine;
+        }
     }
 
     private CompletableFuture<Long> resyncFrom(int target, long pos, long rate, ProgressListener progress, long start) {

@@ -91,7 +91,11 @@ public final class NbdClientDevice implements BlockDevice {
                 LOG.warning(peer + " came back with a different size (" + c.info.size() + " bytes); not using it");
                 c.close();
             } else {
-                LOG.info("connection " + slot + " to " + peer + " re-established");
+                if (delay.isZero()) {
+                    LOG.fine(() -> "connection " + slot + " to " + peer + " opened");
+                } else {
+                    LOG.info("connection " + slot + " to " + peer + " re-established");
+                }
                 install(slot, c);
             }
         }), delay.toMillis(), TimeUnit.MILLISECONDS);

@@ -1,0 +1,72 @@
+package io.nbdvault.cli;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.replication.Member;
+import io.nbdvault.replication.ReplicatedArray;
+import io.nbdvault.transport.TransportContext;
+import io.nbdvault.transport.nbd.NbdClientOptions;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** How replicas are reached: shared by create and serve. */
+public final class ReplicaOptions {
+    @Option(names = "--timeout", paramLabel = "MS", description = "A replica that takes longer than this to answer is failed (default 10000).")
+    long timeoutMillis = 10_000;
+
+    @Option(names = "--connections", paramLabel = "N", description = "Connections per NBD replica (default 2).")
+    int connections = 2;
+
+    TransportContext context() {
+        return new TransportContext(NbdClientOptions.defaults().withRequestTimeout(Duration.ofMillis(timeoutMillis))
+                .withConnections(connections), path -> NativeSupport.fileSpace(path, false));
+    }
+
+    ReplicatedArray.ArrayOptions arrayOptions(boolean force) {
+        return new ReplicatedArray.ArrayOptions(Duration.ofMillis(timeoutMillis), 0, force);
+    }
+
+    /** Opens every member; file members that do not exist yet are created sparse when {@code createSize} > 0. */
+    static List<Member> open(TransportContext context, List<String> uris, long createSize) throws IOException {
+        return open(context, uris, createSize, false);
+    }
+
+    /**
+     * As above; with {@code skipUnreachable} a member that cannot be opened now is left out with a
+     * warning, so the array assembles degraded instead of not at all (as md does).
+     */
+    static List<Member> open(TransportContext context, List<String> uris, long createSize, boolean skipUnreachable)
+            throws IOException {
+        List<Member> members = new ArrayList<>();
+        try {
+            for (String uri : uris) {
+                if (skipUnreachable) {
+                    try {
+                        members.add(new Member(uri, ReplicatedArrayJoin.join(context.open(uri), uri)));
+                    } catch (IOException e) {
+                        java.util.logging.Logger.getLogger(ReplicaOptions.class.getName())
+                                .warning("leaving out unreachable member " + e.getMessage());
+                    }
+                    continue;
+                }
+                if (createSize > 0 && !uri.contains("://") && !Files.exists(Path.of(uri))) {
+                    try (RandomAccessFile f = new RandomAccessFile(uri, "rw")) {
+                        f.setLength(createSize);
+                    }
+                }
+                BlockDevice d = ReplicatedArrayJoin.join(context.open(uri), uri);
+                members.add(new Member(uri, d));
+            }
+            return members;
+        } catch (IOException | RuntimeException e) {
+            members.forEach(m -> m.device().close());
+            throw e;
+        }
+    }
+}

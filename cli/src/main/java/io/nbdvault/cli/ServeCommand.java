@@ -1,0 +1,114 @@
+package io.nbdvault.cli;
+
+import io.nbdvault.crypto.Passphrase;
+import io.nbdvault.crypto.luks.Luks;
+import io.nbdvault.crypto.luks.LuksVolume;
+import io.nbdvault.nativeshim.ProcessHardening;
+import io.nbdvault.nbd.server.NbdExport;
+import io.nbdvault.nbd.server.NbdServer;
+import io.nbdvault.replication.Member;
+import io.nbdvault.replication.ReplicatedArray;
+import io.nbdvault.transport.TransportContext;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.logging.Logger;
+
+/**
+ * {@code nbdvault serve}: assemble a replicated array, unlock it, and export the plaintext over NBD.
+ * With no MEMBER it runs the embedded default: three file replicas under ./nbdvault-data.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Assemble a replicated, encrypted volume and serve it over NBD until interrupted.",
+                "Without MEMBERs: the embedded default (./nbdvault-data, created on first run)."})
+public final class ServeCommand implements Callable<Integer> {
+    private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
+
+    @Mixin
+    ListenOptions listen;
+
+    @Mixin
+    KeyOptions key;
+
+    @Mixin
+    ReplicaOptions replicas;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "Export name (default: empty).")
+    String name = "";
+
+    @Option(names = "--force", description = "Assemble even if the members disagree (split brain): the newest wins.")
+    boolean force;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "Folder of the embedded default (default ./nbdvault-data).")
+    Path dataDir = Path.of("nbdvault-data");
+
+    @Parameters(arity = "0..*", paramLabel = "MEMBER", description = "Members as given to create, in any order.")
+    List<String> members = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        Logging.configure();
+        ProcessHardening.makeNonDumpable();
+        boolean embedded = members.isEmpty();
+        KeyOptions keys = key;
+        if (embedded) {
+            EmbeddedDefault setup = EmbeddedDefault.prepare(dataDir);
+            members = setup.members();
+            keys = setup.keyOptions();
+        }
+        TransportContext context = replicas.context();
+        ReplicatedArray array;
+        LuksVolume volume;
+        List<Member> opened = List.of();
+        try {
+            opened = ReplicaOptions.open(context, members, 0, true);
+            if (opened.isEmpty()) {
+                throw new java.io.IOException("no member could be reached");
+            }
+            array = ReplicatedArray.assemble(opened, replicas.arrayOptions(force));
+        } catch (Exception e) {
+            opened.forEach(m -> m.device().close());
+            context.close();
+            throw e;
+        }
+        try (Passphrase passphrase = keys.read("Enter passphrase", false)) {
+            volume = Luks.open(array.volume(), passphrase);
+        } catch (Exception e) {
+            array.close();
+            context.close();
+            throw e;
+        }
+        ProcessHardening.LockResult lock = ProcessHardening.lock(volume.keyBuffer());
+        if (!lock.locked()) {
+            LOG.warning(lock.warning());
+        }
+        ReplicatedArray assembled = array;
+        LuksVolume unlocked = volume;
+        AutoCloseable shutdown = () -> {
+            ProcessHardening.unlock(unlocked.keyBuffer());
+            unlocked.close();
+            assembled.close();
+            context.close();
+        };
+        NbdServer server;
+        try {
+            server = listen.applyTo(NbdServer.builder().export(new NbdExport(name, "nbdvault array " + array.id(),
+                    volume.plaintext(), false))).start();
+        } catch (Exception e) {
+            shutdown.close();
+            throw e;
+        }
+        String where = listen.describe(server, name, listen.tlsEnabled());
+        String state = array.status().state().toString().toLowerCase();
+        String hint = embedded ? " — try: nbdinfo " + where.split("  ")[0]
+                + " ; or nbdfuse DIR/disk " + where.split("  ")[0] + " & mkfs.ext4 DIR/disk && mount -o loop DIR/disk MNT" : "";
+        return ServeUntilSignalled.run(server, shutdown, "serving array " + array.id() + " (" + state + ", "
+                + members.size() + " members, " + volume.plaintext().size() + " bytes) at " + where + hint);
+    }
+}
