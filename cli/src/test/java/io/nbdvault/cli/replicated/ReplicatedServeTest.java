@@ -79,7 +79,7 @@ class ReplicatedServeTest {
     List<String> fio(Path nbdSocket, String... extra) {
         List<String> cmd = new ArrayList<>(List.of(ExternalTool.require("fio"), "--name=chaos", "--ioengine=nbd",
                 "--uri=nbd+unix:///?socket=" + nbdSocket, "--rw=randwrite", "--bs=4k", "--iodepth=16",
-                "--size=48M", "--verify=crc32c", "--verify_fatal=1", "--randseed=42"));
+                "--size=48M", "--verify=crc32c", "--verify_fatal=1", "--randseed=42", "--verify_state_save=0"));
         cmd.addAll(List.of(extra));
         return cmd;
     }
