@@ -21,8 +21,19 @@ final class NativeSupport {
      * block may read back as anything, which would break WRITE_ZEROES and TRIM's zero promise.
      */
     static FileSpace fileSpace(Path path, boolean readOnly) {
-        if (!Native.available() || !Files.isRegularFile(path)) {
+        if (!Native.available()) {
             return FileSpace.NONE;
+        }
+        if (!Files.isRegularFile(path)) {
+            if (readOnly) {
+                return FileSpace.NONE;
+            }
+            try {
+                return new BlockDeviceSpace(NativeFile.open(path, false, false));
+            } catch (IOException e) {
+                LOG.warning("no discard for " + path + ": " + e.getMessage());
+                return FileSpace.NONE;
+            }
         }
         try {
             return new NativeFileSpace(NativeFile.open(path, readOnly, false));
@@ -38,6 +49,40 @@ final class NativeSupport {
         }
         try (NativeFile f = NativeFile.open(path, true, false)) {
             return f.blockDeviceSize();
+        }
+    }
+
+    /** A block device: TRIM becomes BLKDISCARD; zeroes are always written, since discarded blocks may not read as zero. */
+    private record BlockDeviceSpace(NativeFile device) implements FileSpace {
+        @Override
+        public boolean punchHole(long offset, long length) {
+            return false;
+        }
+
+        @Override
+        public boolean discard(long offset, long length) throws IOException {
+            device.discard(offset, length);
+            return true;
+        }
+
+        @Override
+        public long nextData(long offset, long limit) {
+            return -1;
+        }
+
+        @Override
+        public long nextHole(long offset, long limit) {
+            return -1;
+        }
+
+        @Override
+        public void close() {
+            try {
+                device.flushBuffers();
+            } catch (IOException e) {
+                LOG.fine(() -> "BLKFLSBUF: " + e.getMessage());
+            }
+            device.close();
         }
     }
 

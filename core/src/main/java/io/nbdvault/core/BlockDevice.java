@@ -46,7 +46,7 @@ public interface BlockDevice extends AutoCloseable {
     /** Makes every completed write durable. */
     CompletableFuture<Void> flush();
 
-    /** Discards a range: later reads return unspecified data (zeroes on every device of ours). */
+    /** Discards a range: later reads return unspecified data (use writeZeroes when zeroes are needed). */
     CompletableFuture<Void> trim(long offset, long length, int flags);
 
     /**

@@ -164,7 +164,7 @@ public final class FileDevice implements BlockDevice {
         }
         return CompletableFuture.runAsync(() -> {
             try {
-                if (!space.punchHole(offset, length)) {
+                if (!space.discard(offset, length)) {
                     writeZeroesBlocking(offset, length);
                 }
                 if (WriteFlags.has(flags, WriteFlags.FUA)) {

@@ -9,8 +9,16 @@ import java.io.IOException;
  */
 public interface FileSpace extends AutoCloseable {
 
-    /** Deallocates a range, keeping the file size. Returns false when the file system cannot. */
+    /** Deallocates a range, keeping the file size; it then reads as zeroes. False when the file system cannot. */
     boolean punchHole(long offset, long length) throws IOException;
+
+    /**
+     * Discards a range for TRIM, where what it reads as afterwards does not matter (a block device's
+     * BLKDISCARD). Defaults to punching a hole. False when nothing could be discarded.
+     */
+    default boolean discard(long offset, long length) throws IOException {
+        return punchHole(offset, length);
+    }
 
     /**
      * Start of the next data region at or after {@code offset}, or {@code limit} when there is
