@@ -1,5 +1,6 @@
 package io.nbdvault.crypto;
 
+import static io.nbdvault.testing.Devices.read;
 import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.MemoryDevice;
 import io.nbdvault.core.WriteFlags;
@@ -28,16 +29,6 @@ class EncryptedDeviceTest {
         return key;
     }
 
-    private static byte[] read(BlockDevice d, long offset, int length) {
-        ByteBuf b = d.read(offset, length).join();
-        try {
-            byte[] out = new byte[length];
-            b.getBytes(b.readerIndex(), out);
-            return out;
-        } finally {
-            b.release();
-        }
-    }
 
     @ParameterizedTest(name = "{0}-byte sectors")
     @ValueSource(ints = {512, 4096})

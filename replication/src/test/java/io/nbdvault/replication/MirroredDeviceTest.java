@@ -1,5 +1,6 @@
 package io.nbdvault.replication;
 
+import static io.nbdvault.testing.Devices.read;
 import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Errno;
@@ -45,16 +46,6 @@ class MirroredDeviceTest {
         mirror = new MirroredDevice(List.copyOf(copies), Duration.ofMillis(300), (copy, cause) -> reported.add(copy));
     }
 
-    static byte[] read(BlockDevice d, long offset, int length) {
-        ByteBuf b = d.read(offset, length).join();
-        try {
-            byte[] out = new byte[length];
-            b.getBytes(b.readerIndex(), out);
-            return out;
-        } finally {
-            b.release();
-        }
-    }
 
     static byte[] random(int n, long seed) {
         byte[] b = new byte[n];

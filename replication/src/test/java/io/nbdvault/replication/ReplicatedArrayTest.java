@@ -59,13 +59,13 @@ class ReplicatedArrayTest {
         for (Member m : ms) {
             assertTrue(superblock(m).clean());
             // One group: each member holds the volume itself from byte 0.
-            assertArrayEquals(d, MirroredDeviceTest.read(m.device(), 4096, d.length));
+            assertArrayEquals(d, io.nbdvault.testing.Devices.read(m.device(), 4096, d.length));
         }
         List<Member> shuffled = new ArrayList<>(ms);
         java.util.Collections.reverse(shuffled);
         try (ReplicatedArray a = ReplicatedArray.assemble(shuffled, OPTIONS)) {
             assertEquals(ArrayStatus.State.ACTIVE, a.status().state());
-            assertArrayEquals(d, MirroredDeviceTest.read(a.volume(), 4096, d.length));
+            assertArrayEquals(d, io.nbdvault.testing.Devices.read(a.volume(), 4096, d.length));
             assertFalse(superblock(ms.get(0)).clean(), "an assembled array is marked dirty while in use");
         }
     }
@@ -90,7 +90,7 @@ class ReplicatedArrayTest {
         try (ReplicatedArray a = ReplicatedArray.assemble(ms, OPTIONS)) {
             a.resyncsDone().join();
             assertEquals(ArrayStatus.State.ACTIVE, a.status().state());
-            assertArrayEquals(d, MirroredDeviceTest.read(base.get(1).device(), 0, d.length), "the returning member caught up");
+            assertArrayEquals(d, io.nbdvault.testing.Devices.read(base.get(1).device(), 0, d.length), "the returning member caught up");
         }
         assertEquals(MemberRole.State.ACTIVE, superblock(base.get(0)).roles().get(1).state());
     }
@@ -107,7 +107,7 @@ class ReplicatedArrayTest {
         try (ReplicatedArray a = ReplicatedArray.assemble(ms, OPTIONS)) {
             a.resyncsDone().join();
             for (Member m : ms) {
-                assertArrayEquals(torn, MirroredDeviceTest.read(m.device(), 0, torn.length), m.name() + " agrees after resync");
+                assertArrayEquals(torn, io.nbdvault.testing.Devices.read(m.device(), 0, torn.length), m.name() + " agrees after resync");
             }
         }
     }
@@ -138,7 +138,7 @@ class ReplicatedArrayTest {
         }
         try (ReplicatedArray a = ReplicatedArray.assemble(ms.subList(0, 2), OPTIONS)) {
             assertEquals(ArrayStatus.State.DEGRADED, a.status().state());
-            assertArrayEquals(d, MirroredDeviceTest.read(a.volume(), 0, d.length));
+            assertArrayEquals(d, io.nbdvault.testing.Devices.read(a.volume(), 0, d.length));
         }
     }
 
@@ -166,7 +166,7 @@ class ReplicatedArrayTest {
         BlockDevice d = ms.get(0).device();
         d.write(MetadataIo.offsetA(d) + 100, Unpooled.wrappedBuffer(new byte[64]), 0).join();
         assertThrows(InvalidMetadataException.class, () -> {
-            byte[] raw = MirroredDeviceTest.read(d, MetadataIo.offsetA(d), Superblock.SIZE);
+            byte[] raw = io.nbdvault.testing.Devices.read(d, MetadataIo.offsetA(d), Superblock.SIZE);
             Superblock.decode(raw);
         });
         ReplicatedArray.assemble(ms, OPTIONS).close();
@@ -181,9 +181,9 @@ class ReplicatedArrayTest {
             assertEquals(8L << 20, a.volume().size());
             a.volume().write(0, Unpooled.wrappedBuffer(d), 0).join();
             a.fail(0);
-            assertArrayEquals(d, MirroredDeviceTest.read(a.volume(), 0, d.length));
+            assertArrayEquals(d, io.nbdvault.testing.Devices.read(a.volume(), 0, d.length));
         }
         // Chunk 1 of the volume is chunk 0 of group 1: members 2 and 3 hold it at offset 0.
-        assertArrayEquals(java.util.Arrays.copyOfRange(d, 65536, 131072), MirroredDeviceTest.read(ms.get(3).device(), 0, 65536));
+        assertArrayEquals(java.util.Arrays.copyOfRange(d, 65536, 131072), io.nbdvault.testing.Devices.read(ms.get(3).device(), 0, 65536));
     }
 }

@@ -24,10 +24,10 @@ class StripedDeviceTest {
             java.util.Arrays.fill(data, i * CHUNK, (i + 1) * CHUNK, (byte) (i + 1));
         }
         stripe.write(0, Unpooled.wrappedBuffer(data), 0).join();
-        assertEquals(1, MirroredDeviceTest.read(groups.get(0), 0, 1)[0]);
-        assertEquals(2, MirroredDeviceTest.read(groups.get(1), 0, 1)[0]);
-        assertEquals(3, MirroredDeviceTest.read(groups.get(2), 0, 1)[0]);
-        assertEquals(4, MirroredDeviceTest.read(groups.get(0), CHUNK, 1)[0], "chunk 3 wraps to group 0, second chunk");
+        assertEquals(1, io.nbdvault.testing.Devices.read(groups.get(0), 0, 1)[0]);
+        assertEquals(2, io.nbdvault.testing.Devices.read(groups.get(1), 0, 1)[0]);
+        assertEquals(3, io.nbdvault.testing.Devices.read(groups.get(2), 0, 1)[0]);
+        assertEquals(4, io.nbdvault.testing.Devices.read(groups.get(0), CHUNK, 1)[0], "chunk 3 wraps to group 0, second chunk");
     }
 
     @Test
@@ -51,10 +51,10 @@ class StripedDeviceTest {
                     java.util.Arrays.fill(model, offset, offset + length, (byte) 0);
                 }
                 default -> assertArrayEquals(java.util.Arrays.copyOfRange(model, offset, offset + length),
-                        MirroredDeviceTest.read(stripe, offset, length));
+                        io.nbdvault.testing.Devices.read(stripe, offset, length));
             }
         }
-        assertArrayEquals(model, MirroredDeviceTest.read(stripe, 0, model.length));
+        assertArrayEquals(model, io.nbdvault.testing.Devices.read(stripe, 0, model.length));
     }
 
     @Test
@@ -69,6 +69,6 @@ class StripedDeviceTest {
         new Random(9).nextBytes(data);
         volume.write(0, Unpooled.wrappedBuffer(data), 0).join();
         ((MirroredDevice) groups.get(1)).fail(0, new RuntimeException("test"));
-        assertArrayEquals(data, MirroredDeviceTest.read(volume, 0, data.length));
+        assertArrayEquals(data, io.nbdvault.testing.Devices.read(volume, 0, data.length));
     }
 }

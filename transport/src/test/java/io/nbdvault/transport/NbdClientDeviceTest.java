@@ -1,5 +1,6 @@
 package io.nbdvault.transport;
 
+import static io.nbdvault.testing.Devices.read;
 import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Errno;
@@ -46,17 +47,6 @@ class NbdClientDeviceTest {
         context.close();
     }
 
-    static byte[] read(BlockDevice d, long offset, int length) {
-        ByteBuf b = d.read(offset, length).join();
-        try {
-            assertEquals(length, b.readableBytes());
-            byte[] out = new byte[length];
-            b.getBytes(b.readerIndex(), out);
-            return out;
-        } finally {
-            b.release();
-        }
-    }
 
     static Errno errnoOf(Runnable r) {
         CompletionException e = assertThrows(CompletionException.class, r::run);

@@ -1,5 +1,6 @@
 package io.nbdvault.crypto.luks;
 
+import static io.nbdvault.testing.Devices.read;
 import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.FileDevice;
 import io.nbdvault.core.FileSpace;
@@ -62,16 +63,6 @@ class LuksInteropTest {
         d.write(offset, Unpooled.wrappedBuffer(data.clone()), WriteFlags.FUA).join();
     }
 
-    static byte[] read(BlockDevice d, long offset, int length) {
-        ByteBuf b = d.read(offset, length).join();
-        try {
-            byte[] out = new byte[length];
-            b.getBytes(b.readerIndex(), out);
-            return out;
-        } finally {
-            b.release();
-        }
-    }
 
     @ParameterizedTest(name = "{0}, {1}-byte sectors")
     @CsvSource({"ARGON2ID, 512", "ARGON2ID, 4096", "PBKDF2, 512", "PBKDF2, 4096"})
