@@ -12,6 +12,8 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class,
                 ServeCommand.class,
                 CreateCommand.class,
+                StatusCommand.class,
+                FailCommand.class,
                 ExportCommand.class,
                 FormatCommand.class,
                 KeyCommand.class,

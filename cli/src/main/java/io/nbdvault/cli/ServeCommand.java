@@ -48,6 +48,10 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--data-dir", paramLabel = "DIR", description = "Folder of the embedded default (default ./nbdvault-data).")
     Path dataDir = Path.of("nbdvault-data");
 
+    @Option(names = "--admin-socket", paramLabel = "PATH",
+            description = "Admin socket for status/fail (default: DIR/admin.sock, or SOCKET.admin next to --socket).")
+    Path adminSocket;
+
     @Parameters(arity = "0..*", paramLabel = "MEMBER", description = "Members as given to create, in any order.")
     List<String> members = new ArrayList<>();
 
@@ -90,7 +94,21 @@ public final class ServeCommand implements Callable<Integer> {
         }
         ReplicatedArray assembled = array;
         LuksVolume unlocked = volume;
+        Path adminPath = adminSocket != null ? adminSocket
+                : embedded ? dataDir.resolve("admin.sock")
+                : listen.socket != null ? Path.of(listen.socket + ".admin")
+                : Path.of(System.getenv().getOrDefault("XDG_RUNTIME_DIR", "/tmp"), "nbdvault-" + array.id() + ".admin");
+        io.nbdvault.cli.admin.AdminServer admin;
+        try {
+            admin = io.nbdvault.cli.admin.AdminServer.start(adminPath, array);
+        } catch (Exception e) {
+            volume.close();
+            array.close();
+            context.close();
+            throw e;
+        }
         AutoCloseable shutdown = () -> {
+            admin.close();
             ProcessHardening.unlock(unlocked.keyBuffer());
             unlocked.close();
             assembled.close();
@@ -109,6 +127,7 @@ public final class ServeCommand implements Callable<Integer> {
         String hint = embedded ? " — try: nbdinfo " + where.split("  ")[0]
                 + " ; or nbdfuse DIR/disk " + where.split("  ")[0] + " & mkfs.ext4 DIR/disk && mount -o loop DIR/disk MNT" : "";
         return ServeUntilSignalled.run(server, shutdown, "serving array " + array.id() + " (" + state + ", "
-                + members.size() + " members, " + volume.plaintext().size() + " bytes) at " + where + hint);
+                + members.size() + " members, " + volume.plaintext().size() + " bytes) at " + where
+                + "; admin socket " + adminPath + hint);
     }
 }

@@ -39,9 +39,11 @@ public final class MirroredDevice implements BlockDevice {
     private final MirrorListener listener;
     private final AtomicReferenceArray<Throwable> failed;
     /** Copies that take writes but do not serve reads until a resync has brought them up to date. */
-    private final java.util.concurrent.atomic.AtomicIntegerArray syncing;
+    private final AtomicIntegerArray syncing;
     private final AtomicIntegerArray inFlight;
     private final WriteGate gate = new WriteGate();
+    /** Per-copy request latency in microseconds, for `nbdvault status`. */
+    private final org.HdrHistogram.ConcurrentHistogram[] latency;
     private CompletableFuture<Long> resyncQueue = CompletableFuture.completedFuture(0L);
     private final long size;
 
@@ -55,6 +57,10 @@ public final class MirroredDevice implements BlockDevice {
         this.failed = new AtomicReferenceArray<>(copies.size());
         this.inFlight = new AtomicIntegerArray(copies.size());
         this.syncing = new AtomicIntegerArray(copies.size());
+        this.latency = new org.HdrHistogram.ConcurrentHistogram[copies.size()];
+        for (int i = 0; i < latency.length; i++) {
+            latency[i] = new org.HdrHistogram.ConcurrentHistogram(3);
+        }
         this.size = copies.stream().mapToLong(BlockDevice::size).min().orElseThrow();
     }
 
@@ -83,6 +89,13 @@ public final class MirroredDevice implements BlockDevice {
     public void restore(int copy) {
         syncing.set(copy, 0);
         failed.set(copy, null);
+    }
+
+    /** Latency percentiles of requests to a copy, in microseconds: {p50, p99, p99.9, count}. */
+    public long[] latencyMicros(int copy) {
+        org.HdrHistogram.Histogram h = latency[copy].copy();
+        return new long[] {h.getValueAtPercentile(50), h.getValueAtPercentile(99), h.getValueAtPercentile(99.9),
+                h.getTotalCount()};
     }
 
     public boolean isSyncing(int copy) {
@@ -170,8 +183,12 @@ public final class MirroredDevice implements BlockDevice {
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
+        long start = System.nanoTime();
         return f.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
-                .whenComplete((r, e) -> inFlight.decrementAndGet(copy));
+                .whenComplete((r, e) -> {
+                    inFlight.decrementAndGet(copy);
+                    latency[copy].recordValue(Math.max(0, (System.nanoTime() - start) / 1000));
+                });
     }
 
     /** Runs an update on every live copy; fails only if no copy succeeded. */

@@ -237,6 +237,17 @@ public final class ReplicatedArray implements AutoCloseable {
         }
     }
 
+    /** Takes the member named {@code name} (as given at assembly) out of service. */
+    public void fail(String name) {
+        for (int slot = 0; slot < members.length; slot++) {
+            if (members[slot] != null && members[slot].name().equals(name)) {
+                fail(slot);
+                return;
+            }
+        }
+        throw new IllegalArgumentException("no member named '" + name + "' in this array");
+    }
+
     /** Takes a member out of service, as `nbdvault fail` does. */
     public void fail(int slot) {
         mirrors[slot / geometry.copies()].fail(slot % geometry.copies(), new IOException("failed by the administrator"));
@@ -295,8 +306,9 @@ public final class ReplicatedArray implements AutoCloseable {
                     groupLive++;
                     live++;
                 }
+                long[] lat = mirrors[g].latencyMicros(c);
                 list.add(new ArrayStatus.MemberStatus(members[slot] == null ? memberIds[slot].toString() : members[slot].name(),
-                        g, c, state, synced[slot].get()));
+                        g, c, state, synced[slot].get(), lat[0], lat[1], lat[2], lat[3]));
             }
             lost |= groupLive == 0;
         }

@@ -110,6 +110,10 @@ class ReplicatedServeTest {
             running[1].destroyForcibly().waitFor();
             assertTrue(writer.waitFor(120, TimeUnit.SECONDS));
             assertEquals(0, writer.exitValue(), Files.readString(dir.resolve("fio1.log")) + server.stderr());
+            String status = cli("status", "--admin-socket", nbdSocket + ".admin");
+            assertTrue(status.contains("State      : degraded"), status);
+            assertTrue(status.matches("(?s).*\\bfailed\\s.*r1\\.sock.*"), status);
+            assertTrue(status.matches("(?s).*\\bactive\\s.*r0\\.sock.*"), status);
 
             // Replica 2 hangs (SIGSTOP): it is failed within the timeout and the volume carries on with one copy.
             signal(2, "STOP");
@@ -222,8 +226,30 @@ class ReplicatedServeTest {
             assertTrue(server.stderr().contains("degraded"), server.stderr());
             Proc.run(60, ExternalTool.require("qemu-io"), "-f", "raw", "-c", "write -P 5 0 1M", "-c", "read -P 5 0 1M",
                     "nbd+unix:///?socket=" + nbdSocket).assertOk();
+            // An administrator fails one more replica: the last one carries the volume alone.
+            cli("fail", "--admin-socket", nbdSocket + ".admin", uri(1));
+            String status = cli("status", "--admin-socket", nbdSocket + ".admin", "--json");
+            assertTrue(status.contains("\"state\" : \"DEGRADED\""), status);
+            assertEquals(2, status.split("\"failed\"|\"missing\"", -1).length - 1 + 0, status);
+            Proc.run(60, ExternalTool.require("qemu-io"), "-f", "raw", "-r", "-c", "read -P 5 0 1M",
+                    "nbd+unix:///?socket=" + nbdSocket).assertOk();
             server.terminate(Duration.ofSeconds(60));
         }
+    }
+
+    /** Runs a CLI command in-process and returns what it printed; fails unless it exits 0. */
+    static String cli(String... args) {
+        java.io.PrintStream old = System.out;
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new java.io.PrintStream(out, true));
+            code = Main.run(args);
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(0, code, String.join(" ", args) + " printed: " + out);
+        return out.toString();
     }
 
     static byte[] readPrefix(Path file, long n) throws Exception {

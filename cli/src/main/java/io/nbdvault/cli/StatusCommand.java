@@ -1,0 +1,44 @@
+package io.nbdvault.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.nbdvault.cli.admin.AdminClient;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.concurrent.Callable;
+
+/** {@code nbdvault status}: the running array in detail, like `mdadm --detail`. */
+@Command(name = "status", mixinStandardHelpOptions = true, description = "Show the state of a running replicated volume.")
+public final class StatusCommand implements Callable<Integer> {
+    @Mixin
+    AdminOptions admin;
+
+    @Option(names = "--json", description = "Print the raw JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        JsonNode status = AdminClient.command(admin.socket(), "status").path("status");
+        if (json) {
+            System.out.println(status.toPrettyString());
+            return 0;
+        }
+        JsonNode g = status.path("geometry");
+        System.out.printf("Array UUID : %s%n", status.path("array").asText());
+        System.out.printf("State      : %s%n", status.path("state").asText().toLowerCase());
+        System.out.printf("Layout     : %d group(s) x %d copies, chunk %d bytes%n", g.path("groups").asInt(),
+                g.path("copies").asInt(), g.path("chunkSize").asInt());
+        System.out.printf("Size       : %d bytes%n", g.path("dataSize").asLong());
+        System.out.printf("Events     : %d%n%n", status.path("events").asLong());
+        System.out.printf("%-5s %-4s %-9s %12s %9s %9s %9s %10s  %s%n", "group", "copy", "state", "synced", "p50 us",
+                "p99 us", "p99.9 us", "requests", "member");
+        for (JsonNode m : status.path("members")) {
+            System.out.printf("%-5d %-4d %-9s %12d %9d %9d %9d %10d  %s%n", m.path("group").asInt(), m.path("copy").asInt(),
+                    m.path("state").asText(), m.path("syncedBytes").asLong(), m.path("p50Micros").asLong(),
+                    m.path("p99Micros").asLong(), m.path("p999Micros").asLong(), m.path("requests").asLong(),
+                    m.path("name").asText());
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,111 @@
+package io.nbdvault.cli.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.nbdvault.replication.ReplicatedArray;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.EpollEventLoopGroup;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.string.StringDecoder;
+import io.netty.handler.codec.string.StringEncoder;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The running server's control socket: one JSON request per line, one JSON answer per line.
+ * Unix socket only, mode 0600, so only the owner (and root) can manage the array.
+ * Requests: {"command":"status"}, {"command":"fail","member":"NAME"}.
+ */
+public final class AdminServer implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_LINE = 64 * 1024;
+
+    private final EventLoopGroup group;
+    private final Channel channel;
+    private final Path path;
+
+    private AdminServer(EventLoopGroup group, Channel channel, Path path) {
+        this.group = group;
+        this.channel = channel;
+        this.path = path;
+    }
+
+    public static AdminServer start(Path path, ReplicatedArray array) throws IOException {
+        Files.deleteIfExists(path);
+        EventLoopGroup group = new EpollEventLoopGroup(1);
+        try {
+            Channel ch = new ServerBootstrap().group(group).channel(EpollServerDomainSocketChannel.class)
+                    .childHandler(new ChannelInitializer<>() {
+                        @Override
+                        protected void initChannel(Channel c) {
+                            c.pipeline().addLast(new LineBasedFrameDecoder(MAX_LINE))
+                                    .addLast(new StringDecoder(StandardCharsets.UTF_8))
+                                    .addLast(new StringEncoder(StandardCharsets.UTF_8))
+                                    .addLast(new Handler(array));
+                        }
+                    }).bind(new DomainSocketAddress(path.toFile())).syncUninterruptibly().channel();
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+            return new AdminServer(group, ch, path);
+        } catch (RuntimeException e) {
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            throw new IOException("cannot open the admin socket " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public void close() {
+        channel.close().syncUninterruptibly();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException ignored) {
+            // Nothing to do: the socket is already closed.
+        }
+    }
+
+    private static final class Handler extends SimpleChannelInboundHandler<String> {
+        private final ReplicatedArray array;
+
+        Handler(ReplicatedArray array) {
+            this.array = array;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, String line) {
+            ObjectNode reply = JSON.createObjectNode();
+            try {
+                JsonNode request = JSON.readTree(line);
+                String command = request.path("command").asText("");
+                switch (command) {
+                    case "status" -> reply.set("status", JSON.valueToTree(array.status()));
+                    case "fail" -> {
+                        array.fail(request.path("member").asText(""));
+                        reply.put("done", true);
+                    }
+                    default -> throw new IllegalArgumentException("unknown command '" + command + "'");
+                }
+                reply.put("ok", true);
+            } catch (IOException | RuntimeException e) {
+                reply.put("ok", false).put("error", String.valueOf(e.getMessage()));
+            }
+            ctx.writeAndFlush(reply + "\n");
+        }
+    }
+}
