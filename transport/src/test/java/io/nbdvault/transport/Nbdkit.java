@@ -43,6 +43,21 @@ final class Nbdkit implements AutoCloseable {
 
     void signal(String name) throws Exception {
         new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).start().waitFor();
+        if (name.equals("STOP")) {
+            awaitStopped(process.pid());
+        }
+    }
+
+    /** kill(2) returns before a SIGSTOP takes effect: wait until the process is really stopped. */
+    static void awaitStopped(long pid) throws Exception {
+        Path status = Path.of("/proc/" + pid + "/status");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!Files.readString(status).contains("State:\tT")) {
+            if (System.nanoTime() > deadline) {
+                throw new IOException("process " + pid + " did not stop");
+            }
+            Thread.sleep(5);
+        }
     }
 
     @Override

@@ -68,6 +68,15 @@ class ReplicatedServeTest {
 
     void signal(int i, String sig) throws Exception {
         new ProcessBuilder("kill", "-" + sig, Long.toString(running[i].pid())).start().waitFor();
+        if (sig.equals("STOP")) {
+            // kill(2) returns before the stop takes effect.
+            Path status = Path.of("/proc/" + running[i].pid() + "/status");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!Files.readString(status).contains("State:\tT")) {
+                assertTrue(System.nanoTime() < deadline, "replica " + i + " stopped");
+                Thread.sleep(5);
+            }
+        }
     }
 
     NbdvaultProcess serve(Path key, Path nbdSocket) throws Exception {
