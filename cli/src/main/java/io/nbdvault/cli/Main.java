@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
                 CreateCommand.class,
                 StatusCommand.class,
                 FailCommand.class,
+                ScrubCommand.class,
                 ExportCommand.class,
                 FormatCommand.class,
                 KeyCommand.class,

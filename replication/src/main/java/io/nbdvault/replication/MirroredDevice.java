@@ -153,6 +153,66 @@ public final class MirroredDevice implements BlockDevice {
         }).thenCompose(f -> f);
     }
 
+    /**
+     * Compares the readable copies region by region (writes paused for each region, so a write in
+     * flight is never mistaken for a mismatch) and, with {@code repair}, rewrites the others from the
+     * first copy. Completes with the number of mismatched regions found.
+     */
+    public CompletableFuture<Long> scrub(boolean repair, ProgressListener progress) {
+        synchronized (this) {
+            CompletableFuture<Long> mine = resyncQueue.handle((x, e) -> null)
+                    .thenCompose(x -> scrubFrom(0, 0, repair, progress));
+            resyncQueue = mine;
+            return mine;
+        }
+    }
+
+    private CompletableFuture<Long> scrubFrom(long pos, long mismatches, boolean repair, ProgressListener progress) {
+        if (pos >= size) {
+            progress.progress(size, size);
+            return CompletableFuture.completedFuture(mismatches);
+        }
+        int n = (int) Math.min(RESYNC_STEP, size - pos);
+        List<Integer> sources = readable();
+        if (sources.isEmpty()) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no readable copy to scrub"));
+        }
+        CompletableFuture<Boolean> step = gate.pause().thenCompose(drained -> {
+            List<CompletableFuture<ByteBuf>> reads = new ArrayList<>();
+            for (int c : sources) {
+                reads.add(onCopy(c, d -> d.read(pos, n)));
+            }
+            return CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new)).handle((ok, error) -> {
+                if (error != null) {
+                    reads.forEach(r -> r.thenAccept(ByteBuf::release));
+                    throw new CompletionException(BlockDeviceException.unwrap(error));
+                }
+                return reads.stream().map(CompletableFuture::join).toList();
+            }).thenCompose(copiesData -> {
+                ByteBuf first = copiesData.get(0);
+                boolean mismatch = false;
+                List<CompletableFuture<Void>> fixes = new ArrayList<>();
+                for (int i = 1; i < copiesData.size(); i++) {
+                    if (!io.netty.buffer.ByteBufUtil.equals(first, copiesData.get(i))) {
+                        mismatch = true;
+                        if (repair) {
+                            int copy = sources.get(i);
+                            fixes.add(onCopy(copy, d -> d.write(pos, first, WriteFlags.FUA)));
+                        }
+                    }
+                }
+                boolean found = mismatch;
+                return CompletableFuture.allOf(fixes.toArray(CompletableFuture[]::new))
+                        .whenComplete((ok, e) -> copiesData.forEach(ByteBuf::release))
+                        .thenApply(ok -> found);
+            });
+        }).whenComplete((ok, e) -> gate.resume());
+        return step.thenCompose(found -> {
+            progress.progress(pos + n, size);
+            return scrubFrom(pos + n, mismatches + (found ? 1 : 0), repair, progress);
+        });
+    }
+
     /** Copies that take writes (in service, including those being resynced). */
     private List<Integer> live() {
         List<Integer> out = new ArrayList<>();

@@ -237,6 +237,15 @@ public final class ReplicatedArray implements AutoCloseable {
         }
     }
 
+    /** Compares the copies of every group; with {@code repair} makes them agree with the first copy. */
+    public CompletableFuture<Long> scrub(boolean repair) {
+        CompletableFuture<Long> total = CompletableFuture.completedFuture(0L);
+        for (MirroredDevice m : mirrors) {
+            total = total.thenCompose(sum -> m.scrub(repair, ProgressListener.NONE).thenApply(found -> sum + found));
+        }
+        return total;
+    }
+
     /** Takes the member named {@code name} (as given at assembly) out of service. */
     public void fail(String name) {
         for (int slot = 0; slot < members.length; slot++) {

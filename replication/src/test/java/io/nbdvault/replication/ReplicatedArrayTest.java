@@ -186,4 +186,21 @@ class ReplicatedArrayTest {
         // Chunk 1 of the volume is chunk 0 of group 1: members 2 and 3 hold it at offset 0.
         assertArrayEquals(java.util.Arrays.copyOfRange(d, 65536, 131072), io.nbdvault.testing.Devices.read(ms.get(3).device(), 0, 65536));
     }
+
+    @Test
+    void scrubFindsAndRepairsDivergentCopies() throws Exception {
+        List<Member> ms = reopenable(members(3, ONE_GROUP.memberSize()));
+        try (ReplicatedArray a = ReplicatedArray.create(ms, ONE_GROUP, OPTIONS)) {
+            a.volume().write(0, Unpooled.wrappedBuffer(data(3 << 20, 7)), 0).join();
+            assertEquals(0L, a.scrub(false).join());
+            // Silent corruption on two copies, in two different 1 MiB regions.
+            ms.get(1).device().write(100, Unpooled.wrappedBuffer(new byte[] {1, 2, 3}), 0).join();
+            ms.get(2).device().write((2 << 20) + 5, Unpooled.wrappedBuffer(new byte[] {9}), 0).join();
+            assertEquals(2L, a.scrub(false).join(), "a check reports without changing anything");
+            assertEquals(2L, a.scrub(true).join());
+            assertEquals(0L, a.scrub(false).join(), "after repair the copies agree");
+            assertArrayEquals(io.nbdvault.testing.Devices.read(ms.get(0).device(), 0, 3 << 20),
+                    io.nbdvault.testing.Devices.read(ms.get(2).device(), 0, 3 << 20));
+        }
+    }
 }

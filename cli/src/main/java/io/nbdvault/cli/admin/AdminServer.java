@@ -99,6 +99,19 @@ public final class AdminServer implements AutoCloseable {
                         array.fail(request.path("member").asText(""));
                         reply.put("done", true);
                     }
+                    case "scrub" -> {
+                        // Runs for a while: answer when done, without holding the event loop.
+                        array.scrub(request.path("repair").asBoolean(false)).whenComplete((found, error) -> {
+                            ObjectNode done = JSON.createObjectNode();
+                            if (error != null) {
+                                done.put("ok", false).put("error", String.valueOf(error.getMessage()));
+                            } else {
+                                done.put("ok", true).put("mismatches", found);
+                            }
+                            ctx.writeAndFlush(done + "\n");
+                        });
+                        return;
+                    }
                     default -> throw new IllegalArgumentException("unknown command '" + command + "'");
                 }
                 reply.put("ok", true);

@@ -151,6 +151,7 @@ class ReplicatedServeTest {
                 Thread.sleep(100);
             }
             Proc.run(120, null, fio(nbdSocket, "--do_verify=1", "--verify_only")).assertOk();
+            assertEquals("mismatches: 0", cli("scrub", "--admin-socket", nbdSocket + ".admin").trim());
             server.terminate(Duration.ofSeconds(60));
         }
         // Every copy now holds the same bytes (what `scrub` will report as 0 mismatches).
