@@ -3,12 +3,23 @@ package io.nbdvault.replication;
 import java.util.List;
 import java.util.UUID;
 
-/** A snapshot of the array for `nbdvault status`. */
-public record ArrayStatus(UUID array, ArrayGeometry geometry, long events, State state, List<MemberStatus> members) {
+/**
+ * A snapshot of the array for `nbdvault status`.
+ *
+ * @param bitmapRegionSize bytes of member data per write-intent bitmap bit
+ * @param dirtyRegions     per group, the bitmap bits set now (regions that a resync would copy)
+ */
+public record ArrayStatus(UUID array, ArrayGeometry geometry, long events, State state, long bitmapRegionSize,
+                          List<Long> dirtyRegions, List<MemberStatus> members) {
     public enum State { ACTIVE, DEGRADED, FAILED }
 
-    /** One member; latencies are microseconds over its lifetime in this process. */
-    public record MemberStatus(String name, int group, int copy, String state, long syncedBytes,
+    /**
+     * One member; latencies are microseconds over its lifetime in this process.
+     *
+     * @param syncedBytes    bytes copied by its current or last resync
+     * @param syncTotalBytes bytes that resync has to copy (all of it, or the bitmap's regions)
+     */
+    public record MemberStatus(String name, int group, int copy, String state, long syncedBytes, long syncTotalBytes,
                                long p50Micros, long p99Micros, long p999Micros, long requests) {
     }
 }

@@ -6,6 +6,9 @@ import java.util.UUID;
 public record MemberRole(UUID member, State state) {
     public enum State {
         ACTIVE,
-        FAILED
+        /** Out of service; it held the data until it left, so the write-intent bitmap covers what it missed. */
+        FAILED,
+        /** Being filled from scratch (a replacement, or a member away too long): only a full copy makes it current. */
+        REBUILDING
     }
 }

@@ -53,4 +53,46 @@ final class MetadataIo {
         return d.write(a, Unpooled.wrappedBuffer(bytes), WriteFlags.FUA)
                 .thenCompose(x -> d.write(a + Superblock.SIZE, Unpooled.wrappedBuffer(bytes), WriteFlags.FUA));
     }
+
+    static CompletableFuture<Void> writeBitmapHeader(BlockDevice d, BitmapHeader header) {
+        return d.write(offsetA(d) + BitmapHeader.HEADER_OFFSET, Unpooled.wrappedBuffer(header.encode()), WriteFlags.FUA);
+    }
+
+    static CompletableFuture<Void> writeBitmapPage(BlockDevice d, int page, byte[] bytes) {
+        return d.write(offsetA(d) + BitmapHeader.PAGES_OFFSET + (long) page * BitmapHeader.PAGE_SIZE,
+                Unpooled.wrappedBuffer(bytes), WriteFlags.FUA);
+    }
+
+    /** A member's bitmap: its header and set bits; completes with null when it has none (or a damaged one). */
+    static CompletableFuture<LoadedBitmap> readBitmap(BlockDevice d) {
+        return d.read(offsetA(d) + BitmapHeader.HEADER_OFFSET, BitmapHeader.PAGE_SIZE).thenCompose(buf -> {
+            BitmapHeader header;
+            try {
+                byte[] bytes = new byte[BitmapHeader.PAGE_SIZE];
+                buf.getBytes(buf.readerIndex(), bytes);
+                header = BitmapHeader.decode(bytes);
+            } catch (InvalidMetadataException e) {
+                return CompletableFuture.completedFuture(null);
+            } finally {
+                buf.release();
+            }
+            int pages = BitmapHeader.pagesFor(header.regions());
+            return d.read(offsetA(d) + BitmapHeader.PAGES_OFFSET, pages * BitmapHeader.PAGE_SIZE).thenApply(all -> {
+                try {
+                    java.util.BitSet bits = new java.util.BitSet();
+                    byte[] page = new byte[BitmapHeader.PAGE_SIZE];
+                    for (int p = 0; p < pages; p++) {
+                        all.getBytes(all.readerIndex() + p * BitmapHeader.PAGE_SIZE, page);
+                        WriteIntentBitmap.decodePage(page, p, header.regions(), bits);
+                    }
+                    return new LoadedBitmap(header, bits);
+                } finally {
+                    all.release();
+                }
+            });
+        });
+    }
+
+    record LoadedBitmap(BitmapHeader header, java.util.BitSet bits) {
+    }
 }

@@ -34,7 +34,9 @@ public final class MirroredDevice implements BlockDevice {
     static final int SPLIT_THRESHOLD = 256 * 1024;
     static final int RESYNC_STEP = 1 << 20;
 
-    private final List<BlockDevice> copies;
+    private final AtomicReferenceArray<BlockDevice> copies;
+    private final Function<BlockDevice, BlockDevice> wrap;
+    private volatile WriteIntentBitmap bitmap;
     private final Duration timeout;
     private final MirrorListener listener;
     private final AtomicReferenceArray<Throwable> failed;
@@ -48,10 +50,21 @@ public final class MirroredDevice implements BlockDevice {
     private final long size;
 
     public MirroredDevice(List<BlockDevice> copies, Duration timeout, MirrorListener listener) {
+        this(copies, Function.identity(), timeout, listener);
+    }
+
+    /** A mirror over {@code copies} presenting only their first {@code size} bytes (the rest is metadata). */
+    public MirroredDevice(List<BlockDevice> copies, long size, Duration timeout, MirrorListener listener) {
+        this(copies, d -> new BoundedDevice(d, size), timeout, listener);
+    }
+
+    private MirroredDevice(List<BlockDevice> copies, Function<BlockDevice, BlockDevice> wrap, Duration timeout,
+                           MirrorListener listener) {
         if (copies.isEmpty()) {
             throw new IllegalArgumentException("a mirror needs at least one copy");
         }
-        this.copies = List.copyOf(copies);
+        this.wrap = wrap;
+        this.copies = new AtomicReferenceArray<>(copies.stream().map(wrap).toArray(BlockDevice[]::new));
         this.timeout = timeout;
         this.listener = listener;
         this.failed = new AtomicReferenceArray<>(copies.size());
@@ -61,16 +74,54 @@ public final class MirroredDevice implements BlockDevice {
         for (int i = 0; i < latency.length; i++) {
             latency[i] = new org.HdrHistogram.ConcurrentHistogram(3);
         }
-        this.size = copies.stream().mapToLong(BlockDevice::size).min().orElseThrow();
+        this.size = all().stream().mapToLong(BlockDevice::size).min().orElseThrow();
     }
 
-    /** A mirror over {@code copies} presenting only their first {@code size} bytes (the rest is metadata). */
-    public MirroredDevice(List<BlockDevice> copies, long size, Duration timeout, MirrorListener listener) {
-        this(copies.stream().map(c -> (BlockDevice) new BoundedDevice(c, size)).toList(), timeout, listener);
+    private List<BlockDevice> all() {
+        List<BlockDevice> out = new ArrayList<>();
+        for (int i = 0; i < copies.length(); i++) {
+            out.add(copies.get(i));
+        }
+        return out;
+    }
+
+    /** From now on every update first marks its regions in {@code bits}. */
+    void useBitmap(WriteIntentBitmap bits) {
+        this.bitmap = bits;
+    }
+
+    WriteIntentBitmap bitmap() {
+        return bitmap;
+    }
+
+    /**
+     * Puts a new device in a failed copy's place (a reconnected or a replacement replica); it takes
+     * part again only through {@link #resync}. The old device is closed.
+     */
+    public void replaceCopy(int copy, BlockDevice device) {
+        if (failed.get(copy) == null) {
+            throw new IllegalStateException("copy " + copy + " is in service; fail it first");
+        }
+        BlockDevice wrapped = wrap.apply(device);
+        if (wrapped.size() < size) {
+            throw new IllegalArgumentException("the new device has " + wrapped.size() + " bytes; the mirror needs " + size);
+        }
+        BlockDevice old = copies.getAndSet(copy, wrapped);
+        old.close();
     }
 
     public int copyCount() {
-        return copies.size();
+        return copies.length();
+    }
+
+    /** Every copy is in service and up to date. */
+    public boolean fullyInSync() {
+        for (int i = 0; i < copies.length(); i++) {
+            if (failed.get(i) != null || syncing.get(i) != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     public boolean isLive(int copy) {
@@ -102,55 +153,90 @@ public final class MirroredDevice implements BlockDevice {
         return failed.get(copy) == null && syncing.get(copy) == 1;
     }
 
+    /** A full resync of {@code target}: every byte copied. */
+    public CompletableFuture<Long> resync(int target, long bytesPerSecond, ProgressListener progress) {
+        return resync(target, false, bytesPerSecond, progress);
+    }
+
     /**
      * Brings {@code target} up to date from a readable copy while the volume stays in use: the copy
      * takes writes at once, and each region is copied with client writes paused, so no write can be
-     * overtaken by older data. Completes with the bytes copied; the copy then serves reads again.
+     * overtaken by older data. With {@code onlyDirty}, only the regions set in the write-intent
+     * bitmap are copied (the copy missed nothing else). Completes with the bytes copied; the copy
+     * then serves reads again.
      */
-    public CompletableFuture<Long> resync(int target, long bytesPerSecond, ProgressListener progress) {
+    public CompletableFuture<Long> resync(int target, boolean onlyDirty, long bytesPerSecond, ProgressListener progress) {
         syncing.set(target, 1);
         failed.set(target, null);
+        // Taken after the copy joined: any write it did not see had set its bit before that.
+        WriteIntentBitmap bits = bitmap;
+        List<long[]> ranges = onlyDirty && bits != null ? bits.dirtyRanges(size) : List.of(new long[] {0, size});
+        long total = ranges.stream().mapToLong(r -> r[1]).sum();
         // One resync at a time per mirror: each pauses writes step by step, and they share the source.
         synchronized (this) {
-            CompletableFuture<Long> mine = resyncQueue.handle((x, e) -> null)
-                    .thenCompose(x -> resyncFrom(target, 0, bytesPerSecond, progress, System.nanoTime()));
+            CompletableFuture<Long> mine = resyncQueue.handle((x, e) -> null).thenCompose(x -> new ResyncRun(target, ranges,
+                    total, bytesPerSecond, progress).next(0, 0, 0));
             resyncQueue = mine;
             return mine;
         }
     }
 
-    private CompletableFuture<Long> resyncFrom(int target, long pos, long rate, ProgressListener progress, long start) {
-        if (failed.get(target) != null) {
-            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO,
-                    "copy " + target + " failed during resync", failed.get(target)));
+    /** One resync: walks its ranges a step at a time, at most {@code rate} bytes a second. */
+    private final class ResyncRun {
+        final int target;
+        final List<long[]> ranges;
+        final long total;
+        final long rate;
+        final ProgressListener progress;
+        final long start = System.nanoTime();
+
+        ResyncRun(int target, List<long[]> ranges, long total, long rate, ProgressListener progress) {
+            this.target = target;
+            this.ranges = ranges;
+            this.total = total;
+            this.rate = rate;
+            this.progress = progress;
         }
-        if (pos >= size) {
-            restore(target);
-            progress.progress(size, size);
-            return CompletableFuture.completedFuture(size);
-        }
-        List<Integer> sources = readable();
-        if (sources.isEmpty()) {
-            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no up-to-date copy to resync from"));
-        }
-        int n = (int) Math.min(RESYNC_STEP, size - pos);
-        int source = sources.get(0);
-        CompletableFuture<Void> step = gate.pause().thenCompose(drained -> onCopy(source, d -> d.read(pos, n)))
-                .thenCompose(data -> onCopy(target, d -> d.write(pos, data, 0)).whenComplete((ok, e) -> data.release()))
-                .whenComplete((ok, e) -> gate.resume());
-        return step.handle((ok, error) -> {
-            if (error != null) {
-                fail(target, error);
-                return CompletableFuture.<Long>failedFuture(BlockDeviceException.unwrap(error));
+
+        CompletableFuture<Long> next(int range, long within, long copied) {
+            if (failed.get(target) != null) {
+                return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO,
+                        "copy " + target + " failed during resync", failed.get(target)));
             }
-            progress.progress(pos + n, size);
-            long delayNanos = rate <= 0 ? 0 : (long) ((pos + n) * 1e9 / rate) - (System.nanoTime() - start);
-            if (delayNanos > 0) {
-                return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(delayNanos,
-                        TimeUnit.NANOSECONDS)).thenCompose(x -> resyncFrom(target, pos + n, rate, progress, start));
+            if (range >= ranges.size()) {
+                restore(target);
+                progress.progress(total, total);
+                return CompletableFuture.completedFuture(copied);
             }
-            return resyncFrom(target, pos + n, rate, progress, start);
-        }).thenCompose(f -> f);
+            long[] r = ranges.get(range);
+            if (within >= r[1]) {
+                return next(range + 1, 0, copied);
+            }
+            List<Integer> sources = readable();
+            if (sources.isEmpty()) {
+                return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no up-to-date copy to resync from"));
+            }
+            long pos = r[0] + within;
+            int n = (int) Math.min(RESYNC_STEP, r[1] - within);
+            int source = leastBusy(sources);
+            CompletableFuture<Void> step = gate.pause().thenCompose(drained -> onCopy(source, d -> d.read(pos, n)))
+                    .thenCompose(data -> onCopy(target, d -> d.write(pos, data, 0)).whenComplete((ok, e) -> data.release()))
+                    .whenComplete((ok, e) -> gate.resume());
+            return step.handle((ok, error) -> {
+                if (error != null) {
+                    fail(target, error);
+                    return CompletableFuture.<Long>failedFuture(BlockDeviceException.unwrap(error));
+                }
+                long done = copied + n;
+                progress.progress(done, total);
+                long delayNanos = rate <= 0 ? 0 : (long) (done * 1e9 / rate) - (System.nanoTime() - start);
+                if (delayNanos > 0) {
+                    return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(delayNanos,
+                            TimeUnit.NANOSECONDS)).thenCompose(x -> next(range, within + n, done));
+                }
+                return next(range, within + n, done);
+            }).thenCompose(f -> f);
+        }
     }
 
     /**
@@ -216,7 +302,7 @@ public final class MirroredDevice implements BlockDevice {
     /** Copies that take writes (in service, including those being resynced). */
     private List<Integer> live() {
         List<Integer> out = new ArrayList<>();
-        for (int i = 0; i < copies.size(); i++) {
+        for (int i = 0; i < copies.length(); i++) {
             if (failed.get(i) == null) {
                 out.add(i);
             }
@@ -227,7 +313,7 @@ public final class MirroredDevice implements BlockDevice {
     /** Copies whose data is up to date and may serve reads. */
     private List<Integer> readable() {
         List<Integer> out = new ArrayList<>();
-        for (int i = 0; i < copies.size(); i++) {
+        for (int i = 0; i < copies.length(); i++) {
             if (failed.get(i) == null && syncing.get(i) == 0) {
                 out.add(i);
             }
@@ -282,13 +368,13 @@ public final class MirroredDevice implements BlockDevice {
 
     @Override
     public int blockSize() {
-        return copies.stream().mapToInt(BlockDevice::blockSize).max().orElse(512);
+        return all().stream().mapToInt(BlockDevice::blockSize).max().orElse(512);
     }
 
     @Override
     public Capabilities capabilities() {
         Capabilities c = copies.get(0).capabilities();
-        for (BlockDevice d : copies) {
+        for (BlockDevice d : all()) {
             c = c.and(d.capabilities());
         }
         return c;
@@ -372,11 +458,19 @@ public final class MirroredDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
-        return gated(() -> everywhere(d -> d.write(offset, data, flags)));
+        return gated(offset, data.readableBytes(), () -> everywhere(d -> d.write(offset, data, flags)));
     }
 
-    private CompletableFuture<Void> gated(java.util.function.Supplier<CompletableFuture<Void>> update) {
-        return gate.enter().thenCompose(x -> update.get()).whenComplete((ok, e) -> gate.exit());
+    /** An update: waits out a resync step, marks its regions in the bitmap, then goes to every live copy. */
+    private CompletableFuture<Void> gated(long offset, long length, java.util.function.Supplier<CompletableFuture<Void>> update) {
+        WriteIntentBitmap bits = bitmap;
+        if (bits == null) {
+            return gate.enter().thenCompose(x -> update.get()).whenComplete((ok, e) -> gate.exit());
+        }
+        return gate.enter().thenCompose(x -> bits.begin(offset, length)
+                .thenCompose(marked -> update.get())
+                .whenComplete((ok, e) -> bits.end(offset, length)))
+                .whenComplete((ok, e) -> gate.exit());
     }
 
     @Override
@@ -386,12 +480,12 @@ public final class MirroredDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> trim(long offset, long length, int flags) {
-        return gated(() -> everywhere(d -> d.trim(offset, length, flags)));
+        return gated(offset, length, () -> everywhere(d -> d.trim(offset, length, flags)));
     }
 
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
-        return gated(() -> everywhere(d -> d.writeZeroes(offset, length, flags)));
+        return gated(offset, length, () -> everywhere(d -> d.writeZeroes(offset, length, flags)));
     }
 
     @Override
@@ -405,6 +499,6 @@ public final class MirroredDevice implements BlockDevice {
 
     @Override
     public void close() {
-        copies.forEach(BlockDevice::close);
+        all().forEach(BlockDevice::close);
     }
 }

@@ -6,68 +6,139 @@ import io.nbdvault.core.Requests;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.logging.Logger;
 
 /**
  * The replicated volume: G mirror groups of N copies, striped, with each member's metadata at its
  * end. Assembly trusts the newest event counter; a member that failed is recorded as such in the
- * survivors' metadata (with a higher event counter) and stays out until resynchronised; after an
- * unclean shutdown every group is resynchronised from one copy, because in-flight writes may have
- * reached some copies and not others.
+ * survivors' metadata (with a higher event counter) and stays out until resynchronised. Each
+ * group keeps a write-intent bitmap, so a returning member and a crash both cost a resync of the
+ * regions written meanwhile, not of the whole member. While running, failed members are probed
+ * and taken back when they answer again (unless an administrator failed them).
  */
 public final class ReplicatedArray implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ReplicatedArray.class.getName());
+    private static final long MAX_PROBE_BACKOFF_MILLIS = 60_000;
 
     private final UUID arrayId;
     private final ArrayGeometry geometry;
-    private final Member[] members;
+    private final AtomicReferenceArray<Member> members;
     private final UUID[] memberIds;
     private final MirroredDevice[] mirrors;
+    private final WriteIntentBitmap[] bitmaps;
+    private final GroupBitmapStore[] bitmapStores;
     private final StripedDevice volume;
     private final ArrayOptions options;
     private final AtomicLong events;
     private final MemberRole.State[] states;
     private final AtomicLong[] synced;
+    private final AtomicLong[] syncTotal;
+    private final boolean[] adminFailed;
+    private final boolean[] resyncing;
+    private final int[] probeFailures;
+    private final long[] nextProbeNanos;
+    /** Members named at assembly that could not be reached: probed, and joined when they answer. */
+    private final List<String> unreachable = new CopyOnWriteArrayList<>();
     private final Object metadataLock = new Object();
     private CompletableFuture<Void> metadataWrites = Requests.done();
     private final List<CompletableFuture<Long>> resyncs = new ArrayList<>();
+    private final ScheduledExecutorService maintenance;
+    private volatile boolean closed;
 
-    private ReplicatedArray(UUID arrayId, ArrayGeometry geometry, Member[] members, UUID[] memberIds,
-                            MemberRole.State[] states, long events, ArrayOptions options) {
+    private ReplicatedArray(UUID arrayId, ArrayGeometry geometry, Member[] given, UUID[] memberIds,
+                            MemberRole.State[] states, long events, ArrayOptions options, BitmapHeader bitmapHeader,
+                            BitSet[] dirty) {
         this.arrayId = arrayId;
         this.geometry = geometry;
-        this.members = members;
+        this.members = new AtomicReferenceArray<>(given);
         this.memberIds = memberIds;
         this.states = states;
         this.events = new AtomicLong(events);
         this.options = options;
-        this.synced = new AtomicLong[members.length];
+        int n = given.length;
+        this.synced = new AtomicLong[n];
+        this.syncTotal = new AtomicLong[n];
+        this.adminFailed = new boolean[n];
+        this.resyncing = new boolean[n];
+        this.probeFailures = new int[n];
+        this.nextProbeNanos = new long[n];
         this.mirrors = new MirroredDevice[geometry.groups()];
+        this.bitmaps = new WriteIntentBitmap[geometry.groups()];
+        this.bitmapStores = new GroupBitmapStore[geometry.groups()];
         List<BlockDevice> groups = new ArrayList<>();
         for (int g = 0; g < geometry.groups(); g++) {
             List<BlockDevice> copies = new ArrayList<>();
             for (int c = 0; c < geometry.copies(); c++) {
                 int slot = g * geometry.copies() + c;
                 synced[slot] = new AtomicLong();
-                copies.add(members[slot] == null ? new AbsentDevice(geometry.memberDataSize()) : members[slot].device());
+                syncTotal[slot] = new AtomicLong();
+                copies.add(given[slot] == null ? new AbsentDevice(geometry.memberDataSize()) : given[slot].device());
             }
             int group = g;
             mirrors[g] = new MirroredDevice(copies, geometry.memberDataSize(), options.requestTimeout(),
                     (copy, cause) -> memberFailed(group * geometry.copies() + copy, cause));
+            bitmapStores[g] = new GroupBitmapStore(new GroupCopies(g), options.requestTimeout());
+            bitmaps[g] = new WriteIntentBitmap(bitmapHeader.regionSize(), geometry.memberDataSize(),
+                    bitmapHeader.clearedAtEvents(), bitmapStores[g]);
+            bitmaps[g].load(dirty[g]);
+            mirrors[g].useBitmap(bitmaps[g]);
             groups.add(mirrors[g]);
         }
         this.volume = new StripedDevice(groups, geometry.chunkSize());
-        for (int slot = 0; slot < members.length; slot++) {
-            if (states[slot] != MemberRole.State.ACTIVE || members[slot] == null) {
+        for (int slot = 0; slot < n; slot++) {
+            if (states[slot] != MemberRole.State.ACTIVE || given[slot] == null) {
                 mirrors[slot / geometry.copies()].fail(slot % geometry.copies(), new IOException("member is not in sync"));
             }
+        }
+        this.maintenance = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "nbdvault-array-maintenance");
+            t.setDaemon(true);
+            return t;
+        });
+        long period = Math.max(10, Math.min(options.bitmapIdle().toMillis(), options.probeInterval().toMillis()));
+        maintenance.scheduleWithFixedDelay(this::maintain, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    /** The copies of one group as its bitmap store sees them. */
+    private final class GroupCopies implements GroupBitmapStore.Copies {
+        private final int group;
+
+        GroupCopies(int group) {
+            this.group = group;
+        }
+
+        @Override
+        public List<Integer> inService() {
+            List<Integer> out = new ArrayList<>();
+            for (int c = 0; c < geometry.copies(); c++) {
+                if (members.get(group * geometry.copies() + c) != null && mirrors[group].isLive(c)) {
+                    out.add(c);
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public BlockDevice raw(int copy) {
+            return members.get(group * geometry.copies() + copy).device();
+        }
+
+        @Override
+        public void fail(int copy, Throwable cause) {
+            mirrors[group].fail(copy, cause);
         }
     }
 
@@ -90,25 +161,44 @@ public final class ReplicatedArray implements AutoCloseable {
             ids[i] = UUID.randomUUID();
             roles.add(new MemberRole(ids[i], MemberRole.State.ACTIVE));
         }
+        long region = BitmapHeader.regionSizeFor(geometry.memberDataSize(), options.bitmapRegionSize());
+        BitmapHeader header = new BitmapHeader(region, BitmapHeader.regionsFor(geometry.memberDataSize(), region), 1);
+        byte[] emptyPage = new byte[BitmapHeader.PAGE_SIZE];
         List<CompletableFuture<Void>> writes = new ArrayList<>();
         for (int i = 0; i < members.size(); i++) {
+            BlockDevice d = members.get(i).device();
             Superblock sb = new Superblock(array, ids[i], i / geometry.copies(), i % geometry.copies(), geometry, 1, true, roles);
-            writes.add(MetadataIo.write(members.get(i).device(), sb));
+            CompletableFuture<Void> w = MetadataIo.write(d, sb).thenCompose(x -> MetadataIo.writeBitmapHeader(d, header));
+            for (int p = 0; p < BitmapHeader.pagesFor(header.regions()); p++) {
+                int page = p;
+                w = w.thenCompose(x -> MetadataIo.writeBitmapPage(d, page, emptyPage));
+            }
+            writes.add(w);
         }
         join(CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)));
         MemberRole.State[] states = new MemberRole.State[members.size()];
         java.util.Arrays.fill(states, MemberRole.State.ACTIVE);
-        ReplicatedArray a = new ReplicatedArray(array, geometry, members.toArray(Member[]::new), ids, states, 1, options);
+        BitSet[] clean = new BitSet[geometry.groups()];
+        java.util.Arrays.setAll(clean, g -> new BitSet());
+        ReplicatedArray a = new ReplicatedArray(array, geometry, members.toArray(Member[]::new), ids, states, 1, options,
+                header, clean);
         a.markDirty();
         return a;
     }
 
+    public static ReplicatedArray assemble(List<Member> given, ArrayOptions options) throws IOException {
+        return assemble(given, List.of(), options);
+    }
+
     /**
      * Assembles from whatever members are given, in any order: positions come from their metadata.
-     * Members missing or stale are kept out (and resynchronised when stale); an unclean shutdown
-     * triggers a resync of every group. Refuses foreign members and ambiguous (split-brain) sets.
+     * Members missing or stale are kept out (and resynchronised when stale, from the bitmap when it
+     * covers their absence); after an unclean shutdown the regions marked in the bitmap are
+     * resynchronised in every group. Refuses foreign members and ambiguous (split-brain) sets.
+     * {@code unreachable} names members that could not be opened now: they are probed and join later.
      */
-    public static ReplicatedArray assemble(List<Member> given, ArrayOptions options) throws IOException {
+    public static ReplicatedArray assemble(List<Member> given, List<String> unreachable, ArrayOptions options)
+            throws IOException {
         if (given.isEmpty()) {
             throw new IllegalArgumentException("no members given");
         }
@@ -138,9 +228,9 @@ public final class ReplicatedArray implements AutoCloseable {
         ArrayGeometry geometry = newest.geometry();
         int n = geometry.groups() * geometry.copies();
         Member[] members = new Member[n];
+        Superblock[] blocks = new Superblock[n];
         UUID[] ids = new UUID[n];
         MemberRole.State[] states = new MemberRole.State[n];
-        boolean[] stale = new boolean[n];
         for (int slot = 0; slot < n; slot++) {
             ids[slot] = newest.roles().get(slot).member();
             states[slot] = newest.roles().get(slot).state();
@@ -155,44 +245,104 @@ public final class ReplicatedArray implements AutoCloseable {
                 throw new InvalidMetadataException(e.getKey().name() + " and " + members[slot].name() + " are the same member");
             }
             members[slot] = e.getKey();
-            stale[slot] = sb.events() < newest.events();
+            blocks[slot] = sb;
         }
-        // Members to bring up to date are recorded as failed until their resync completes, so a
-        // crash in the middle never leaves a half-copied member looking current.
-        List<Integer> targets = new ArrayList<>();
+        boolean[] current = new boolean[n];
+        for (int slot = 0; slot < n; slot++) {
+            current[slot] = members[slot] != null && states[slot] == MemberRole.State.ACTIVE
+                    && blocks[slot].events() == newest.events();
+        }
+        LoadedBitmaps loaded = LoadedBitmaps.read(geometry, members, current, newest.events());
+
+        // Members to bring up to date are recorded as failed (or rebuilding) until their resync
+        // completes, so a crash in the middle never leaves a half-copied member looking current.
+        Map<Integer, Boolean> targets = new java.util.LinkedHashMap<>();
         for (int slot = 0; slot < n; slot++) {
             if (members[slot] == null) {
                 LOG.warning("member " + slot + " (" + ids[slot] + ") is missing; running degraded");
-            } else if (states[slot] == MemberRole.State.FAILED || stale[slot]) {
-                LOG.warning(members[slot].name() + " is out of date; it will be resynchronised");
-                targets.add(slot);
+            } else if (!current[slot]) {
+                boolean onlyDirty = loaded.valid() && states[slot] != MemberRole.State.REBUILDING
+                        && blocks[slot].events() >= loaded.header().clearedAtEvents();
+                LOG.warning(members[slot].name() + " is out of date; it will be resynchronised"
+                        + (onlyDirty ? " from the write-intent bitmap" : " in full"));
+                targets.put(slot, onlyDirty);
             }
         }
         if (!newest.clean()) {
-            LOG.warning("the array was not shut down cleanly; resynchronising each group from one copy");
+            LOG.warning("the array was not shut down cleanly; resynchronising "
+                    + (loaded.valid() ? "the regions marked in the write-intent bitmap" : "each group") + " from one copy");
             for (int g = 0; g < geometry.groups(); g++) {
                 boolean sourceChosen = false;
                 for (int c = 0; c < geometry.copies(); c++) {
                     int slot = g * geometry.copies() + c;
-                    if (members[slot] == null || targets.contains(slot)) {
+                    if (!current[slot]) {
                         continue;
                     }
                     if (sourceChosen) {
-                        targets.add(slot);
+                        targets.put(slot, loaded.valid());
                     }
                     sourceChosen = true;
                 }
             }
         }
-        for (int slot : targets) {
-            states[slot] = MemberRole.State.FAILED;
-        }
-        ReplicatedArray a = new ReplicatedArray(newest.array(), geometry, members, ids, states, newest.events(), options);
+        targets.forEach((slot, onlyDirty) -> states[slot] = onlyDirty ? MemberRole.State.FAILED : MemberRole.State.REBUILDING);
+        ReplicatedArray a = new ReplicatedArray(newest.array(), geometry, members, ids, states, newest.events(), options,
+                loaded.header(), loaded.dirty());
+        a.unreachable.addAll(unreachable);
         a.markDirty();
-        for (int slot : targets) {
-            a.startResync(slot);
+        if (!loaded.valid()) {
+            a.persistBitmaps();
         }
+        targets.forEach(a::startResync);
         return a;
+    }
+
+    /** The bitmaps of a group's current members, merged; invalid when none has one (an older array). */
+    private record LoadedBitmaps(BitmapHeader header, BitSet[] dirty, boolean valid) {
+        static LoadedBitmaps read(ArrayGeometry geometry, Member[] members, boolean[] current, long events) {
+            BitSet[] dirty = new BitSet[geometry.groups()];
+            java.util.Arrays.setAll(dirty, g -> new BitSet());
+            BitmapHeader header = null;
+            for (int slot = 0; slot < members.length; slot++) {
+                if (!current[slot]) {
+                    continue;
+                }
+                MetadataIo.LoadedBitmap b;
+                try {
+                    b = join(MetadataIo.readBitmap(members[slot].device()));
+                } catch (IOException e) {
+                    LOG.warning("cannot read the bitmap of " + members[slot].name() + ": " + e.getMessage());
+                    return fresh(geometry, events);
+                }
+                if (b == null || b.header().regions() != BitmapHeader.regionsFor(geometry.memberDataSize(), b.header().regionSize())
+                        || (header != null && header.regionSize() != b.header().regionSize())) {
+                    LOG.warning(members[slot].name() + " has no usable write-intent bitmap; resyncs will copy everything");
+                    return fresh(geometry, events);
+                }
+                if (header == null || b.header().clearedAtEvents() > header.clearedAtEvents()) {
+                    header = b.header();
+                }
+                dirty[slot / geometry.copies()].or(b.bits());
+            }
+            return header == null ? fresh(geometry, events) : new LoadedBitmaps(header, dirty, true);
+        }
+
+        /** No trustworthy bitmap: start one that no absent member can rely on (cleared "after" every event seen). */
+        static LoadedBitmaps fresh(ArrayGeometry geometry, long events) {
+            long region = BitmapHeader.regionSizeFor(geometry.memberDataSize(), BitmapHeader.DEFAULT_REGION_SIZE);
+            BitSet[] all = new BitSet[geometry.groups()];
+            int regions = BitmapHeader.regionsFor(geometry.memberDataSize(), region);
+            java.util.Arrays.setAll(all, g -> {
+                BitSet b = new BitSet();
+                b.set(0, regions);
+                return b;
+            });
+            return new LoadedBitmaps(new BitmapHeader(region, regions, events + 2), all, false);
+        }
+    }
+
+    WriteIntentBitmap bitmapForTest(int group) {
+        return bitmaps[group];
     }
 
     public BlockDevice volume() {
@@ -214,25 +364,55 @@ public final class ReplicatedArray implements AutoCloseable {
         }
     }
 
-    private void startResync(int slot) {
-        MirroredDevice mirror = mirrors[slot / geometry.copies()];
+    private CompletableFuture<Long> startResync(int slot, boolean onlyDirty) {
+        return startResync(slot, onlyDirty, options.resyncBytesPerSecond());
+    }
+
+    private CompletableFuture<Long> startResync(int slot, boolean onlyDirty, long bytesPerSecond) {
+        int group = slot / geometry.copies();
+        MirroredDevice mirror = mirrors[group];
         int copy = slot % geometry.copies();
-        CompletableFuture<Long> r = mirror.resync(copy, options.resyncBytesPerSecond(),
-                (done, total) -> synced[slot].set(done)).whenComplete((bytes, error) -> {
-                    if (error == null) {
-                        LOG.info(members[slot].name() + " is in sync (" + bytes + " bytes copied)");
-                        setState(slot, MemberRole.State.ACTIVE);
-                    } else {
-                        LOG.warning("resync of " + members[slot].name() + " failed: " + error.getMessage());
-                    }
-                });
+        synchronized (this) {
+            resyncing[slot] = true;
+        }
+        synced[slot].set(0);
+        CompletableFuture<Long> r = mirror.resync(copy, onlyDirty, bytesPerSecond, (done, total) -> {
+            synced[slot].set(done);
+            syncTotal[slot].set(total);
+        }).thenCompose(bytes -> {
+            LOG.info(members.get(slot).name() + " is in sync (" + bytes + " bytes copied"
+                    + (onlyDirty ? ", from the write-intent bitmap" : "") + ")");
+            setState(slot, MemberRole.State.ACTIVE);
+            return persistBitmap(group).handle((ok, e) -> bytes);
+        }).whenComplete((bytes, error) -> {
+            synchronized (this) {
+                resyncing[slot] = false;
+            }
+            if (error != null) {
+                LOG.warning("resync of " + members.get(slot).name() + " failed: " + error.getMessage());
+            }
+        });
         synchronized (resyncs) {
             resyncs.add(r);
+        }
+        return r;
+    }
+
+    /** Writes a group's bitmap header and pages to every copy in service (after a copy joined). */
+    private CompletableFuture<Void> persistBitmap(int group) {
+        WriteIntentBitmap b = bitmaps[group];
+        return bitmapStores[group].writeHeader(new BitmapHeader(b.regionSize(), b.regions(), b.clearedAtEvents()))
+                .thenCompose(x -> b.writeAll());
+    }
+
+    private void persistBitmaps() throws IOException {
+        for (int g = 0; g < geometry.groups(); g++) {
+            join(persistBitmap(g));
         }
     }
 
     private void memberFailed(int slot, Throwable cause) {
-        if (members[slot] != null && states[slot] == MemberRole.State.ACTIVE) {
+        if (members.get(slot) != null && states[slot] == MemberRole.State.ACTIVE) {
             setState(slot, MemberRole.State.FAILED);
         }
     }
@@ -246,24 +426,250 @@ public final class ReplicatedArray implements AutoCloseable {
         return total;
     }
 
-    /** Takes the member named {@code name} (as given at assembly) out of service. */
+    /** Takes the member named {@code name} (as given at assembly) out of service; it stays out until re-added. */
     public void fail(String name) {
-        for (int slot = 0; slot < members.length; slot++) {
-            if (members[slot] != null && members[slot].name().equals(name)) {
-                fail(slot);
-                return;
+        fail(slotOf(name));
+    }
+
+    /** Takes a member out of service, as `nbdvault fail` does. */
+    public void fail(int slot) {
+        synchronized (this) {
+            adminFailed[slot] = true;
+        }
+        mirrors[slot / geometry.copies()].fail(slot % geometry.copies(), new IOException("failed by the administrator"));
+    }
+
+    private int slotOf(String name) {
+        for (int slot = 0; slot < memberIds.length; slot++) {
+            Member m = members.get(slot);
+            if ((m != null && m.name().equals(name)) || memberIds[slot].toString().equals(name)) {
+                return slot;
             }
         }
         throw new IllegalArgumentException("no member named '" + name + "' in this array");
     }
 
-    /** Takes a member out of service, as `nbdvault fail` does. */
-    public void fail(int slot) {
-        mirrors[slot / geometry.copies()].fail(slot % geometry.copies(), new IOException("failed by the administrator"));
+    /**
+     * Takes a failed member back (like `mdadm --re-add`): reopens it, checks it is this member,
+     * and resynchronises it — from the bitmap when that covers its absence. Completes once the
+     * resync has started, with whether it copies only the bitmap's regions.
+     */
+    public CompletableFuture<Boolean> reAdd(String name) {
+        int slot;
+        try {
+            slot = unreachable.contains(name) ? -1 : slotOf(name);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (slot < 0) {
+            return joinUnreachable(name);
+        }
+        synchronized (this) {
+            if (mirrors[slot / geometry.copies()].isLive(slot % geometry.copies())) {
+                return CompletableFuture.failedFuture(new IllegalStateException(name + " is already in service"));
+            }
+            adminFailed[slot] = false;
+            probeFailures[slot] = 0;
+        }
+        return takeBack(slot);
+    }
+
+    /** Reopens a failed member and starts its resync. */
+    private CompletableFuture<Boolean> takeBack(int slot) {
+        Member old = members.get(slot);
+        synchronized (this) {
+            if (resyncing[slot]) {
+                return CompletableFuture.failedFuture(new IllegalStateException(old.name() + " is already being resynchronised"));
+            }
+        }
+        return reopen(old.name(), old.device()).thenCompose(device -> MetadataIo.read(device).handle((sb, error) -> {
+            if (error == null && (!sb.array().equals(arrayId) || !sb.member().equals(memberIds[slot]))) {
+                error = new InvalidMetadataException(old.name() + " is no longer this array's member " + memberIds[slot]);
+            }
+            if (error != null) {
+                if (device != old.device()) {
+                    device.close();
+                }
+                throw new CompletionException(io.nbdvault.core.BlockDeviceException.unwrap(error));
+            }
+            return install(slot, new Member(old.name(), device), sb);
+        }));
+    }
+
+    /** A member that was unreachable at assembly answers: find its place from its metadata. */
+    private CompletableFuture<Boolean> joinUnreachable(String name) {
+        return reopen(name, null).thenCompose(device -> MetadataIo.read(device).handle((sb, error) -> {
+            if (error == null && !sb.array().equals(arrayId)) {
+                error = new InvalidMetadataException(name + " belongs to another array");
+            }
+            if (error == null && (!memberIds[sb.slot()].equals(sb.member()) || members.get(sb.slot()) != null)) {
+                error = new InvalidMetadataException(name + " is no longer a member of this array");
+            }
+            if (error != null) {
+                device.close();
+                throw new CompletionException(io.nbdvault.core.BlockDeviceException.unwrap(error));
+            }
+            unreachable.remove(name);
+            LOG.info(name + " is reachable again");
+            return install(sb.slot(), new Member(name, device), sb);
+        }));
+    }
+
+    private boolean install(int slot, Member member, Superblock sb) {
+        MirroredDevice mirror = mirrors[slot / geometry.copies()];
+        int copy = slot % geometry.copies();
+        WriteIntentBitmap bits = bitmaps[slot / geometry.copies()];
+        boolean onlyDirty;
+        synchronized (this) {
+            onlyDirty = states[slot] != MemberRole.State.REBUILDING && sb.events() >= bits.clearedAtEvents();
+            Member previous = members.get(slot);
+            if (previous == null || previous.device() != member.device()) {
+                mirror.replaceCopy(copy, member.device());
+            }
+            members.set(slot, member);
+        }
+        LOG.info("re-adding " + member.name() + (onlyDirty ? ": resynchronising " + bits.dirtyRegions()
+                + " region(s) marked in the write-intent bitmap" : ": it missed too much, resynchronising in full"));
+        if (!onlyDirty && states[slot] != MemberRole.State.REBUILDING) {
+            setState(slot, MemberRole.State.REBUILDING);
+        }
+        startResync(slot, onlyDirty);
+        return onlyDirty;
+    }
+
+    /** A fresh device for {@code name} through the opener; without one, the device already held. */
+    private CompletableFuture<BlockDevice> reopen(String name, BlockDevice current) {
+        if (options.opener() == null) {
+            return current != null ? CompletableFuture.completedFuture(current)
+                    : CompletableFuture.failedFuture(new IOException("cannot reopen " + name + ": no way to open members"));
+        }
+        CompletableFuture<BlockDevice> opening = options.opener().open(name);
+        CompletableFuture<BlockDevice> bounded = opening.orTimeout(options.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        bounded.whenComplete((d, e) -> {
+            if (e != null) {
+                // A replica that answers after we gave up must not keep a connection open.
+                opening.thenAccept(BlockDevice::close);
+            }
+        });
+        return bounded;
+    }
+
+    /**
+     * Puts {@code replacement} in {@code oldName}'s place (like `mdadm --replace` without a spare):
+     * the old member leaves, the new one gets fresh metadata and a full rebuild at no more than
+     * {@code bytesPerSecond} (0: unlimited). Completes when the rebuild has started.
+     */
+    public CompletableFuture<Void> replace(String oldName, String newName, long bytesPerSecond) {
+        int slot;
+        try {
+            slot = slotOf(oldName);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (options.opener() == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("this array cannot open new members"));
+        }
+        return reopen(newName, null).thenCompose(device -> MetadataIo.read(device).handle((sb, e) -> sb)
+                .thenApply(existing -> {
+                    try {
+                        if (existing != null && existing.array().equals(arrayId)) {
+                            throw new IllegalArgumentException(newName + " is already a member of this array; use re-add");
+                        }
+                        if (device.size() < geometry.memberSize()) {
+                            throw new IllegalArgumentException(newName + " has " + device.size() + " bytes; members need "
+                                    + geometry.memberSize());
+                        }
+                        replaceWith(slot, new Member(newName, device), bytesPerSecond);
+                        return null;
+                    } catch (IOException | RuntimeException error) {
+                        device.close();
+                        throw new CompletionException(error);
+                    }
+                }));
+    }
+
+    private void replaceWith(int slot, Member replacement, long bytesPerSecond) throws IOException {
+        MirroredDevice mirror = mirrors[slot / geometry.copies()];
+        int copy = slot % geometry.copies();
+        synchronized (this) {
+            if (resyncing[slot]) {
+                throw new IllegalStateException(members.get(slot) == null ? "that slot" : members.get(slot).name()
+                        + " is being resynchronised; wait or fail it first");
+            }
+            adminFailed[slot] = false;
+        }
+        mirror.fail(copy, new IOException("replaced by the administrator"));
+        String oldName = members.get(slot) == null ? memberIds[slot].toString() : members.get(slot).name();
+        UUID id = UUID.randomUUID();
+        synchronized (metadataLock) {
+            memberIds[slot] = id;
+            states[slot] = MemberRole.State.REBUILDING;
+            // The newcomer carries metadata from the start: after a crash it is known, and known to need a full copy.
+            join(MetadataIo.write(replacement.device(), new Superblock(arrayId, id, slot / geometry.copies(), copy, geometry,
+                    events.get(), false, roles())));
+        }
+        mirror.replaceCopy(copy, replacement.device());
+        members.set(slot, replacement);
+        join(writeMetadata(false));
+        LOG.info("replacing " + oldName + " with " + replacement.name() + ": full rebuild"
+                + (bytesPerSecond > 0 ? " at up to " + bytesPerSecond + " bytes/s" : ""));
+        startResync(slot, false, bytesPerSecond);
+    }
+
+    /** Periodic work: clear idle bitmap regions of groups in sync, and probe failed members. */
+    private void maintain() {
+        if (closed) {
+            return;
+        }
+        try {
+            for (int g = 0; g < geometry.groups(); g++) {
+                MirroredDevice mirror = mirrors[g];
+                if (mirror.fullyInSync()) {
+                    bitmaps[g].clearIdle(events.get(), mirror::fullyInSync, false).get(
+                            options.requestTimeout().toMillis() * 4, TimeUnit.MILLISECONDS);
+                }
+            }
+        } catch (Exception e) {
+            LOG.fine("bitmap clearing pass stopped: " + e.getMessage());
+        }
+        probe();
+    }
+
+    /** Failed members (not failed by an administrator) and unreachable ones are tried again, backing off. */
+    private void probe() {
+        long now = System.nanoTime();
+        for (int slot = 0; slot < memberIds.length; slot++) {
+            int s = slot;
+            synchronized (this) {
+                Member m = members.get(slot);
+                if (m == null || adminFailed[slot] || resyncing[slot] || now < nextProbeNanos[slot]
+                        || mirrors[slot / geometry.copies()].isLive(slot % geometry.copies())) {
+                    continue;
+                }
+                long backoff = Math.min(MAX_PROBE_BACKOFF_MILLIS,
+                        options.probeInterval().toMillis() << Math.min(probeFailures[slot], 16));
+                nextProbeNanos[slot] = now + TimeUnit.MILLISECONDS.toNanos(backoff);
+                probeFailures[slot]++;
+            }
+            awaitQuietly(takeBack(s));
+        }
+        for (String name : unreachable) {
+            awaitQuietly(joinUnreachable(name));
+        }
+    }
+
+    private void awaitQuietly(CompletableFuture<?> f) {
+        try {
+            f.get(options.requestTimeout().toMillis() * 2, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            LOG.fine("probe: " + e.getMessage());
+        }
     }
 
     private void setState(int slot, MemberRole.State state) {
-        states[slot] = state;
+        synchronized (metadataLock) {
+            states[slot] = state;
+        }
         writeMetadata(false);
     }
 
@@ -271,27 +677,32 @@ public final class ReplicatedArray implements AutoCloseable {
         join(writeMetadata(false));
     }
 
+    private List<MemberRole> roles() {
+        List<MemberRole> roles = new ArrayList<>();
+        for (int i = 0; i < memberIds.length; i++) {
+            roles.add(new MemberRole(memberIds[i], states[i]));
+        }
+        return roles;
+    }
+
     /** Bumps the event counter and records the role table on every member in service. */
     private CompletableFuture<Void> writeMetadata(boolean clean) {
         synchronized (metadataLock) {
             long e = events.incrementAndGet();
-            List<MemberRole> roles = new ArrayList<>();
-            for (int i = 0; i < members.length; i++) {
-                roles.add(new MemberRole(memberIds[i], states[i]));
-            }
+            List<MemberRole> roles = roles();
             List<CompletableFuture<Void>> writes = new ArrayList<>();
-            for (int slot = 0; slot < members.length; slot++) {
+            for (int slot = 0; slot < memberIds.length; slot++) {
                 MirroredDevice mirror = mirrors[slot / geometry.copies()];
                 int copy = slot % geometry.copies();
-                if (members[slot] == null || !mirror.isLive(copy) || mirror.isSyncing(copy)) {
+                Member m = members.get(slot);
+                if (m == null || !mirror.isLive(copy) || mirror.isSyncing(copy)) {
                     continue;
                 }
                 Superblock sb = new Superblock(arrayId, memberIds[slot], slot / geometry.copies(), copy, geometry, e,
                         clean, roles);
-                int s = slot;
-                writes.add(MetadataIo.write(members[slot].device(), sb).exceptionally(error -> {
+                writes.add(MetadataIo.write(m.device(), sb).exceptionally(error -> {
                     mirror.fail(copy, error);
-                    LOG.warning("metadata write to " + members[s].name() + " failed: " + error.getMessage());
+                    LOG.warning("metadata write to " + m.name() + " failed: " + error.getMessage());
                     return null;
                 }));
             }
@@ -309,29 +720,44 @@ public final class ReplicatedArray implements AutoCloseable {
             int groupLive = 0;
             for (int c = 0; c < geometry.copies(); c++) {
                 int slot = g * geometry.copies() + c;
-                String state = members[slot] == null ? "missing" : !mirrors[g].isLive(c) ? "failed"
+                Member m = members.get(slot);
+                String state = m == null ? "missing" : !mirrors[g].isLive(c) ? "failed"
                         : mirrors[g].isSyncing(c) ? "syncing" : "active";
                 if (state.equals("active")) {
                     groupLive++;
                     live++;
                 }
                 long[] lat = mirrors[g].latencyMicros(c);
-                list.add(new ArrayStatus.MemberStatus(members[slot] == null ? memberIds[slot].toString() : members[slot].name(),
-                        g, c, state, synced[slot].get(), lat[0], lat[1], lat[2], lat[3]));
+                list.add(new ArrayStatus.MemberStatus(m == null ? memberIds[slot].toString() : m.name(),
+                        g, c, state, synced[slot].get(), syncTotal[slot].get(), lat[0], lat[1], lat[2], lat[3]));
             }
             lost |= groupLive == 0;
         }
         ArrayStatus.State state = lost ? ArrayStatus.State.FAILED
-                : live == members.length ? ArrayStatus.State.ACTIVE : ArrayStatus.State.DEGRADED;
-        return new ArrayStatus(arrayId, geometry, events.get(), state, list);
+                : live == memberIds.length ? ArrayStatus.State.ACTIVE : ArrayStatus.State.DEGRADED;
+        List<Long> dirty = java.util.Arrays.stream(bitmaps).map(b -> (long) b.dirtyRegions()).toList();
+        return new ArrayStatus(arrayId, geometry, events.get(), state, bitmaps[0].regionSize(), dirty, list);
     }
 
     /** Flushes, records a clean shutdown on every member in service, and closes the members. */
     @Override
     public void close() {
+        closed = true;
+        maintenance.shutdown();
+        try {
+            maintenance.awaitTermination(options.requestTimeout().toMillis() * 4, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         try {
             join(volume.flush());
             join(resyncsDone().exceptionally(e -> null));
+            for (int g = 0; g < geometry.groups(); g++) {
+                if (mirrors[g].fullyInSync()) {
+                    // Nothing in flight and every copy flushed: the copies agree everywhere.
+                    join(bitmaps[g].clearIdle(events.get() + 1, mirrors[g]::fullyInSync, true).exceptionally(e -> 0));
+                }
+            }
             synchronized (metadataLock) {
                 join(metadataWrites.exceptionally(e -> null));
             }
@@ -354,10 +780,32 @@ public final class ReplicatedArray implements AutoCloseable {
         }
     }
 
-    /** Options: request timeout per member request, resync rate, and whether to force an ambiguous assembly. */
-    public record ArrayOptions(Duration requestTimeout, long resyncBytesPerSecond, boolean force) {
+    /**
+     * Options: request timeout per member request, resync rate, whether to force an ambiguous
+     * assembly, the bitmap's region size (at create) and idle time before a region is cleared,
+     * how often failed members are probed, and how to open members by name (null: never reopen).
+     */
+    public record ArrayOptions(Duration requestTimeout, long resyncBytesPerSecond, boolean force, long bitmapRegionSize,
+                               Duration bitmapIdle, Duration probeInterval, MemberOpener opener) {
+        public ArrayOptions(Duration requestTimeout, long resyncBytesPerSecond, boolean force) {
+            this(requestTimeout, resyncBytesPerSecond, force, BitmapHeader.DEFAULT_REGION_SIZE, Duration.ofSeconds(5),
+                    Duration.ofSeconds(2), null);
+        }
+
         public static ArrayOptions defaults() {
             return new ArrayOptions(Duration.ofSeconds(10), 0, false);
+        }
+
+        public ArrayOptions withOpener(MemberOpener value) {
+            return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, bitmapRegionSize, bitmapIdle, probeInterval, value);
+        }
+
+        public ArrayOptions withBitmap(long regionSize, Duration idle) {
+            return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, regionSize, idle, probeInterval, opener);
+        }
+
+        public ArrayOptions withProbeInterval(Duration value) {
+            return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, bitmapRegionSize, bitmapIdle, value, opener);
         }
     }
 }
