@@ -30,6 +30,10 @@ public final class CreateCommand implements Callable<Integer> {
     @Option(names = "--chunk", paramLabel = "SIZE", converter = SizeConverter.class, description = "Stripe chunk (default 512K).")
     long chunk = 512 * 1024;
 
+    @Option(names = "--bitmap-chunk", paramLabel = "SIZE", converter = SizeConverter.class,
+            description = "Bytes of each member per write-intent bitmap bit (default 4M; grown to fit 512Ki bits).")
+    long bitmapChunk = io.nbdvault.replication.BitmapHeader.DEFAULT_REGION_SIZE;
+
     @Option(names = "--size", paramLabel = "SIZE", required = true, converter = SizeConverter.class,
             description = "Size of the volume (before the 16 MiB LUKS header).")
     long size;
@@ -60,7 +64,9 @@ public final class CreateCommand implements Callable<Integer> {
         try (Passphrase passphrase = key.read("Enter passphrase", true);
              TransportContext context = replicas.context()) {
             List<Member> opened = ReplicaOptions.open(context, members, geometry.memberSize());
-            try (ReplicatedArray array = ReplicatedArray.create(opened, geometry, replicas.arrayOptions(false))) {
+            ReplicatedArray.ArrayOptions options = replicas.arrayOptions(context, false, 0)
+                    .withBitmap(bitmapChunk, java.time.Duration.ofSeconds(5));
+            try (ReplicatedArray array = ReplicatedArray.create(opened, geometry, options)) {
                 Luks.format(array.volume(), passphrase, luks);
                 System.err.println("nbdvault: created array " + array.id() + ": " + groups + " group(s) of " + copies
                         + " copies, " + geometry.dataSize() + " bytes, each member needs " + geometry.memberSize() + " bytes");

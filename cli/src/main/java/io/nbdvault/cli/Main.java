@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
                 CreateCommand.class,
                 StatusCommand.class,
                 FailCommand.class,
+                ReAddCommand.class,
+                ReplaceCommand.class,
                 ScrubCommand.class,
                 ExportCommand.class,
                 FormatCommand.class,

@@ -28,33 +28,40 @@ public final class ReplicaOptions {
                 .withConnections(connections), path -> NativeSupport.fileSpace(path, false));
     }
 
-    ReplicatedArray.ArrayOptions arrayOptions(boolean force) {
-        return new ReplicatedArray.ArrayOptions(Duration.ofMillis(timeoutMillis), 0, force);
+    /** Array options for members reached through {@code context}: failed and new members are (re)opened by name. */
+    ReplicatedArray.ArrayOptions arrayOptions(TransportContext context, boolean force, long resyncBytesPerSecond) {
+        return new ReplicatedArray.ArrayOptions(Duration.ofMillis(timeoutMillis), resyncBytesPerSecond, force)
+                .withOpener(context::open);
+    }
+
+    /** Members that answered, and the names of those that did not (probed later by the running array). */
+    record Opened(List<Member> reachable, List<String> unreachable) {
+    }
+
+    /**
+     * Opens what it can; a member that cannot be opened now is left out with a warning, so the
+     * array assembles degraded instead of not at all (as md does), and joins when it answers.
+     */
+    static Opened openReachable(TransportContext context, List<String> uris) {
+        List<Member> members = new ArrayList<>();
+        List<String> unreachable = new ArrayList<>();
+        for (String uri : uris) {
+            try {
+                members.add(new Member(uri, ReplicatedArrayJoin.join(context.open(uri), uri)));
+            } catch (IOException e) {
+                java.util.logging.Logger.getLogger(ReplicaOptions.class.getName())
+                        .warning("leaving out unreachable member " + e.getMessage() + "; it joins when it answers");
+                unreachable.add(uri);
+            }
+        }
+        return new Opened(members, unreachable);
     }
 
     /** Opens every member; file members that do not exist yet are created sparse when {@code createSize} > 0. */
     static List<Member> open(TransportContext context, List<String> uris, long createSize) throws IOException {
-        return open(context, uris, createSize, false);
-    }
-
-    /**
-     * As above; with {@code skipUnreachable} a member that cannot be opened now is left out with a
-     * warning, so the array assembles degraded instead of not at all (as md does).
-     */
-    static List<Member> open(TransportContext context, List<String> uris, long createSize, boolean skipUnreachable)
-            throws IOException {
         List<Member> members = new ArrayList<>();
         try {
             for (String uri : uris) {
-                if (skipUnreachable) {
-                    try {
-                        members.add(new Member(uri, ReplicatedArrayJoin.join(context.open(uri), uri)));
-                    } catch (IOException e) {
-                        java.util.logging.Logger.getLogger(ReplicaOptions.class.getName())
-                                .warning("leaving out unreachable member " + e.getMessage());
-                    }
-                    continue;
-                }
                 if (createSize > 0 && !uri.contains("://") && !Files.exists(Path.of(uri))) {
                     try (RandomAccessFile f = new RandomAccessFile(uri, "rw")) {
                         f.setLength(createSize);

@@ -45,6 +45,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Assemble even if the members disagree (split brain): the newest wins.")
     boolean force;
 
+    @Option(names = "--resync-rate", paramLabel = "SIZE", converter = SizeConverter.class,
+            description = "Bytes per second a resync may copy, like md's speed_limit_max (default: unlimited).")
+    long resyncRate;
+
+    @Option(names = "--bitmap-delay", paramLabel = "SECONDS",
+            description = "Idle time before a write-intent bitmap region is cleared, like mdadm's --delay (default 5).")
+    int bitmapDelay = 5;
+
     @Option(names = "--data-dir", paramLabel = "DIR", description = "Folder of the embedded default (default ./nbdvault-data).")
     Path dataDir = Path.of("nbdvault-data");
 
@@ -71,11 +79,14 @@ public final class ServeCommand implements Callable<Integer> {
         LuksVolume volume;
         List<Member> opened = List.of();
         try {
-            opened = ReplicaOptions.open(context, members, 0, true);
+            ReplicaOptions.Opened reached = ReplicaOptions.openReachable(context, members);
+            opened = reached.reachable();
             if (opened.isEmpty()) {
                 throw new java.io.IOException("no member could be reached");
             }
-            array = ReplicatedArray.assemble(opened, replicas.arrayOptions(force));
+            array = ReplicatedArray.assemble(opened, reached.unreachable(),
+                    replicas.arrayOptions(context, force, resyncRate)
+                            .withBitmapIdle(java.time.Duration.ofSeconds(Math.max(1, bitmapDelay))));
         } catch (Exception e) {
             opened.forEach(m -> m.device().close());
             context.close();

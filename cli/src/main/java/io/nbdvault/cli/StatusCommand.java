@@ -30,12 +30,18 @@ public final class StatusCommand implements Callable<Integer> {
         System.out.printf("Layout     : %d group(s) x %d copies, chunk %d bytes%n", g.path("groups").asInt(),
                 g.path("copies").asInt(), g.path("chunkSize").asInt());
         System.out.printf("Size       : %d bytes%n", g.path("dataSize").asLong());
-        System.out.printf("Events     : %d%n%n", status.path("events").asLong());
-        System.out.printf("%-5s %-4s %-9s %12s %9s %9s %9s %10s  %s%n", "group", "copy", "state", "synced", "p50 us",
-                "p99 us", "p99.9 us", "requests", "member");
+        System.out.printf("Events     : %d%n", status.path("events").asLong());
+        long dirty = 0;
+        for (JsonNode d : status.path("dirtyRegions")) {
+            dirty += d.asLong();
+        }
+        System.out.printf("Bitmap     : %d dirty region(s) of %d bytes%n%n", dirty, status.path("bitmapRegionSize").asLong());
+        System.out.printf("%-5s %-4s %-9s %-25s %9s %9s %9s %10s  %s%n", "group", "copy", "state", "resync (copied/total)",
+                "p50 us", "p99 us", "p99.9 us", "requests", "member");
         for (JsonNode m : status.path("members")) {
-            System.out.printf("%-5d %-4d %-9s %12d %9d %9d %9d %10d  %s%n", m.path("group").asInt(), m.path("copy").asInt(),
-                    m.path("state").asText(), m.path("syncedBytes").asLong(), m.path("p50Micros").asLong(),
+            System.out.printf("%-5d %-4d %-9s %-25s %9d %9d %9d %10d  %s%n", m.path("group").asInt(), m.path("copy").asInt(),
+                    m.path("state").asText(), m.path("syncedBytes").asLong() + "/" + m.path("syncTotalBytes").asLong(),
+                    m.path("p50Micros").asLong(),
                     m.path("p99Micros").asLong(), m.path("p999Micros").asLong(), m.path("requests").asLong(),
                     m.path("name").asText());
         }

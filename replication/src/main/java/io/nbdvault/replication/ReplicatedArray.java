@@ -570,30 +570,29 @@ public final class ReplicatedArray implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalStateException("this array cannot open new members"));
         }
         return reopen(newName, null).thenCompose(device -> MetadataIo.read(device).handle((sb, e) -> sb)
-                .thenApply(existing -> {
-                    try {
-                        if (existing != null && existing.array().equals(arrayId)) {
-                            throw new IllegalArgumentException(newName + " is already a member of this array; use re-add");
-                        }
-                        if (device.size() < geometry.memberSize()) {
-                            throw new IllegalArgumentException(newName + " has " + device.size() + " bytes; members need "
-                                    + geometry.memberSize());
-                        }
-                        replaceWith(slot, new Member(newName, device), bytesPerSecond);
-                        return null;
-                    } catch (IOException | RuntimeException error) {
+                .thenCompose(existing -> {
+                    if (existing != null && existing.array().equals(arrayId)) {
+                        throw new IllegalArgumentException(newName + " is already a member of this array; use re-add");
+                    }
+                    if (device.size() < geometry.memberSize()) {
+                        throw new IllegalArgumentException(newName + " has " + device.size() + " bytes; members need "
+                                + geometry.memberSize());
+                    }
+                    return replaceWith(slot, new Member(newName, device), bytesPerSecond);
+                }).whenComplete((x, error) -> {
+                    if (error != null) {
                         device.close();
-                        throw new CompletionException(error);
                     }
                 }));
     }
 
-    private void replaceWith(int slot, Member replacement, long bytesPerSecond) throws IOException {
+    /** Runs on whatever thread completed the opening (often a transport event loop): it must never block. */
+    private CompletableFuture<Void> replaceWith(int slot, Member replacement, long bytesPerSecond) {
         MirroredDevice mirror = mirrors[slot / geometry.copies()];
         int copy = slot % geometry.copies();
         synchronized (this) {
             if (resyncing[slot]) {
-                throw new IllegalStateException(members.get(slot) == null ? "that slot" : members.get(slot).name()
+                throw new IllegalStateException((members.get(slot) == null ? "that member" : members.get(slot).name())
                         + " is being resynchronised; wait or fail it first");
             }
             adminFailed[slot] = false;
@@ -601,19 +600,22 @@ public final class ReplicatedArray implements AutoCloseable {
         mirror.fail(copy, new IOException("replaced by the administrator"));
         String oldName = members.get(slot) == null ? memberIds[slot].toString() : members.get(slot).name();
         UUID id = UUID.randomUUID();
+        Superblock first;
         synchronized (metadataLock) {
             memberIds[slot] = id;
             states[slot] = MemberRole.State.REBUILDING;
-            // The newcomer carries metadata from the start: after a crash it is known, and known to need a full copy.
-            join(MetadataIo.write(replacement.device(), new Superblock(arrayId, id, slot / geometry.copies(), copy, geometry,
-                    events.get(), false, roles())));
+            first = new Superblock(arrayId, id, slot / geometry.copies(), copy, geometry, events.get(), false, roles());
         }
-        mirror.replaceCopy(copy, replacement.device());
-        members.set(slot, replacement);
-        join(writeMetadata(false));
-        LOG.info("replacing " + oldName + " with " + replacement.name() + ": full rebuild"
-                + (bytesPerSecond > 0 ? " at up to " + bytesPerSecond + " bytes/s" : ""));
-        startResync(slot, false, bytesPerSecond);
+        // The newcomer carries metadata from the start: after a crash it is known, and known to need a full copy.
+        return MetadataIo.write(replacement.device(), first).thenCompose(x -> {
+            mirror.replaceCopy(copy, replacement.device());
+            members.set(slot, replacement);
+            return writeMetadata(false);
+        }).thenRun(() -> {
+            LOG.info("replacing " + oldName + " with " + replacement.name() + ": full rebuild"
+                    + (bytesPerSecond > 0 ? " at up to " + bytesPerSecond + " bytes/s" : ""));
+            startResync(slot, false, bytesPerSecond);
+        });
     }
 
     /** Periodic work: clear idle bitmap regions of groups in sync, and probe failed members. */
@@ -802,6 +804,10 @@ public final class ReplicatedArray implements AutoCloseable {
 
         public ArrayOptions withBitmap(long regionSize, Duration idle) {
             return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, regionSize, idle, probeInterval, opener);
+        }
+
+        public ArrayOptions withBitmapIdle(Duration idle) {
+            return withBitmap(bitmapRegionSize, idle);
         }
 
         public ArrayOptions withProbeInterval(Duration value) {

@@ -27,7 +27,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The running server's control socket: one JSON request per line, one JSON answer per line.
  * Unix socket only, mode 0600, so only the owner (and root) can manage the array.
- * Requests: {"command":"status"}, {"command":"fail","member":"NAME"}.
+ * Requests: {"command":"status"}, {"command":"fail","member":"NAME"}, {"command":"re-add","member":"NAME"},
+ * {"command":"replace","member":"OLD","with":"NEW","rate":BYTES_PER_SECOND}, {"command":"scrub","repair":BOOL}.
  */
 public final class AdminServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -87,6 +88,19 @@ public final class AdminServer implements AutoCloseable {
             this.array = array;
         }
 
+        /** Answers a request that completed later, off the event loop. */
+        private static void answer(ChannelHandlerContext ctx, Throwable error, java.util.function.Consumer<ObjectNode> fill) {
+            ObjectNode done = JSON.createObjectNode();
+            if (error != null) {
+                Throwable cause = io.nbdvault.core.BlockDeviceException.unwrap(error);
+                done.put("ok", false).put("error", String.valueOf(cause.getMessage()));
+            } else {
+                done.put("ok", true);
+                fill.accept(done);
+            }
+            ctx.writeAndFlush(done + "\n");
+        }
+
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, String line) {
             ObjectNode reply = JSON.createObjectNode();
@@ -98,6 +112,16 @@ public final class AdminServer implements AutoCloseable {
                     case "fail" -> {
                         array.fail(request.path("member").asText(""));
                         reply.put("done", true);
+                    }
+                    case "re-add" -> {
+                        array.reAdd(request.path("member").asText("")).whenComplete((onlyDirty, error) ->
+                                answer(ctx, error, done -> done.put("bitmap", onlyDirty)));
+                        return;
+                    }
+                    case "replace" -> {
+                        array.replace(request.path("member").asText(""), request.path("with").asText(""),
+                                request.path("rate").asLong(0)).whenComplete((x, error) -> answer(ctx, error, done -> { }));
+                        return;
                     }
                     case "scrub" -> {
                         // Runs for a while: answer when done, without holding the event loop.
