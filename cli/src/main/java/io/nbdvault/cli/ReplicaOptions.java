@@ -23,9 +23,43 @@ public final class ReplicaOptions {
     @Option(names = "--connections", paramLabel = "N", description = "Connections per NBD replica (default 2).")
     int connections = 2;
 
-    TransportContext context() {
+    @Option(names = "--replica-ca", paramLabel = "FILE",
+            description = "PEM CA certificate(s) that sign the replicas' certificates: needed for nbds:// and nbds+unix:// members.")
+    Path tlsCa;
+
+    @Option(names = "--replica-cert", paramLabel = "FILE", description = "PEM client certificate, for replicas that verify clients.")
+    Path tlsCert;
+
+    @Option(names = "--replica-key", paramLabel = "FILE", description = "PEM (PKCS#8) key of --replica-cert.")
+    Path tlsKey;
+
+    TransportContext context() throws IOException {
         return new TransportContext(NbdClientOptions.defaults().withRequestTimeout(Duration.ofMillis(timeoutMillis))
-                .withConnections(connections), path -> NativeSupport.fileSpace(path, false));
+                .withConnections(connections), path -> NativeSupport.fileSpace(path, false), tls());
+    }
+
+    /** The TLS client context for nbds:// members; null when no CA is given (then they are refused). */
+    private io.netty.handler.ssl.SslContext tls() throws IOException {
+        if ((tlsCert == null) != (tlsKey == null)) {
+            throw new IllegalArgumentException("--replica-cert and --replica-key go together");
+        }
+        if (tlsCa == null) {
+            if (tlsCert != null) {
+                throw new IllegalArgumentException("--replica-cert needs --replica-ca too");
+            }
+            return null;
+        }
+        try {
+            io.netty.handler.ssl.SslContextBuilder b = io.netty.handler.ssl.SslContextBuilder.forClient()
+                    .trustManager(tlsCa.toFile());
+            if (tlsCert != null) {
+                b.keyManager(tlsCert.toFile(), tlsKey.toFile());
+            }
+            return b.build();
+        } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+            throw new IOException("cannot use the TLS files (" + tlsCa + (tlsCert != null ? ", " + tlsCert : "") + "): "
+                    + e.getMessage(), e);
+        }
     }
 
     /** Array options for members reached through {@code context}: failed and new members are (re)opened by name. */

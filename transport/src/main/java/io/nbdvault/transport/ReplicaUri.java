@@ -10,14 +10,14 @@ import java.nio.file.Path;
 
 /**
  * Where a replica lives, from the standard NBD URI forms (nbd://host[:port]/export,
- * nbd+unix:///export?socket=PATH) or a file (file:///path or a plain path).
+ * nbd+unix:///export?socket=PATH, and nbds:// / nbds+unix:// for the same over TLS) or a file (file:///path or a plain path).
  */
-public record ReplicaUri(Kind kind, String host, int port, Path socket, String export, Path file) {
+public record ReplicaUri(Kind kind, String host, int port, Path socket, String export, Path file, boolean tls) {
     public enum Kind { FILE, NBD_TCP, NBD_UNIX }
 
     public static ReplicaUri parse(String text) {
         if (!text.contains("://")) {
-            return new ReplicaUri(Kind.FILE, null, 0, null, null, Path.of(text));
+            return new ReplicaUri(Kind.FILE, null, 0, null, null, Path.of(text), false);
         }
         URI uri;
         try {
@@ -30,24 +30,22 @@ public record ReplicaUri(Kind kind, String host, int port, Path socket, String e
                 : URLDecoder.decode(uri.getRawPath().substring(1), StandardCharsets.UTF_8);
         switch (scheme) {
             case "file" -> {
-                return new ReplicaUri(Kind.FILE, null, 0, null, null, Path.of(uri.getPath()));
+                return new ReplicaUri(Kind.FILE, null, 0, null, null, Path.of(uri.getPath()), false);
             }
-            case "nbd" -> {
+            case "nbd", "nbds" -> {
                 if (uri.getHost() == null) {
-                    throw new IllegalArgumentException("nbd:// URI needs a host: '" + text + "'");
+                    throw new IllegalArgumentException(scheme + ":// URI needs a host: '" + text + "'");
                 }
                 return new ReplicaUri(Kind.NBD_TCP, uri.getHost(), uri.getPort() < 0 ? Nbd.DEFAULT_PORT : uri.getPort(),
-                        null, export, null);
+                        null, export, null, scheme.equals("nbds"));
             }
-            case "nbd+unix" -> {
+            case "nbd+unix", "nbds+unix" -> {
                 String socket = queryParameter(uri, "socket");
                 if (socket == null) {
-                    throw new IllegalArgumentException("nbd+unix:// URI needs ?socket=PATH: '" + text + "'");
+                    throw new IllegalArgumentException(scheme + ":// URI needs ?socket=PATH: '" + text + "'");
                 }
-                return new ReplicaUri(Kind.NBD_UNIX, null, 0, Path.of(socket), export, null);
+                return new ReplicaUri(Kind.NBD_UNIX, null, 0, Path.of(socket), export, null, scheme.equals("nbds+unix"));
             }
-            case "nbds", "nbds+unix" -> throw new IllegalArgumentException(
-                    "TLS replica links (" + scheme + "://) are not supported yet: use nbd:// inside a trusted network or a tunnel");
             case "iscsi" -> throw new IllegalArgumentException("iSCSI replicas are not supported yet: '" + text + "'");
             default -> throw new IllegalArgumentException("unknown replica URI scheme '" + scheme + "' in '" + text + "'");
         }

@@ -15,6 +15,8 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.handler.ssl.SslContext;
+import io.nbdvault.transport.nbd.TlsClient;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -29,8 +31,15 @@ public final class TransportContext implements AutoCloseable {
     private final boolean epoll;
     private final NbdClientOptions options;
     private final Function<Path, FileSpace> fileSpaces;
+    private final SslContext tls;
 
     public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces) {
+        this(options, fileSpaces, null);
+    }
+
+    /** With {@code tls} (trust and optional client key), nbds:// and nbds+unix:// replicas can be opened. */
+    public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces, SslContext tls) {
+        this.tls = tls;
         this.epoll = Epoll.isAvailable();
         this.group = epoll ? new EpollEventLoopGroup() : new NioEventLoopGroup();
         this.options = options;
@@ -44,6 +53,16 @@ public final class TransportContext implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(e);
         }
+        TlsClient link = null;
+        if (r.tls()) {
+            if (tls == null) {
+                return CompletableFuture.failedFuture(new IllegalArgumentException(
+                        "a TLS replica (" + uri + ") needs --replica-ca, the CA that signed its certificate"));
+            }
+            // Over a unix socket there is no host name in the URI: the certificate must name localhost.
+            link = new TlsClient(tls, r.host() != null ? r.host() : "localhost", r.port());
+        }
+        TlsClient secure = link;
         return switch (r.kind()) {
             case FILE -> {
                 try {
@@ -53,20 +72,21 @@ public final class TransportContext implements AutoCloseable {
                 }
             }
             case NBD_TCP -> connect(new Bootstrap().group(group).channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
-                    .option(ChannelOption.TCP_NODELAY, true), new InetSocketAddress(r.host(), r.port()), uri, r.export());
+                    .option(ChannelOption.TCP_NODELAY, true), new InetSocketAddress(r.host(), r.port()), uri, r.export(), secure);
             case NBD_UNIX -> {
                 if (!epoll) {
                     yield CompletableFuture.failedFuture(new IOException("unix socket replicas need Netty's epoll transport"));
                 }
                 yield connect(new Bootstrap().group(group).channel(EpollDomainSocketChannel.class),
-                        new DomainSocketAddress(r.socket().toFile()), uri, r.export());
+                        new DomainSocketAddress(r.socket().toFile()), uri, r.export(), secure);
             }
         };
     }
 
-    private CompletableFuture<BlockDevice> connect(Bootstrap b, java.net.SocketAddress address, String uri, String export) {
+    private CompletableFuture<BlockDevice> connect(Bootstrap b, java.net.SocketAddress address, String uri, String export,
+                                                   TlsClient link) {
         return NbdClientDevice.connect(b.option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
-                (int) Math.min(Integer.MAX_VALUE, options.requestTimeout().toMillis())), address, uri, export, options)
+                (int) Math.min(Integer.MAX_VALUE, options.requestTimeout().toMillis())), address, uri, export, options, link)
                 .thenApply(d -> d);
     }
 

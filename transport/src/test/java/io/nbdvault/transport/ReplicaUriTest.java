@@ -29,6 +29,9 @@ class ReplicaUriTest {
     void badFormsSayWhatIsWrong() {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ReplicaUri.parse("nbd+unix:///disk"))
                 .getMessage().contains("socket="));
+        assertTrue(ReplicaUri.parse("nbds://h:1234/e").tls());
+        assertTrue(ReplicaUri.parse("nbds+unix:///e?socket=/run/s").tls());
+        assertTrue(!ReplicaUri.parse("nbd://h/e").tls());
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ReplicaUri.parse("iscsi://h/iqn.x/0"))
                 .getMessage().contains("not supported yet"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ReplicaUri.parse("gopher://x"))

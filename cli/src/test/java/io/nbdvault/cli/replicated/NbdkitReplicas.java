@@ -31,6 +31,7 @@ final class NbdkitReplicas implements AutoCloseable {
     private final Process[] running;
     private final String[][] filters;
     private final int[] ports;
+    private Path tlsCertificates;
 
     /** {@code count} replicas over unix sockets, or over TCP on 127.0.0.1 when {@code tcp}. */
     NbdkitReplicas(Path dir, int count, boolean tcp) throws Exception {
@@ -57,6 +58,12 @@ final class NbdkitReplicas implements AutoCloseable {
         return this;
     }
 
+    /** Every replica requires TLS with the certificates in {@code dir} (nbdkit's --tls-certificates layout). */
+    NbdkitReplicas withTls(Path dir) {
+        tlsCertificates = dir;
+        return this;
+    }
+
     Path image(int i) {
         return dir.resolve("replica-" + i + ".img");
     }
@@ -66,7 +73,8 @@ final class NbdkitReplicas implements AutoCloseable {
     }
 
     String uri(int i) {
-        return ports[i] != 0 ? "nbd://127.0.0.1:" + ports[i] + "/" : "nbd+unix:///?socket=" + socket(i);
+        String scheme = tlsCertificates != null ? "nbds" : "nbd";
+        return ports[i] != 0 ? scheme + "://127.0.0.1:" + ports[i] + "/" : scheme + "+unix:///?socket=" + socket(i);
     }
 
     List<String> uris(int... which) {
@@ -91,6 +99,9 @@ final class NbdkitReplicas implements AutoCloseable {
         } else {
             Files.deleteIfExists(socket(i));
             cmd.addAll(List.of("-U", socket(i).toString()));
+        }
+        if (tlsCertificates != null) {
+            cmd.addAll(List.of("--tls=require", "--tls-certificates=" + tlsCertificates));
         }
         List<String> filterFlags = Arrays.stream(filters[i]).filter(a -> a.startsWith("--")).toList();
         List<String> filterParams = Arrays.stream(filters[i]).filter(a -> !a.startsWith("--")).toList();
@@ -162,6 +173,9 @@ final class NbdkitReplicas implements AutoCloseable {
         List<String> create = new ArrayList<>(List.of("create", "--size", "80M", "--key-file", key.toString()));
         create.addAll(List.of(CHEAP_KDF));
         create.addAll(List.of(extra));
+        if (tlsCertificates != null) {
+            create.addAll(List.of("--replica-ca", tlsCertificates.resolve("ca-cert.pem").toString()));
+        }
         create.addAll(members);
         assertEquals(0, Main.run(create.toArray(String[]::new)));
     }

@@ -316,6 +316,32 @@ class ReplicatedServeTest {
     }
 
     @Test
+    void replicasOverTlsLinks() throws Exception {
+        Path pki = io.nbdvault.testing.Certificates.make(dir);
+        replicas = new NbdkitReplicas(dir, 3, true).withTls(pki).startAll();
+        Path key = key("tls passphrase");
+        replicas.createArray(key, replicas.uris(0, 1, 2));
+        Path nbdSocket = dir.resolve("vol.sock");
+        String ca = pki.resolve("ca-cert.pem").toString();
+        List<String> members = new ArrayList<>(List.of("--replica-ca", ca));
+        members.addAll(replicas.uris(0, 1, 2));
+        String qemuIo = ExternalTool.require("qemu-io");
+        String volume = "nbd+unix:///?socket=" + nbdSocket;
+        try (NbdvaultProcess server = serve(key, nbdSocket, members)) {
+            assertTrue(cli("status", "--admin-socket", admin(nbdSocket)).contains("State      : active"));
+            Proc.run(60, qemuIo, "-f", "raw", "-c", "write -P 9 1M 2M", "-c", "flush", "-c", "read -P 9 1M 2M", volume)
+                    .assertOk();
+            server.terminate(Duration.ofSeconds(60));
+        }
+        // The plaintext never crossed the links: the replicas hold ciphertext, and it equals on all three.
+        assertReplicasEqual(0, 1, 2);
+        // Without the CA the links are refused (no silent fallback to plaintext).
+        NbdvaultProcess refused = NbdvaultProcess.start(dir, "serve", "--key-file", key.toString(), "--socket",
+                nbdSocket.toString(), replicas.uri(0), replicas.uri(1), replicas.uri(2));
+        assertTrue(refused.waitFor(Duration.ofSeconds(60)) != 0 && refused.stderr().contains("--replica-ca"), refused.stderr());
+    }
+
+    @Test
     void ext4OnTheReplicatedVolumeSurvivesALostReplicaAndARestart() throws Exception {
         ExternalTool.requireRoot("mount -o loop and FUSE");
         replicas = new NbdkitReplicas(dir, 3, false).startAll();

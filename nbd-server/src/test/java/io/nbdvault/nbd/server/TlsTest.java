@@ -21,26 +21,8 @@ class TlsTest {
     @TempDir
     Path dir;
 
-    /** A self-signed certificate for localhost/127.0.0.1, laid out as libnbd expects (ca-cert.pem). */
     static Path makeCertificates(Path dir) {
-        String openssl = ExternalTool.require("openssl");
-        Path certs = dir.resolve("pki");
-        try {
-            Files.createDirectories(certs);
-        } catch (java.io.IOException e) {
-            throw new AssertionError(e);
-        }
-        Proc.run(60, openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                "-addext", "basicConstraints=critical,CA:TRUE",
-                "-keyout", certs.resolve("server-key.pem").toString(),
-                "-out", certs.resolve("server-cert.pem").toString()).assertOk();
-        try {
-            Files.copy(certs.resolve("server-cert.pem"), certs.resolve("ca-cert.pem"));
-        } catch (java.io.IOException e) {
-            throw new AssertionError(e);
-        }
-        return certs;
+        return io.nbdvault.testing.Certificates.make(dir);
     }
 
     private TestServer tlsServer(TlsMode mode) throws Exception {

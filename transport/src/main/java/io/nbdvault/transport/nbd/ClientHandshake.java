@@ -11,23 +11,50 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Client side of the fixed newstyle handshake: checks the greeting, asks for the export with
- * OPT_GO (and its block sizes), and completes {@code result} once the server acknowledges. The
- * connection then carries simple replies only: structured replies buy nothing for a replica.
+ * Client side of the fixed newstyle handshake: checks the greeting, upgrades to TLS with
+ * OPT_STARTTLS when asked to, asks for the export with OPT_GO (and its block sizes), and completes
+ * {@code result} once the server acknowledges. The connection then carries simple replies only:
+ * structured replies buy nothing for a replica.
  */
 final class ClientHandshake extends ByteToMessageDecoder {
     private final String exportName;
     private final CompletableFuture<ExportInfo> result;
+    private final TlsClient tls;
     private boolean greeted;
+    /** STARTTLS sent and not yet acknowledged. */
+    private boolean awaitingStartTls;
     private long size = -1;
     private int flags;
     private int minimum = 1;
     private int preferred = 4096;
     private int maximum = Nbd.MAX_PAYLOAD;
 
-    ClientHandshake(String exportName, CompletableFuture<ExportInfo> result) {
+    ClientHandshake(String exportName, CompletableFuture<ExportInfo> result, TlsClient tls) {
         this.exportName = exportName;
         this.result = result;
+        this.tls = tls;
+    }
+
+    private void sendGo(ChannelHandlerContext ctx) {
+        byte[] name = exportName.getBytes(StandardCharsets.UTF_8);
+        ByteBuf go = ctx.alloc().buffer();
+        go.writeLong(Nbd.IHAVEOPT).writeInt(Nbd.OPT_GO).writeInt(4 + name.length + 2 + 2)
+                .writeInt(name.length).writeBytes(name).writeShort(1).writeShort(Nbd.INFO_BLOCK_SIZE);
+        ctx.writeAndFlush(go);
+    }
+
+    /** The server agreed: everything from here on goes through TLS, then the export is asked for. */
+    private void startTls(ChannelHandlerContext ctx) {
+        io.netty.handler.ssl.SslHandler handler = tls.newHandler(ctx.alloc());
+        ctx.pipeline().addFirst("tls", handler);
+        handler.handshakeFuture().addListener(f -> {
+            if (f.isSuccess()) {
+                sendGo(ctx);
+            } else {
+                result.completeExceptionally(new IOException("TLS handshake failed: " + f.cause().getMessage(), f.cause()));
+                ctx.close();
+            }
+        });
     }
 
     @Override
@@ -44,12 +71,16 @@ final class ClientHandshake extends ByteToMessageDecoder {
                 throw new IOException("server does not support fixed newstyle negotiation");
             }
             greeted = true;
-            byte[] name = exportName.getBytes(StandardCharsets.UTF_8);
             ByteBuf hello = ctx.alloc().buffer();
             hello.writeInt(Nbd.FLAG_C_FIXED_NEWSTYLE | (serverFlags & Nbd.FLAG_NO_ZEROES));
-            hello.writeLong(Nbd.IHAVEOPT).writeInt(Nbd.OPT_GO).writeInt(4 + name.length + 2 + 2)
-                    .writeInt(name.length).writeBytes(name).writeShort(1).writeShort(Nbd.INFO_BLOCK_SIZE);
-            ctx.writeAndFlush(hello);
+            if (tls != null) {
+                hello.writeLong(Nbd.IHAVEOPT).writeInt(Nbd.OPT_STARTTLS).writeInt(0);
+                awaitingStartTls = true;
+                ctx.writeAndFlush(hello);
+            } else {
+                ctx.writeAndFlush(hello);
+                sendGo(ctx);
+            }
             return;
         }
         while (in.readableBytes() >= 20) {
@@ -65,6 +96,15 @@ final class ClientHandshake extends ByteToMessageDecoder {
             int type = in.readInt();
             in.skipBytes(4);
             ByteBuf data = in.readSlice((int) length);
+            if (awaitingStartTls) {
+                if (type != Nbd.REP_ACK) {
+                    throw new IOException("server refused TLS (reply 0x" + Integer.toHexString(type) + ")"
+                            + (type == Nbd.REP_ERR_UNSUP || type == Nbd.REP_ERR_POLICY ? ": it does not offer TLS" : ""));
+                }
+                awaitingStartTls = false;
+                startTls(ctx);
+                return;
+            }
             if (type == Nbd.REP_ACK) {
                 if (size < 0) {
                     throw new IOException("server acknowledged GO without describing the export");

@@ -38,12 +38,14 @@ public final class NbdClientDevice implements BlockDevice {
     private final String export;
     private final NbdClientOptions options;
     private final ExportInfo info;
+    private final TlsClient tls;
     private final AtomicReferenceArray<NbdConnection> connections;
     private volatile boolean closed;
 
     private NbdClientDevice(Bootstrap bootstrap, SocketAddress address, String peer, String export,
-                            NbdClientOptions options, NbdConnection first) {
+                            NbdClientOptions options, TlsClient tls, NbdConnection first) {
         this.bootstrap = bootstrap;
+        this.tls = tls;
         this.address = address;
         this.peer = peer;
         this.export = export;
@@ -60,8 +62,14 @@ public final class NbdClientDevice implements BlockDevice {
     /** Connects and negotiates; fails if the replica cannot be reached now. */
     public static CompletableFuture<NbdClientDevice> connect(Bootstrap bootstrap, SocketAddress address, String peer,
                                                              String export, NbdClientOptions options) {
-        return NbdConnection.open(bootstrap, address, peer, export, options.requestTimeout())
-                .thenApply(first -> new NbdClientDevice(bootstrap, address, peer, export, options, first));
+        return connect(bootstrap, address, peer, export, options, null);
+    }
+
+    /** As above, over TLS (OPT_STARTTLS) when {@code tls} is not null. */
+    public static CompletableFuture<NbdClientDevice> connect(Bootstrap bootstrap, SocketAddress address, String peer,
+                                                             String export, NbdClientOptions options, TlsClient tls) {
+        return NbdConnection.open(bootstrap, address, peer, export, options.requestTimeout(), tls)
+                .thenApply(first -> new NbdClientDevice(bootstrap, address, peer, export, options, tls, first));
     }
 
     private void install(int slot, NbdConnection c) {
@@ -79,7 +87,7 @@ public final class NbdClientDevice implements BlockDevice {
             return;
         }
         bootstrap.config().group().schedule(() -> NbdConnection.open(bootstrap, address, peer, export,
-                options.requestTimeout()).whenComplete((c, error) -> {
+                options.requestTimeout(), tls).whenComplete((c, error) -> {
             if (closed) {
                 if (c != null) {
                     c.close();

@@ -41,13 +41,13 @@ final class NbdConnection {
     }
 
     static CompletableFuture<NbdConnection> open(Bootstrap bootstrap, SocketAddress address, String peer, String export,
-                                                 Duration timeout) {
+                                                 Duration timeout, TlsClient tls) {
         CompletableFuture<ExportInfo> handshake = new CompletableFuture<>();
         NbdConnection[] self = new NbdConnection[1];
         Bootstrap b = bootstrap.clone().handler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast("handshake", new ClientHandshake(export, handshake));
+                ch.pipeline().addLast("handshake", new ClientHandshake(export, handshake, tls));
             }
         });
         CompletableFuture<NbdConnection> result = new CompletableFuture<>();
