@@ -16,7 +16,6 @@ for s in nbdkit nbdvault; do
   for _ in $(seq 100); do [ -S "$W/$s.sock" ] && break; sleep 0.1; done
 done
 : > "$W/results"
-fio_jobs "nbd+unix:///?socket=$W/nbdkit.sock" nbdkit "$RT" "$SZ" "$W/results"
-fio_jobs "nbd+unix:///?socket=$W/nbdvault.sock" nbdvault "$RT" "$SZ" "$W/results"
+fio_compare "nbd+unix:///?socket=$W/nbdkit.sock" nbdkit "nbd+unix:///?socket=$W/nbdvault.sock" nbdvault "$RT" "$SZ" "$W/results"
 echo "fio nbd engine, ${RT}s per job, $SZ, $(nproc) cores, $(date -u +%FT%TZ)"
 fio_table "$W/results" nbdkit nbdvault

@@ -42,7 +42,6 @@ for s in nbdvault.sock qsd.sock; do
   for _ in $(seq 300); do [ -S "$W/$s" ] && break; sleep 0.1; done
 done
 : > "$W/results"
-fio_jobs "nbd+unix:///vol?socket=$W/qsd.sock" qsd "$RT" "$SZ" "$W/results"
-fio_jobs "nbd+unix:///?socket=$W/nbdvault.sock" nbdvault "$RT" "$SZ" "$W/results"
+fio_compare "nbd+unix:///vol?socket=$W/qsd.sock" qsd "nbd+unix:///?socket=$W/nbdvault.sock" nbdvault "$RT" "$SZ" "$W/results"
 echo "fio nbd engine, ${RT}s per job, $SZ, $(nproc) cores, 3 nbdkit file replicas on tmpfs each, $(date -u +%FT%TZ)"
 fio_table "$W/results" qsd nbdvault
