@@ -330,7 +330,7 @@ public final class MirroredDevice implements BlockDevice {
             f = CompletableFuture.failedFuture(e);
         }
         long start = System.nanoTime();
-        return f.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
+        return io.nbdvault.core.Timeouts.within(f, timeout.toMillis())
                 .whenComplete((r, e) -> {
                     inFlight.decrementAndGet(copy);
                     latency[copy].recordValue(Math.max(0, (System.nanoTime() - start) / 1000));
