@@ -172,6 +172,7 @@ public final class MirroredDevice implements BlockDevice {
         WriteIntentBitmap bits = bitmap;
         List<long[]> ranges = onlyDirty && bits != null ? bits.dirtyRanges(size) : List.of(new long[] {0, size});
         long total = ranges.stream().mapToLong(r -> r[1]).sum();
+        progress.progress(0, total);
         // One resync at a time per mirror: each pauses writes step by step, and they share the source.
         synchronized (this) {
             CompletableFuture<Long> mine = resyncQueue.handle((x, e) -> null).thenCompose(x -> new ResyncRun(target, ranges,

@@ -373,6 +373,7 @@ public final class ReplicatedArray implements AutoCloseable {
         MirroredDevice mirror = mirrors[group];
         int copy = slot % geometry.copies();
         synchronized (this) {
+            // Usually claimed already (re-add, replace); assembly starts its resyncs directly.
             resyncing[slot] = true;
         }
         synced[slot].set(0);
@@ -385,9 +386,7 @@ public final class ReplicatedArray implements AutoCloseable {
             setState(slot, MemberRole.State.ACTIVE);
             return persistBitmap(group).handle((ok, e) -> bytes);
         }).whenComplete((bytes, error) -> {
-            synchronized (this) {
-                resyncing[slot] = false;
-            }
+            release(slot);
             if (error != null) {
                 LOG.warning("resync of " + members.get(slot).name() + " failed: " + error.getMessage());
             }
@@ -474,13 +473,27 @@ public final class ReplicatedArray implements AutoCloseable {
         return takeBack(slot);
     }
 
+    /**
+     * Marks a slot busy for a re-add, replace or resync, so the probe, an administrator and a
+     * running rebuild never work on the same slot at once; false if it already is.
+     */
+    private synchronized boolean claim(int slot) {
+        if (resyncing[slot]) {
+            return false;
+        }
+        resyncing[slot] = true;
+        return true;
+    }
+
+    private synchronized void release(int slot) {
+        resyncing[slot] = false;
+    }
+
     /** Reopens a failed member and starts its resync. */
     private CompletableFuture<Boolean> takeBack(int slot) {
         Member old = members.get(slot);
-        synchronized (this) {
-            if (resyncing[slot]) {
-                return CompletableFuture.failedFuture(new IllegalStateException(old.name() + " is already being resynchronised"));
-            }
+        if (!claim(slot)) {
+            return CompletableFuture.failedFuture(new IllegalStateException(old.name() + " is already being resynchronised"));
         }
         return reopen(old.name(), old.device()).thenCompose(device -> MetadataIo.read(device).handle((sb, error) -> {
             if (error == null && (!sb.array().equals(arrayId) || !sb.member().equals(memberIds[slot]))) {
@@ -493,7 +506,11 @@ public final class ReplicatedArray implements AutoCloseable {
                 throw new CompletionException(io.nbdvault.core.BlockDeviceException.unwrap(error));
             }
             return install(slot, new Member(old.name(), device), sb);
-        }));
+        })).whenComplete((ok, error) -> {
+            if (error != null) {
+                release(slot);
+            }
+        });
     }
 
     /** A member that was unreachable at assembly answers: find its place from its metadata. */
@@ -505,13 +522,21 @@ public final class ReplicatedArray implements AutoCloseable {
             if (error == null && (!memberIds[sb.slot()].equals(sb.member()) || members.get(sb.slot()) != null)) {
                 error = new InvalidMetadataException(name + " is no longer a member of this array");
             }
+            if (error == null && !claim(sb.slot())) {
+                error = new IllegalStateException("the place of " + name + " is being rebuilt");
+            }
             if (error != null) {
                 device.close();
                 throw new CompletionException(io.nbdvault.core.BlockDeviceException.unwrap(error));
             }
             unreachable.remove(name);
             LOG.info(name + " is reachable again");
-            return install(sb.slot(), new Member(name, device), sb);
+            try {
+                return install(sb.slot(), new Member(name, device), sb);
+            } catch (RuntimeException e) {
+                release(sb.slot());
+                throw e;
+            }
         }));
     }
 
@@ -590,11 +615,11 @@ public final class ReplicatedArray implements AutoCloseable {
     private CompletableFuture<Void> replaceWith(int slot, Member replacement, long bytesPerSecond) {
         MirroredDevice mirror = mirrors[slot / geometry.copies()];
         int copy = slot % geometry.copies();
+        if (!claim(slot)) {
+            throw new IllegalStateException((members.get(slot) == null ? "that member" : members.get(slot).name())
+                    + " is being resynchronised; wait for it to finish");
+        }
         synchronized (this) {
-            if (resyncing[slot]) {
-                throw new IllegalStateException((members.get(slot) == null ? "that member" : members.get(slot).name())
-                        + " is being resynchronised; wait or fail it first");
-            }
             adminFailed[slot] = false;
         }
         mirror.fail(copy, new IOException("replaced by the administrator"));
@@ -615,6 +640,10 @@ public final class ReplicatedArray implements AutoCloseable {
             LOG.info("replacing " + oldName + " with " + replacement.name() + ": full rebuild"
                     + (bytesPerSecond > 0 ? " at up to " + bytesPerSecond + " bytes/s" : ""));
             startResync(slot, false, bytesPerSecond);
+        }).whenComplete((ok, error) -> {
+            if (error != null) {
+                release(slot);
+            }
         });
     }
 

@@ -130,4 +130,21 @@ class MirroredDeviceTest {
         mirror.write(0, Unpooled.wrappedBuffer(new byte[] {1}), 0).join();
         assertEquals(1, read(stores.get(1), 0, 1)[0]);
     }
+
+    @Test
+    void aRateLimitedResyncCopiesNoFasterThanAskedAndReportsProgress() {
+        List<BlockDevice> copies = List.of(new MemoryDevice(4 << 20), new MemoryDevice(4 << 20));
+        MirroredDevice m = new MirroredDevice(copies, Duration.ofSeconds(5), (c, e) -> { });
+        List<long[]> seen = new CopyOnWriteArrayList<>();
+        m.fail(1, new java.io.IOException("away"));
+        long start = System.nanoTime();
+        long copied = m.resync(1, false, 8L << 20, (done, total) -> seen.add(new long[] {done, total})).join();
+        long elapsedMillis = (System.nanoTime() - start) / 1_000_000;
+        assertEquals(4L << 20, copied);
+        // 4 MiB at 8 MiB/s: the limiter must hold the last step back until about 500 ms have passed.
+        assertTrue(elapsedMillis >= 400, "4 MiB at 8 MiB/s took only " + elapsedMillis + " ms");
+        assertArrayEquals(new long[] {0, 4 << 20}, seen.get(0), "progress starts at 0 of the total");
+        assertArrayEquals(new long[] {4 << 20, 4 << 20}, seen.get(seen.size() - 1));
+        assertTrue(m.isLive(1) && !m.isSyncing(1));
+    }
 }
