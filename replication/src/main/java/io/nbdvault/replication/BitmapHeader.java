@@ -2,7 +2,6 @@ package io.nbdvault.replication;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.zip.CRC32C;
 
 /**
  * The write-intent bitmap's header in each member's metadata area: region size, region count and
@@ -55,24 +54,11 @@ public record BitmapHeader(long regionSize, int regions, long clearedAtEvents) {
     byte[] encode() {
         ByteBuffer b = ByteBuffer.allocate(PAGE_SIZE);
         b.put(MAGIC).putInt(VERSION).putLong(regionSize).putInt(regions).putLong(clearedAtEvents);
-        CRC32C crc = new CRC32C();
-        crc.update(b.array(), 0, PAGE_SIZE - 4);
-        b.putInt(PAGE_SIZE - 4, (int) crc.getValue());
-        return b.array();
+        return MetadataBlock.seal(b);
     }
 
     static BitmapHeader decode(byte[] bytes) throws InvalidMetadataException {
-        ByteBuffer b = ByteBuffer.wrap(bytes);
-        byte[] magic = new byte[MAGIC.length];
-        b.get(magic);
-        if (!java.util.Arrays.equals(magic, MAGIC)) {
-            throw new InvalidMetadataException("no write-intent bitmap");
-        }
-        CRC32C crc = new CRC32C();
-        crc.update(bytes, 0, PAGE_SIZE - 4);
-        if ((int) crc.getValue() != b.getInt(PAGE_SIZE - 4)) {
-            throw new InvalidMetadataException("bitmap header checksum mismatch");
-        }
+        ByteBuffer b = MetadataBlock.open(bytes, MAGIC, "write-intent bitmap header");
         if (b.getInt() != VERSION) {
             throw new InvalidMetadataException("bitmap format version is not supported");
         }

@@ -252,7 +252,7 @@ public final class ReplicatedArray implements AutoCloseable {
             current[slot] = members[slot] != null && states[slot] == MemberRole.State.ACTIVE
                     && blocks[slot].events() == newest.events();
         }
-        LoadedBitmaps loaded = LoadedBitmaps.read(geometry, members, current, newest.events());
+        MergedBitmaps loaded = MergedBitmaps.read(geometry, members, current, newest.events());
 
         // Members to bring up to date are recorded as failed (or rebuilding) until their resync
         // completes, so a crash in the middle never leaves a half-copied member looking current.
@@ -295,50 +295,6 @@ public final class ReplicatedArray implements AutoCloseable {
         }
         targets.forEach(a::startResync);
         return a;
-    }
-
-    /** The bitmaps of a group's current members, merged; invalid when none has one (an older array). */
-    private record LoadedBitmaps(BitmapHeader header, BitSet[] dirty, boolean valid) {
-        static LoadedBitmaps read(ArrayGeometry geometry, Member[] members, boolean[] current, long events) {
-            BitSet[] dirty = new BitSet[geometry.groups()];
-            java.util.Arrays.setAll(dirty, g -> new BitSet());
-            BitmapHeader header = null;
-            for (int slot = 0; slot < members.length; slot++) {
-                if (!current[slot]) {
-                    continue;
-                }
-                MetadataIo.LoadedBitmap b;
-                try {
-                    b = join(MetadataIo.readBitmap(members[slot].device()));
-                } catch (IOException e) {
-                    LOG.warning("cannot read the bitmap of " + members[slot].name() + ": " + e.getMessage());
-                    return fresh(geometry, events);
-                }
-                if (b == null || b.header().regions() != BitmapHeader.regionsFor(geometry.memberDataSize(), b.header().regionSize())
-                        || (header != null && header.regionSize() != b.header().regionSize())) {
-                    LOG.warning(members[slot].name() + " has no usable write-intent bitmap; resyncs will copy everything");
-                    return fresh(geometry, events);
-                }
-                if (header == null || b.header().clearedAtEvents() > header.clearedAtEvents()) {
-                    header = b.header();
-                }
-                dirty[slot / geometry.copies()].or(b.bits());
-            }
-            return header == null ? fresh(geometry, events) : new LoadedBitmaps(header, dirty, true);
-        }
-
-        /** No trustworthy bitmap: start one that no absent member can rely on (cleared "after" every event seen). */
-        static LoadedBitmaps fresh(ArrayGeometry geometry, long events) {
-            long region = BitmapHeader.regionSizeFor(geometry.memberDataSize(), BitmapHeader.DEFAULT_REGION_SIZE);
-            BitSet[] all = new BitSet[geometry.groups()];
-            int regions = BitmapHeader.regionsFor(geometry.memberDataSize(), region);
-            java.util.Arrays.setAll(all, g -> {
-                BitSet b = new BitSet();
-                b.set(0, regions);
-                return b;
-            });
-            return new LoadedBitmaps(new BitmapHeader(region, regions, events + 2), all, false);
-        }
     }
 
     WriteIntentBitmap bitmapForTest(int group) {

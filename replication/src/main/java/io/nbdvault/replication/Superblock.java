@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.zip.CRC32C;
 
 /**
  * Replication metadata of one member, kept at the member's end (like md's v1.0 superblock) so
@@ -55,10 +54,7 @@ public record Superblock(UUID array, UUID member, int group, int copy, ArrayGeom
             putUuid(b, r.member());
             b.put((byte) r.state().ordinal());
         }
-        CRC32C crc = new CRC32C();
-        crc.update(b.array(), 0, SIZE - 4);
-        b.putInt(SIZE - 4, (int) crc.getValue());
-        return b.array();
+        return MetadataBlock.seal(b);
     }
 
     /** Decodes one copy; a reason instead of a superblock when it is not a valid one. */
@@ -66,17 +62,7 @@ public record Superblock(UUID array, UUID member, int group, int copy, ArrayGeom
         if (bytes.length != SIZE) {
             throw new InvalidMetadataException("superblock must be " + SIZE + " bytes");
         }
-        ByteBuffer b = ByteBuffer.wrap(bytes);
-        byte[] magic = new byte[MAGIC.length];
-        b.get(magic);
-        if (!java.util.Arrays.equals(magic, MAGIC)) {
-            throw new InvalidMetadataException("no nbdvault superblock (bad magic)");
-        }
-        CRC32C crc = new CRC32C();
-        crc.update(bytes, 0, SIZE - 4);
-        if ((int) crc.getValue() != b.getInt(SIZE - 4)) {
-            throw new InvalidMetadataException("superblock checksum mismatch");
-        }
+        ByteBuffer b = MetadataBlock.open(bytes, MAGIC, "nbdvault superblock");
         int version = b.getInt();
         if (version != VERSION) {
             throw new InvalidMetadataException("superblock format version " + version + " is not supported");

@@ -42,22 +42,12 @@ class WriteIntentBitmapTest {
     void aWriteWaitsUntilItsBitIsDurableAndSharesAPendingPageWrite() {
         List<CompletableFuture<Void>> raw = new ArrayList<>();
         Map<Integer, byte[]> landed = new ConcurrentHashMap<>();
-        WriteIntentBitmap.Store store = new WriteIntentBitmap.Store() {
+        WriteIntentBitmap.Store store = new ImmediateStore() {
             @Override
             public synchronized CompletableFuture<Void> writePage(int page, byte[] bytes) {
                 CompletableFuture<Void> f = new CompletableFuture<>();
                 raw.add(f);
                 return f.thenRun(() -> landed.put(page, bytes));
-            }
-
-            @Override
-            public CompletableFuture<Void> writeHeader(BitmapHeader header) {
-                return CompletableFuture.completedFuture(null);
-            }
-
-            @Override
-            public CompletableFuture<Void> flushCopies() {
-                return CompletableFuture.completedFuture(null);
             }
         };
         WriteIntentBitmap bits = new WriteIntentBitmap(MIB, 64 * MIB, 1, store);
@@ -103,7 +93,7 @@ class WriteIntentBitmapTest {
         assertEquals(0, bits.dirtyRegions());
     }
 
-    static final class ImmediateStore implements WriteIntentBitmap.Store {
+    static class ImmediateStore implements WriteIntentBitmap.Store {
         @Override
         public CompletableFuture<Void> writePage(int page, byte[] bytes) {
             return CompletableFuture.completedFuture(null);
@@ -240,5 +230,31 @@ class WriteIntentBitmapTest {
                 () -> ReplicatedArray.assemble(List.of(ms.get(0), ms.get(1), ms.get(2)), FROZEN));
         assertTrue(gone.getMessage().contains("was replaced"), gone.getMessage());
         ReplicatedArray.assemble(List.of(ms.get(0), fresh, ms.get(2)), FROZEN).close();
+    }
+
+    @Test
+    void anArrayWithoutAUsableBitmapGetsOneAndItsReturningMembersAreCopiedInFull() throws Exception {
+        List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
+        ReplicatedArray.create(base, GEOMETRY, FROZEN).close();
+        for (Member m : base) {
+            // As an array made before bitmaps existed: nothing where the header would be.
+            m.device().write(MetadataIo.offsetA(m.device()) + BitmapHeader.HEADER_OFFSET,
+                    Unpooled.wrappedBuffer(new byte[BitmapHeader.PAGE_SIZE]), 0).join();
+        }
+        FaultyDevice flaky = new FaultyDevice(base.get(1).device());
+        List<Member> ms = List.of(base.get(0), new Member("m1", flaky), base.get(2));
+        try (ReplicatedArray a = ReplicatedArray.assemble(ms, FROZEN)) {
+            for (Member m : base) {
+                assertEquals(BitmapHeader.regionsFor(GEOMETRY.memberDataSize(), BitmapHeader.DEFAULT_REGION_SIZE),
+                        ReplicatedArray.join(MetadataIo.readBitmap(m.device())).header().regions(),
+                        m.name() + " has a bitmap again");
+            }
+            flaky.writes = FaultyDevice.Mode.FAIL;
+            a.volume().write(0, Unpooled.wrappedBuffer(data(4096, 8)), 0).join();
+            flaky.writes = FaultyDevice.Mode.OK;
+            assertFalse(a.reAdd("m1").join(), "the new bitmap does not cover what m1 may have missed before it");
+            a.resyncsDone().join();
+            assertEquals(GEOMETRY.memberDataSize(), member(a, "m1").syncedBytes());
+        }
     }
 }
