@@ -90,10 +90,6 @@ public final class MirroredDevice implements BlockDevice {
         this.bitmap = bits;
     }
 
-    WriteIntentBitmap bitmap() {
-        return bitmap;
-    }
-
     /**
      * Puts a new device in a failed copy's place (a reconnected or a replacement replica); it takes
      * part again only through {@link #resync}. The old device is closed.

@@ -108,8 +108,13 @@ public final class ReplicatedArray implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /** Starts the periodic work once assembly is complete, so the probe never races the resyncs assembly starts. */
+    private ReplicatedArray startMaintenance() {
         long period = Math.max(10, Math.min(options.bitmapIdle().toMillis(), options.probeInterval().toMillis()));
         maintenance.scheduleWithFixedDelay(this::maintain, period, period, TimeUnit.MILLISECONDS);
+        return this;
     }
 
     /** The copies of one group as its bitmap store sees them. */
@@ -183,7 +188,7 @@ public final class ReplicatedArray implements AutoCloseable {
         ReplicatedArray a = new ReplicatedArray(array, geometry, members.toArray(Member[]::new), ids, states, 1, options,
                 header, clean);
         a.markDirty();
-        return a;
+        return a.startMaintenance();
     }
 
     public static ReplicatedArray assemble(List<Member> given, ArrayOptions options) throws IOException {
@@ -294,7 +299,7 @@ public final class ReplicatedArray implements AutoCloseable {
             a.persistBitmaps();
         }
         targets.forEach(a::startResync);
-        return a;
+        return a.startMaintenance();
     }
 
     WriteIntentBitmap bitmapForTest(int group) {
@@ -339,6 +344,9 @@ public final class ReplicatedArray implements AutoCloseable {
         }).thenCompose(bytes -> {
             LOG.info(members.get(slot).name() + " is in sync (" + bytes + " bytes copied"
                     + (onlyDirty ? ", from the write-intent bitmap" : "") + ")");
+            synchronized (this) {
+                probeFailures[slot] = 0;
+            }
             setState(slot, MemberRole.State.ACTIVE);
             return persistBitmap(group).handle((ok, e) -> bytes);
         }).whenComplete((bytes, error) -> {
