@@ -45,7 +45,16 @@ public final class Proc {
                         in.write(stdin);
                     }
                 }
-                if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                boolean exited;
+                try {
+                    exited = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    // The test gave up (its own timeout): the command and what it forked go too.
+                    p.descendants().forEach(ProcessHandle::destroyForcibly);
+                    p.destroyForcibly();
+                    throw e;
+                }
+                if (!exited) {
                     p.descendants().forEach(ProcessHandle::destroyForcibly);
                     p.destroyForcibly();
                     p.waitFor(10, TimeUnit.SECONDS);

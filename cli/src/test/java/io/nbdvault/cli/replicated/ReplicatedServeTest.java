@@ -32,12 +32,25 @@ class ReplicatedServeTest {
     @TempDir
     Path dir;
     NbdkitReplicas replicas;
+    final List<Process> background = new ArrayList<>();
 
     @AfterEach
     void stopReplicas() throws Exception {
+        // fio forks its jobs: a test that failed midway must not leave one spinning after it.
+        for (Process p : background) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
         if (replicas != null) {
             replicas.close();
         }
+    }
+
+    /** Starts a command in the background, output to {@code log}; it is killed with its children after the test. */
+    Process inBackground(List<String> command, Path log) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        background.add(p);
+        return p;
     }
 
     Path key(String passphrase) throws Exception {
@@ -99,8 +112,7 @@ class ReplicatedServeTest {
         Path nbdSocket = dir.resolve("vol.sock");
         try (NbdvaultProcess server = serve(key, nbdSocket, replicas.uris(0, 1, 2))) {
             // Writes with verification while replica 1 is killed outright.
-            Process writer = new ProcessBuilder(fio(nbdSocket, "--rate=24m")).redirectErrorStream(true)
-                    .redirectOutput(dir.resolve("fio1.log").toFile()).start();
+            Process writer = inBackground(fio(nbdSocket, "--rate=24m"), dir.resolve("fio1.log"));
             Thread.sleep(700);
             replicas.kill(1);
             assertTrue(writer.waitFor(120, TimeUnit.SECONDS));
@@ -209,8 +221,7 @@ class ReplicatedServeTest {
         replicas.createArray(key, replicas.uris(0, 1, 2));
         Path nbdSocket = dir.resolve("vol.sock");
         try (NbdvaultProcess server = serve(key, nbdSocket, replicas.uris(0, 1, 2))) {
-            Process writer = new ProcessBuilder(fio(nbdSocket, "--rate=8m")).redirectErrorStream(true)
-                    .redirectOutput(dir.resolve("fio.log").toFile()).start();
+            Process writer = inBackground(fio(nbdSocket, "--rate=8m"), dir.resolve("fio.log"));
             Thread.sleep(500);
             java.io.ByteArrayOutputStream progress = new java.io.ByteArrayOutputStream();
             java.io.PrintStream oldErr = System.err;
