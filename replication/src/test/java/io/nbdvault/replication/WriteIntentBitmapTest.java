@@ -257,4 +257,29 @@ class WriteIntentBitmapTest {
             assertEquals(GEOMETRY.memberDataSize(), member(a, "m1").syncedBytes());
         }
     }
+
+    @Test
+    void eachGroupKeepsItsOwnBitmap() throws Exception {
+        ArrayGeometry twoGroups = new ArrayGeometry(2, 2, 64 * 1024, 64 * MIB);
+        List<Member> base = reopenable(members(4, twoGroups.memberSize()));
+        FaultyDevice flaky = new FaultyDevice(base.get(3).device());
+        List<Member> ms = List.of(base.get(0), base.get(1), base.get(2), new Member("m3", flaky));
+        try (ReplicatedArray a = ReplicatedArray.create(ms, twoGroups, FROZEN.withBitmap(MIB, Duration.ofMillis(50)))) {
+            a.volume().write(0, Unpooled.wrappedBuffer(data((int) (8 * MIB), 9)), 0).join();
+            awaitClean(a);
+            flaky.writes = FaultyDevice.Mode.FAIL;
+            // 256 KiB at volume offset 0 is chunks 0-3: two 64 KiB chunks land on each group, at member offset 0.
+            byte[] away = data(256 * 1024, 10);
+            a.volume().write(0, Unpooled.wrappedBuffer(away), 0).join();
+            assertEquals("failed", member(a, "m3").state());
+            assertEquals(List.of(1L, 1L), a.status().dirtyRegions(), "each group marked its own region 0");
+            flaky.writes = FaultyDevice.Mode.OK;
+            assertTrue(a.reAdd("m3").join());
+            a.resyncsDone().join();
+            assertEquals(MIB, member(a, "m3").syncedBytes(), "only group 1's one dirty region");
+            assertArrayEquals(Devices.read(base.get(2).device(), 0, (int) (4 * MIB)),
+                    Devices.read(base.get(3).device(), 0, (int) (4 * MIB)));
+            assertEquals(0L, a.scrub(false).join());
+        }
+    }
 }
