@@ -13,8 +13,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Client side of the fixed newstyle handshake: checks the greeting, upgrades to TLS with
  * OPT_STARTTLS when asked to, asks for the export with OPT_GO (and its block sizes), and completes
- * {@code result} once the server acknowledges. The connection then carries simple replies only:
- * structured replies buy nothing for a replica.
+ * {@code result} once the server acknowledges. Structured replies are asked for: a server may
+ * then answer a read in pieces, skip the zeros of holes, and say where an error happened.
  */
 final class ClientHandshake extends ByteToMessageDecoder {
     private final String exportName;
@@ -23,6 +23,7 @@ final class ClientHandshake extends ByteToMessageDecoder {
     private boolean greeted;
     /** STARTTLS sent and not yet acknowledged. */
     private boolean awaitingStartTls;
+    private boolean structuredReplies;
     private long size = -1;
     private int flags;
     private int minimum = 1;
@@ -35,9 +36,11 @@ final class ClientHandshake extends ByteToMessageDecoder {
         this.tls = tls;
     }
 
+    /** Asks for structured replies (a server that has none says so, and simple replies are used), then the export. */
     private void sendGo(ChannelHandlerContext ctx) {
         byte[] name = exportName.getBytes(StandardCharsets.UTF_8);
         ByteBuf go = ctx.alloc().buffer();
+        go.writeLong(Nbd.IHAVEOPT).writeInt(Nbd.OPT_STRUCTURED_REPLY).writeInt(0);
         go.writeLong(Nbd.IHAVEOPT).writeInt(Nbd.OPT_GO).writeInt(4 + name.length + 2 + 2)
                 .writeInt(name.length).writeBytes(name).writeShort(1).writeShort(Nbd.INFO_BLOCK_SIZE);
         ctx.writeAndFlush(go);
@@ -92,10 +95,16 @@ final class ClientHandshake extends ByteToMessageDecoder {
             if (in.readableBytes() < 20 + length) {
                 return;
             }
-            in.skipBytes(12);
+            in.skipBytes(8);
+            int option = in.readInt();
             int type = in.readInt();
             in.skipBytes(4);
             ByteBuf data = in.readSlice((int) length);
+            if (option == Nbd.OPT_STRUCTURED_REPLY) {
+                // ACK: the server may now answer in chunks; an error (old server): it will not. Either is fine.
+                structuredReplies = type == Nbd.REP_ACK;
+                continue;
+            }
             if (awaitingStartTls) {
                 if (type != Nbd.REP_ACK) {
                     throw new IOException("server refused TLS (reply 0x" + Integer.toHexString(type) + ")"
@@ -110,7 +119,8 @@ final class ClientHandshake extends ByteToMessageDecoder {
                     throw new IOException("server acknowledged GO without describing the export");
                 }
                 ctx.pipeline().remove(this);
-                result.complete(new ExportInfo(size, flags, minimum, preferred, Math.min(maximum, Nbd.MAX_PAYLOAD)));
+                result.complete(new ExportInfo(size, flags, minimum, preferred, Math.min(maximum, Nbd.MAX_PAYLOAD),
+                        structuredReplies));
                 return;
             }
             if ((type & Nbd.REP_FLAG_ERROR) != 0) {

@@ -6,7 +6,6 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.net.SocketAddress;
@@ -23,7 +22,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * hangs on one request cannot be trusted with the others.
  */
 final class NbdConnection {
-    private record Pending(CompletableFuture<ClientReply> future, int readLength, ScheduledFuture<?> timeout) {
+    private record Pending(CompletableFuture<ClientReply> future, int readLength, ScheduledFuture<?> timeout,
+                           ReadAssembly assembly) {
     }
 
     private final Channel channel;
@@ -104,7 +104,7 @@ final class NbdConnection {
         long cookie = cookies.incrementAndGet();
         ScheduledFuture<?> timer = channel.eventLoop().schedule(() -> timedOut(cookie),
                 timeout.toMillis(), TimeUnit.MILLISECONDS);
-        pending.put(cookie, new Pending(future, readLength, timer));
+        pending.put(cookie, new Pending(future, readLength, timer, new ReadAssembly(offset, readLength)));
         channel.writeAndFlush(new ClientRequest(flags, type, cookie, offset, length, payload)).addListener(f -> {
             if (!f.isSuccess()) {
                 fail(cookie, new BlockDeviceException(Errno.EIO, "sending to " + peer + " failed: " + f.cause().getMessage()));
@@ -133,6 +133,7 @@ final class NbdConnection {
         Pending p = pending.remove(cookie);
         if (p != null) {
             p.timeout().cancel(false);
+            p.assembly().discard();
             p.future().completeExceptionally(error);
         }
     }
@@ -147,13 +148,34 @@ final class NbdConnection {
         channel.close();
     }
 
-    private final class Replies extends SimpleChannelInboundHandler<ClientReply> {
-        Replies() {
-            super(false);
+    private final class Replies extends io.netty.channel.ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ReplyChunk chunk) {
+                chunk(ctx, chunk);
+            } else {
+                simple((ClientReply) msg);
+            }
         }
 
-        @Override
-        protected void channelRead0(ChannelHandlerContext ctx, ClientReply reply) {
+        /** A structured reply chunk: added to its request's answer, which completes with the last one. */
+        private void chunk(ChannelHandlerContext ctx, ReplyChunk chunk) {
+            Pending p = pending.get(chunk.cookie());
+            try {
+                if (p == null) {
+                    return;
+                }
+                p.assembly().add(chunk, ctx.alloc());
+            } finally {
+                chunk.payload().release();
+            }
+            if (chunk.done() && pending.remove(chunk.cookie(), p)) {
+                p.timeout().cancel(false);
+                p.future().complete(p.assembly().finish(chunk.cookie()));
+            }
+        }
+
+        private void simple(ClientReply reply) {
             Pending p = pending.remove(reply.cookie());
             if (p == null) {
                 if (reply.data() != null) {
