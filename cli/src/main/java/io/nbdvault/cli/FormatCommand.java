@@ -11,10 +11,10 @@ import picocli.CommandLine.Parameters;
 
 import java.util.concurrent.Callable;
 
-/** {@code nbdvault format}: write a new LUKS2 header (like cryptsetup luksFormat). */
+/** {@code nbdvault format}: write a new LUKS2 (or LUKS1) header, like cryptsetup luksFormat. */
 @Command(name = "format", mixinStandardHelpOptions = true,
         description = {"Create a LUKS2 encrypted volume (aes-xts-plain64, 512-bit key) on a file or block device.",
-                "Everything on TARGET is lost. cryptsetup can open the result."})
+                "Everything on TARGET is lost. cryptsetup can open the result; with --type luks1 qemu and nbdkit too."})
 public final class FormatCommand implements Callable<Integer> {
     @Mixin
     KeyOptions key;
@@ -25,8 +25,12 @@ public final class FormatCommand implements Callable<Integer> {
     @Option(names = "--sector-size", paramLabel = "BYTES", description = "Encryption sector size: 512 (default) or 4096.")
     int sectorSize = 512;
 
-    @Option(names = "--label", paramLabel = "TEXT", description = "Header label.")
+    @Option(names = "--label", paramLabel = "TEXT", description = "Header label (LUKS2).")
     String label = "";
+
+    @Option(names = "--type", paramLabel = "luks2|luks1",
+            description = "Header format (default luks2). luks1 takes --pbkdf pbkdf2 and 512-byte sectors only.")
+    String type = "luks2";
 
     @Parameters(paramLabel = "TARGET", description = "File or block device to format.")
     String target;
@@ -35,11 +39,20 @@ public final class FormatCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Logging.configure();
         LuksFormatOptions options = kdf.applyTo(LuksFormatOptions.defaults().withSectorSize(sectorSize).withLabel(label));
+        boolean luks1 = switch (type) {
+            case "luks2" -> false;
+            case "luks1" -> true;
+            default -> throw new IllegalArgumentException("--type must be luks2 or luks1, not '" + type + "'");
+        };
         try (BlockDevice device = Targets.open(target, false); Passphrase passphrase = key.read("Enter passphrase", true)) {
-            Luks.format(device, passphrase, options);
+            if (luks1) {
+                Luks.formatLuks1(device, passphrase, options);
+            } else {
+                Luks.format(device, passphrase, options);
+            }
         }
-        System.err.println("nbdvault: formatted " + target + " as LUKS2 (" + sectorSize + "-byte sectors, "
-                + options.pbkdf().luksName() + ")");
+        System.err.println("nbdvault: formatted " + target + " as " + type.toUpperCase() + " (" + sectorSize
+                + "-byte sectors, " + options.pbkdf().luksName() + ")");
         return 0;
     }
 }

@@ -35,6 +35,27 @@ class LuksCliTest {
     }
 
     @Test
+    void formatLuks1ForOlderTools() throws Exception {
+        Path img = dir.resolve("v1.img");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            f.setLength(16L << 20);
+        }
+        Path key = dir.resolve("key1");
+        Files.writeString(key, "luks1 secret");
+        CliBasicsTest.Run refused = CliBasicsTest.run(concat(args("format", "--type", "luks1", "--key-file", key.toString()),
+                concat(CHEAP, img.toString())));
+        assertTrue(refused.code() != 0 && refused.err().contains("pbkdf2"), refused.err());
+        CliBasicsTest.Run format = CliBasicsTest.run("format", "--type", "luks1", "--key-file", key.toString(), "--pbkdf",
+                "pbkdf2", "--pbkdf-force-iterations", "1000", img.toString());
+        assertEquals(0, format.code(), format.err());
+        assertTrue(format.err().contains("as LUKS1"), format.err());
+        Proc.run(60, ExternalTool.require("cryptsetup"), "open", "--test-passphrase", "--key-file", key.toString(),
+                img.toString()).assertOk();
+        CliBasicsTest.Run dump = CliBasicsTest.run("header", "dump", img.toString());
+        assertTrue(dump.out().contains("Version:        1"), dump.out());
+    }
+
+    @Test
     void formatExportEncryptedAndManageKeys() throws Exception {
         String cryptsetup = ExternalTool.require("cryptsetup");
         String qemuIo = ExternalTool.require("qemu-io");

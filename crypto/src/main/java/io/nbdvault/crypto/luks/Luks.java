@@ -61,6 +61,14 @@ public final class Luks {
         }
     }
 
+    /**
+     * Writes a new LUKS1 header with one key slot (PBKDF2-SHA256, 512-byte sectors only), for tools
+     * that read nothing newer; the payload runs from 2 MiB to the end of the device.
+     */
+    public static void formatLuks1(BlockDevice device, Passphrase passphrase, LuksFormatOptions options) throws IOException {
+        Luks1Format.format(device, passphrase, options, RANDOM);
+    }
+
     /** Unlocks a LUKS2 or LUKS1 volume. */
     public static LuksVolume open(BlockDevice device, Passphrase passphrase) throws IOException {
         if (Luks1Header.isLuks1(device)) {

@@ -151,6 +151,50 @@ class LuksInteropTest {
     }
 
     @Test
+    void luks1WrittenByNbdvaultOpensInCryptsetupAndQemu() throws Exception {
+        String cryptsetup = ExternalTool.require("cryptsetup");
+        String qemuIo = ExternalTool.require("qemu-io");
+        Path img = dir.resolve("w1.img");
+        Path key = keyFile(PASS);
+        byte[] plain = new byte[8192];
+        new java.util.Random(12).nextBytes(plain);
+        try (FileDevice raw = image("w1.img")) {
+            Luks.formatLuks1(raw, pass(), cheap(Pbkdf.PBKDF2, 512));
+            try (LuksVolume vol = Luks.open(raw, pass())) {
+                assertEquals(1, vol.version());
+                write(vol.plaintext(), 4096, plain);
+            }
+            LuksException argon = assertThrows(LuksException.class,
+                    () -> Luks.formatLuks1(raw, pass(), cheap(Pbkdf.ARGON2ID, 512)));
+            assertTrue(argon.getMessage().contains("pbkdf2"), argon.getMessage());
+            assertThrows(LuksException.class, () -> Luks.formatLuks1(raw, pass(), cheap(Pbkdf.PBKDF2, 4096)));
+        }
+        String dump = Proc.run(60, cryptsetup, "luksDump", img.toString()).assertOk().stdout();
+        assertTrue(dump.matches("(?s).*Version:\\s+1\\b.*") && dump.contains("xts-plain64") && dump.contains("sha256")
+                && dump.matches("(?s).*Payload offset:\\s+4096\\b.*"), dump);
+        Proc.run(60, cryptsetup, "open", "--test-passphrase", "--key-file", key.toString(), img.toString()).assertOk();
+        assertNotEquals(0, Proc.run(60, cryptsetup, "open", "--test-passphrase", "--key-file",
+                keyFile("not it".getBytes(StandardCharsets.UTF_8)).toString(), img.toString()).exitCode());
+        // Byte for byte: OpenSSL's XTS with the key cryptsetup recovers decrypts what nbdvault wrote.
+        byte[] volumeKey = dumpVolumeKey(cryptsetup, img, key);
+        byte[] cipherText = java.util.Arrays.copyOfRange(Files.readAllBytes(img), (2 << 20) + 4096, (2 << 20) + 4096 + 8192);
+        assertArrayEquals(plain, opensslDecrypt(volumeKey, cipherText, 512, 4096 / 512));
+        // And qemu's luks driver decrypts it to the same plaintext.
+        Path out = dir.resolve("plain.raw");
+        Proc.run(120, ExternalTool.require("qemu-img"), "convert", "--object", "secret,id=s0,file=" + key, "--image-opts",
+                "driver=luks,key-secret=s0,file.filename=" + img, "-O", "raw", out.toString()).assertOk();
+        assertArrayEquals(plain, java.util.Arrays.copyOfRange(Files.readAllBytes(out), 4096, 4096 + 8192));
+        Proc.run(120, qemuIo, "--object", "secret,id=s0,file=" + key, "--image-opts",
+                "driver=luks,key-secret=s0,file.filename=" + img, "-c", "write -P 0x3c 1M 64k").assertOk();
+        try (FileDevice raw = FileDevice.open(img, false); LuksVolume vol = Luks.open(raw, pass())) {
+            byte[] pattern = new byte[65536];
+            java.util.Arrays.fill(pattern, (byte) 0x3c);
+            assertArrayEquals(pattern, io.nbdvault.testing.Devices.read(vol.plaintext(), 1 << 20, 65536),
+                    "and nbdvault reads what qemu wrote");
+        }
+    }
+
+    @Test
     void addRemoveAndChangeKeysStayReadableByCryptsetup() throws Exception {
         String cryptsetup = ExternalTool.require("cryptsetup");
         Path img = dir.resolve("k.img");
