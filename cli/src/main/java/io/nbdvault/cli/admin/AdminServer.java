@@ -125,15 +125,8 @@ public final class AdminServer implements AutoCloseable {
                     }
                     case "scrub" -> {
                         // Runs for a while: answer when done, without holding the event loop.
-                        array.scrub(request.path("repair").asBoolean(false)).whenComplete((found, error) -> {
-                            ObjectNode done = JSON.createObjectNode();
-                            if (error != null) {
-                                done.put("ok", false).put("error", String.valueOf(error.getMessage()));
-                            } else {
-                                done.put("ok", true).put("mismatches", found);
-                            }
-                            ctx.writeAndFlush(done + "\n");
-                        });
+                        array.scrub(request.path("repair").asBoolean(false)).whenComplete((found, error) ->
+                                answer(ctx, error, done -> done.put("mismatches", found)));
                         return;
                     }
                     default -> throw new IllegalArgumentException("unknown command '" + command + "'");
