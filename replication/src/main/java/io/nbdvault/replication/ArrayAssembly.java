@@ -1,0 +1,112 @@
+package io.nbdvault.replication;
+
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.logging.Logger;
+
+/**
+ * What assembly decides from the members' metadata, before anything runs: the newest view wins;
+ * foreign, replaced and duplicate members and an ambiguous (split-brain) set are refused; members
+ * missing or stale are kept out, stale ones to be resynchronised — from the write-intent bitmap
+ * when it covers their absence — and after an unclean shutdown the marked regions of every group.
+ *
+ * @param resyncs slot → whether its resync copies only the bitmap's regions
+ */
+record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole.State[] states, MergedBitmaps bitmaps,
+                     Map<Integer, Boolean> resyncs) {
+    private static final Logger LOG = Logger.getLogger(ReplicatedArray.class.getName());
+
+    static ArrayAssembly plan(List<Member> given, ReplicatedArray.ArrayOptions options) throws IOException {
+        if (given.isEmpty()) {
+            throw new IllegalArgumentException("no members given");
+        }
+        Map<Member, Superblock> found = new HashMap<>();
+        for (Member m : given) {
+            try {
+                found.put(m, ReplicatedArray.join(MetadataIo.read(m.device())));
+            } catch (IOException e) {
+                throw new InvalidMetadataException(m.name() + ": " + e.getMessage());
+            }
+        }
+        Superblock newest = found.values().stream().max(java.util.Comparator.comparingLong(Superblock::events)).orElseThrow();
+        for (Map.Entry<Member, Superblock> e : found.entrySet()) {
+            Superblock sb = e.getValue();
+            if (!sb.array().equals(newest.array())) {
+                throw new InvalidMetadataException(e.getKey().name() + " belongs to another array (" + sb.array() + ", not "
+                        + newest.array() + ")");
+            }
+            if (!sb.geometry().equals(newest.geometry())) {
+                throw new InvalidMetadataException(e.getKey().name() + " records a different geometry");
+            }
+            if (sb.events() == newest.events() && !sb.roles().equals(newest.roles()) && !options.force()) {
+                throw new InvalidMetadataException("split brain: " + e.getKey().name() + " and another member both have event "
+                        + sb.events() + " but disagree on which members failed; use --force to assemble from the newest");
+            }
+        }
+        ArrayGeometry geometry = newest.geometry();
+        int n = geometry.groups() * geometry.copies();
+        Member[] members = new Member[n];
+        Superblock[] blocks = new Superblock[n];
+        UUID[] ids = new UUID[n];
+        MemberRole.State[] states = new MemberRole.State[n];
+        for (int slot = 0; slot < n; slot++) {
+            ids[slot] = newest.roles().get(slot).member();
+            states[slot] = newest.roles().get(slot).state();
+        }
+        for (Map.Entry<Member, Superblock> e : found.entrySet()) {
+            Superblock sb = e.getValue();
+            int slot = sb.slot();
+            if (!ids[slot].equals(sb.member())) {
+                throw new InvalidMetadataException(e.getKey().name() + " was replaced in this array and is no longer a member");
+            }
+            if (members[slot] != null) {
+                throw new InvalidMetadataException(e.getKey().name() + " and " + members[slot].name() + " are the same member");
+            }
+            members[slot] = e.getKey();
+            blocks[slot] = sb;
+        }
+        boolean[] current = new boolean[n];
+        for (int slot = 0; slot < n; slot++) {
+            current[slot] = members[slot] != null && states[slot] == MemberRole.State.ACTIVE
+                    && blocks[slot].events() == newest.events();
+        }
+        MergedBitmaps loaded = MergedBitmaps.read(geometry, members, current, newest.events());
+
+        // Members to bring up to date are recorded as failed (or rebuilding) until their resync
+        // completes, so a crash in the middle never leaves a half-copied member looking current.
+        Map<Integer, Boolean> targets = new java.util.LinkedHashMap<>();
+        for (int slot = 0; slot < n; slot++) {
+            if (members[slot] == null) {
+                LOG.warning("member " + slot + " (" + ids[slot] + ") is missing; running degraded");
+            } else if (!current[slot]) {
+                boolean onlyDirty = loaded.valid() && states[slot] != MemberRole.State.REBUILDING
+                        && blocks[slot].events() >= loaded.header().clearedAtEvents();
+                LOG.warning(members[slot].name() + " is out of date; it will be resynchronised"
+                        + (onlyDirty ? " from the write-intent bitmap" : " in full"));
+                targets.put(slot, onlyDirty);
+            }
+        }
+        if (!newest.clean()) {
+            LOG.warning("the array was not shut down cleanly; resynchronising "
+                    + (loaded.valid() ? "the regions marked in the write-intent bitmap" : "each group") + " from one copy");
+            for (int g = 0; g < geometry.groups(); g++) {
+                boolean sourceChosen = false;
+                for (int c = 0; c < geometry.copies(); c++) {
+                    int slot = g * geometry.copies() + c;
+                    if (!current[slot]) {
+                        continue;
+                    }
+                    if (sourceChosen) {
+                        targets.put(slot, loaded.valid());
+                    }
+                    sourceChosen = true;
+                }
+            }
+        }
+        targets.forEach((slot, onlyDirty) -> states[slot] = onlyDirty ? MemberRole.State.FAILED : MemberRole.State.REBUILDING);
+        return new ArrayAssembly(newest, members, ids, states, loaded, targets);
+    }
+}
