@@ -64,8 +64,8 @@ public final class CreateCommand implements Callable<Integer> {
         try (Passphrase passphrase = key.read("Enter passphrase", true);
              TransportContext context = replicas.context()) {
             List<Member> opened = ReplicaOptions.open(context, members, geometry.memberSize());
-            ReplicatedArray.ArrayOptions options = replicas.arrayOptions(context, false, 0)
-                    .withBitmap(bitmapChunk, java.time.Duration.ofSeconds(5));
+            ReplicatedArray.ArrayOptions defaults = replicas.arrayOptions(context, false, 0);
+            ReplicatedArray.ArrayOptions options = defaults.withBitmap(bitmapChunk, defaults.bitmapIdle());
             try (ReplicatedArray array = ReplicatedArray.create(opened, geometry, options)) {
                 Luks.format(array.volume(), passphrase, luks);
                 System.err.println("nbdvault: created array " + array.id() + ": " + groups + " group(s) of " + copies

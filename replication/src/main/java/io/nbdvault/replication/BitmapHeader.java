@@ -42,6 +42,12 @@ public record BitmapHeader(long regionSize, int regions, long clearedAtEvents) {
         return (regions + BITS_PER_PAGE - 1) / BITS_PER_PAGE;
     }
 
+    /** A header for members holding {@code memberDataSize} bytes, regions as requested but grown to fit. */
+    static BitmapHeader forData(long memberDataSize, long requestedRegionSize, long clearedAtEvents) {
+        long region = regionSizeFor(memberDataSize, requestedRegionSize);
+        return new BitmapHeader(region, regionsFor(memberDataSize, region), clearedAtEvents);
+    }
+
     /** The requested region size, grown (doubling) until the bitmap fits its space. */
     public static long regionSizeFor(long memberDataSize, long requested) {
         long size = requested;

@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
@@ -64,7 +63,7 @@ final class GroupBitmapStore implements WriteIntentBitmap.Store {
             } catch (RuntimeException e) {
                 f = CompletableFuture.failedFuture(e);
             }
-            results.add(f.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).handle((ok, error) -> {
+            results.add(io.nbdvault.core.Timeouts.within(f, timeout.toMillis()).handle((ok, error) -> {
                 if (error != null) {
                     copies.fail(copy, error);
                     return false;

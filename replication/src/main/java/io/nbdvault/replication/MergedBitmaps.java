@@ -42,14 +42,13 @@ record MergedBitmaps(BitmapHeader header, BitSet[] dirty, boolean valid) {
 
     /** No trustworthy bitmap: start one that no absent member can rely on (cleared "after" every event seen). */
     static MergedBitmaps fresh(ArrayGeometry geometry, long events) {
-        long region = BitmapHeader.regionSizeFor(geometry.memberDataSize(), BitmapHeader.DEFAULT_REGION_SIZE);
+        BitmapHeader header = BitmapHeader.forData(geometry.memberDataSize(), BitmapHeader.DEFAULT_REGION_SIZE, events + 2);
         BitSet[] all = new BitSet[geometry.groups()];
-        int regions = BitmapHeader.regionsFor(geometry.memberDataSize(), region);
         java.util.Arrays.setAll(all, g -> {
             BitSet b = new BitSet();
-            b.set(0, regions);
+            b.set(0, header.regions());
             return b;
         });
-        return new MergedBitmaps(new BitmapHeader(region, regions, events + 2), all, false);
+        return new MergedBitmaps(header, all, false);
     }
 }

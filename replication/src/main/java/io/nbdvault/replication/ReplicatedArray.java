@@ -164,8 +164,7 @@ public final class ReplicatedArray implements AutoCloseable {
             ids[i] = UUID.randomUUID();
             roles.add(new MemberRole(ids[i], MemberRole.State.ACTIVE));
         }
-        long region = BitmapHeader.regionSizeFor(geometry.memberDataSize(), options.bitmapRegionSize());
-        BitmapHeader header = new BitmapHeader(region, BitmapHeader.regionsFor(geometry.memberDataSize(), region), 1);
+        BitmapHeader header = BitmapHeader.forData(geometry.memberDataSize(), options.bitmapRegionSize(), 1);
         byte[] emptyPage = new byte[BitmapHeader.PAGE_SIZE];
         List<CompletableFuture<Void>> writes = new ArrayList<>();
         for (int i = 0; i < members.size(); i++) {

@@ -34,7 +34,7 @@ final class WriteIntentBitmap {
     private final int[] inFlight;
     /** Regions written since the last clearing pass: not idle yet. */
     private final BitSet touched = new BitSet();
-    private final CompletableFuture<Void>[] pageTail;
+    /** A page write not started yet: bits set meanwhile ride along with it. */
     private final CompletableFuture<Void>[] pageQueued;
     /** The last page write that started, and what it wrote: which bits it makes durable. */
     private final CompletableFuture<Void>[] lastStarted;
@@ -49,11 +49,10 @@ final class WriteIntentBitmap {
         this.clearedAtEvents = clearedAtEvents;
         this.inFlight = new int[regions];
         int pages = BitmapHeader.pagesFor(regions);
-        this.pageTail = new CompletableFuture[pages];
         this.pageQueued = new CompletableFuture[pages];
         this.lastStarted = new CompletableFuture[pages];
         this.lastSnapshot = new byte[pages][];
-        java.util.Arrays.fill(pageTail, Requests.done());
+        java.util.Arrays.fill(lastStarted, Requests.done());
     }
 
     long regionSize() {
@@ -189,29 +188,24 @@ final class WriteIntentBitmap {
     CompletableFuture<Void> writeAll() {
         List<CompletableFuture<Void>> writes = new ArrayList<>();
         synchronized (this) {
-            for (int p = 0; p < pageTail.length; p++) {
+            for (int p = 0; p < lastStarted.length; p++) {
                 writes.add(schedulePage(p));
             }
         }
         return CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new));
     }
 
+    /** One page as written: BitSet's own byte order (bit r at byte r/8, bit r%8) is the on-disk order. */
     synchronized byte[] page(int page) {
-        byte[] out = new byte[BitmapHeader.PAGE_SIZE];
         int from = page * BitmapHeader.BITS_PER_PAGE;
-        int to = Math.min(regions, from + BitmapHeader.BITS_PER_PAGE);
-        for (int r = bits.nextSetBit(from); r >= 0 && r < to; r = bits.nextSetBit(r + 1)) {
-            int bit = r - from;
-            out[bit >>> 3] |= (byte) (1 << (bit & 7));
-        }
-        return out;
+        byte[] set = bits.get(from, Math.min(regions, from + BitmapHeader.BITS_PER_PAGE)).toByteArray();
+        return java.util.Arrays.copyOf(set, BitmapHeader.PAGE_SIZE);
     }
 
     /** The page write that makes an already-set bit durable (a failed one is tried again). */
     private CompletableFuture<Void> carrier(int page, int region) {
-        int bit = region - page * BitmapHeader.BITS_PER_PAGE;
         byte[] snapshot = lastSnapshot[page];
-        if (snapshot == null || (snapshot[bit >>> 3] & (1 << (bit & 7))) == 0) {
+        if (snapshot == null || !BitSet.valueOf(snapshot).get(region - page * BitmapHeader.BITS_PER_PAGE)) {
             // Not in the last write that started: the one queued behind it takes it in.
             return pageQueued[page] != null ? pageQueued[page] : schedulePage(page);
         }
@@ -232,9 +226,7 @@ final class WriteIntentBitmap {
         }
         CompletableFuture<Void> queued = new CompletableFuture<>();
         pageQueued[page] = queued;
-        CompletableFuture<Void> previous = pageTail[page];
-        pageTail[page] = queued;
-        previous.handle((x, e) -> null).thenCompose(x -> {
+        lastStarted[page].handle((x, e) -> null).thenCompose(x -> {
             byte[] snapshot;
             synchronized (this) {
                 pageQueued[page] = null;
@@ -260,10 +252,9 @@ final class WriteIntentBitmap {
     /** Decodes one page of bits into {@code into}. */
     static void decodePage(byte[] bytes, int page, int regions, BitSet into) {
         int from = page * BitmapHeader.BITS_PER_PAGE;
-        for (int bit = 0; bit < BitmapHeader.BITS_PER_PAGE && from + bit < regions; bit++) {
-            if ((bytes[bit >>> 3] & (1 << (bit & 7))) != 0) {
-                into.set(from + bit);
-            }
+        BitSet set = BitSet.valueOf(bytes);
+        for (int bit = set.nextSetBit(0); bit >= 0 && from + bit < regions; bit = set.nextSetBit(bit + 1)) {
+            into.set(from + bit);
         }
     }
 }
