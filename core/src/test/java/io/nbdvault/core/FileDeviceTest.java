@@ -11,12 +11,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-class FileDeviceTest extends BlockDeviceContract {
+class FileDeviceTest extends io.nbdvault.testing.BlockDeviceContract {
     @TempDir
     Path dir;
 
     @Override
-    BlockDevice newDevice(int size) throws Exception {
+    protected BlockDevice newDevice(int size) throws Exception {
         return FileDevice.create(dir.resolve("disk.img"), size, FileSpace.NONE);
     }
 

@@ -7,9 +7,9 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-class MemoryDeviceTest extends BlockDeviceContract {
+class MemoryDeviceTest extends io.nbdvault.testing.BlockDeviceContract {
     @Override
-    BlockDevice newDevice(int size) {
+    protected BlockDevice newDevice(int size) {
         return new MemoryDevice(size);
     }
 

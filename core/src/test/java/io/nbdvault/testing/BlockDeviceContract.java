@@ -1,4 +1,8 @@
-package io.nbdvault.core;
+package io.nbdvault.testing;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.core.Extent;
+import io.nbdvault.core.WriteFlags;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -14,30 +18,30 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Behaviour every writable BlockDevice must show, checked against a byte-array model. */
-abstract class BlockDeviceContract {
-    static final int SIZE = 4 << 20;
+public abstract class BlockDeviceContract {
+    protected static final int SIZE = 4 << 20;
 
-    BlockDevice device;
-    byte[] model;
+    protected BlockDevice device;
+    protected byte[] model;
 
-    abstract BlockDevice newDevice(int size) throws Exception;
+    protected abstract BlockDevice newDevice(int size) throws Exception;
 
     @BeforeEach
-    void setUp() throws Exception {
+    public void setUp() throws Exception {
         device = newDevice(SIZE);
         model = new byte[SIZE];
     }
 
     @AfterEach
-    void tearDown() {
+    public void tearDown() {
         device.close();
     }
 
-    byte[] read(long offset, int length) {
+    protected byte[] read(long offset, int length) {
         return io.nbdvault.testing.Devices.read(device, offset, length);
     }
 
-    void write(long offset, byte[] data) {
+    protected void write(long offset, byte[] data) {
         device.write(offset, Unpooled.wrappedBuffer(data), WriteFlags.NONE).join();
         System.arraycopy(data, 0, model, (int) offset, data.length);
     }
@@ -99,5 +103,34 @@ abstract class BlockDeviceContract {
             pos += e.length();
         }
         assertTrue(dataSeen || covered <= (1 << 20));
+    }
+
+    @Test
+    void manyRequestsInFlightAtOnceAllLand() {
+        Random random = new Random(7);
+        List<java.util.concurrent.CompletableFuture<Void>> writes = new java.util.ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            byte[] data = new byte[65_536];
+            random.nextBytes(data);
+            int offset = i * 65_536;
+            System.arraycopy(data, 0, model, offset, data.length);
+            writes.add(device.write(offset, Unpooled.wrappedBuffer(data), i % 8 == 0 ? WriteFlags.FUA : WriteFlags.NONE));
+        }
+        java.util.concurrent.CompletableFuture.allOf(writes.toArray(java.util.concurrent.CompletableFuture[]::new)).join();
+        device.flush().join();
+        List<java.util.concurrent.CompletableFuture<ByteBuf>> reads = new java.util.ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            reads.add(device.read(i * 65_536L, 65_536));
+        }
+        for (int i = 0; i < 64; i++) {
+            ByteBuf got = reads.get(i).join();
+            try {
+                byte[] bytes = new byte[65_536];
+                got.getBytes(got.readerIndex(), bytes);
+                assertArrayEquals(java.util.Arrays.copyOfRange(model, i * 65_536, (i + 1) * 65_536), bytes, "request " + i);
+            } finally {
+                got.release();
+            }
+        }
     }
 }

@@ -1,0 +1,72 @@
+package io.nbdvault.core;
+
+import io.netty.buffer.ByteBuf;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+/**
+ * Gives every request to the device below a deadline: past it the caller gets a
+ * {@link java.util.concurrent.TimeoutException} (on the timer thread), and whatever the device
+ * answers afterwards is disposed of here — a late read's buffer is released, since nobody will.
+ * The device below is never told; its own requests keep their own lifetime.
+ */
+public final class DeadlineDevice extends ForwardingDevice {
+    private static final Consumer<Object> NOTHING = late -> { };
+    private final long millis;
+
+    public DeadlineDevice(BlockDevice below, Duration deadline) {
+        super(below);
+        this.millis = deadline.toMillis();
+    }
+
+    private <T> CompletableFuture<T> bounded(CompletableFuture<T> f, String what, Consumer<? super T> disposeLate) {
+        return Timeouts.within(f, millis, what + " on " + below, disposeLate);
+    }
+
+    private static <T> CompletableFuture<T> call(java.util.function.Supplier<CompletableFuture<T>> op) {
+        try {
+            return op.get();
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    @Override
+    public CompletableFuture<ByteBuf> read(long offset, int length) {
+        return bounded(call(() -> below.read(offset, length)), "read " + offset + "+" + length, ByteBuf::release);
+    }
+
+    @Override
+    public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
+        // The device below retains what it needs beyond the caller's future (the BlockDevice contract).
+        return bounded(call(() -> below.write(offset, data, flags)), "write " + offset + "+" + data.readableBytes(), NOTHING);
+    }
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        return bounded(call(below::flush), "flush", NOTHING);
+    }
+
+    @Override
+    public CompletableFuture<Void> trim(long offset, long length, int flags) {
+        return bounded(call(() -> below.trim(offset, length, flags)), "trim " + offset + "+" + length, NOTHING);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
+        return bounded(call(() -> below.writeZeroes(offset, length, flags)), "write zeroes " + offset + "+" + length, NOTHING);
+    }
+
+    @Override
+    public CompletableFuture<List<Extent>> blockStatus(long offset, long length) {
+        return bounded(call(() -> below.blockStatus(offset, length)), "block status", NOTHING);
+    }
+
+    @Override
+    public CompletableFuture<Void> cache(long offset, long length) {
+        return bounded(call(() -> below.cache(offset, length)), "cache", NOTHING);
+    }
+}
