@@ -3,6 +3,7 @@ package io.nbdvault.cli;
 import io.nbdvault.crypto.Passphrase;
 import io.nbdvault.crypto.luks.Luks;
 import io.nbdvault.crypto.luks.LuksFormatOptions;
+import io.nbdvault.replication.ArrayOptions;
 import io.nbdvault.replication.ArrayGeometry;
 import io.nbdvault.replication.Member;
 import io.nbdvault.replication.ReplicatedArray;
@@ -64,8 +65,8 @@ public final class CreateCommand implements Callable<Integer> {
         try (Passphrase passphrase = key.read("Enter passphrase", true);
              TransportContext context = replicas.context()) {
             List<Member> opened = ReplicaOptions.open(context, members, geometry.memberSize());
-            ReplicatedArray.ArrayOptions defaults = replicas.arrayOptions(context, false, 0);
-            ReplicatedArray.ArrayOptions options = defaults.withBitmap(bitmapChunk, defaults.bitmapIdle());
+            ArrayOptions defaults = replicas.arrayOptions(context, false, 0);
+            ArrayOptions options = defaults.withBitmap(bitmapChunk, defaults.bitmapIdle());
             try (ReplicatedArray array = ReplicatedArray.create(opened, geometry, options)) {
                 Luks.format(array.volume(), passphrase, luks);
                 System.err.println("nbdvault: created array " + array.id() + ": " + groups + " group(s) of " + copies

@@ -3,6 +3,7 @@ package io.nbdvault.cli;
 import io.nbdvault.crypto.Passphrase;
 import io.nbdvault.crypto.luks.Luks;
 import io.nbdvault.crypto.luks.LuksFormatOptions;
+import io.nbdvault.replication.ArrayOptions;
 import io.nbdvault.replication.ArrayGeometry;
 import io.nbdvault.replication.Member;
 import io.nbdvault.replication.ReplicatedArray;
@@ -66,7 +67,7 @@ final class EmbeddedDefault {
                 Files.deleteIfExists(Path.of(m));
             }
             List<Member> members = ReplicaOptions.open(context, d.members(), geometry.memberSize());
-            try (ReplicatedArray array = ReplicatedArray.create(members, geometry, ReplicatedArray.ArrayOptions.defaults())) {
+            try (ReplicatedArray array = ReplicatedArray.create(members, geometry, ArrayOptions.defaults())) {
                 Luks.format(array.volume(), passphrase, LuksFormatOptions.defaults());
             }
         }

@@ -1,6 +1,7 @@
 package io.nbdvault.cli;
 
 import io.nbdvault.core.BlockDevice;
+import io.nbdvault.replication.ArrayOptions;
 import io.nbdvault.replication.Member;
 import io.nbdvault.replication.ReplicatedArray;
 import io.nbdvault.transport.TransportContext;
@@ -63,8 +64,8 @@ public final class ReplicaOptions {
     }
 
     /** Array options for members reached through {@code context}: failed and new members are (re)opened by name. */
-    ReplicatedArray.ArrayOptions arrayOptions(TransportContext context, boolean force, long resyncBytesPerSecond) {
-        return new ReplicatedArray.ArrayOptions(Duration.ofMillis(timeoutMillis), resyncBytesPerSecond, force)
+    ArrayOptions arrayOptions(TransportContext context, boolean force, long resyncBytesPerSecond) {
+        return new ArrayOptions(Duration.ofMillis(timeoutMillis), resyncBytesPerSecond, force)
                 .withOpener(context::open);
     }
 

@@ -13,6 +13,8 @@ import io.netty.buffer.ByteBufAllocator;
 
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * The encryption layer: plaintext above, AES-XTS ciphertext below, dm-crypt compatible.
@@ -23,6 +25,11 @@ import java.util.concurrent.CompletableFuture;
  * <p>Whole-sector writes are encrypted once, in place, and the same buffer goes down the stack.
  * Partial-sector writes read, decrypt, patch, re-encrypt and write the sectors they touch, holding
  * a lock on those edge sectors so that two partial writes into one sector cannot lose each other.
+ *
+ * <p>Threads: requests of {@link CryptoWorkers#OFFLOAD_THRESHOLD} bytes or more are encrypted and
+ * decrypted on {@link CryptoWorkers} (never on the event loop that submitted them or completed the
+ * read below); smaller ones inline on the calling or completing thread. The device below is called
+ * from whichever of these threads finished the encryption.
  */
 public final class EncryptedDevice implements BlockDevice {
     private static final int ZERO_CHUNK = 1 << 20;
@@ -36,6 +43,7 @@ public final class EncryptedDevice implements BlockDevice {
     private final long tweakStep;
     private final SectorLocks locks = new SectorLocks();
     private final ByteBufAllocator allocator = ByteBufAllocator.DEFAULT;
+    private final Executor workers = CryptoWorkers.shared();
 
     public EncryptedDevice(BlockDevice below, long payloadOffset, long payloadSize, AesXts cipher, int sectorSize,
                            long firstTweak) {
@@ -90,7 +98,7 @@ public final class EncryptedDevice implements BlockDevice {
 
     /** Reads and decrypts whole sectors; the buffer returned belongs to the caller. */
     private CompletableFuture<ByteBuf> readSectors(long start, int length) {
-        return below.read(payloadOffset + start, length).thenApply(cipherText -> {
+        return below.read(payloadOffset + start, length).thenCompose(cipherText -> onWorker(length, cipherText, () -> {
             ByteBuf plain = contiguous(cipherText);
             try {
                 cipher.decrypt(plain.nioBuffer(plain.readerIndex(), length), sectorSize, tweakOf(start), tweakStep);
@@ -99,20 +107,50 @@ public final class EncryptedDevice implements BlockDevice {
                 plain.release();
                 throw e;
             }
-        });
+        }));
+    }
+
+    /**
+     * Runs {@code work} inline when small, else on a crypto worker. {@code owned} is the buffer the
+     * work takes over; it is released here if the work can never run (workers shut down).
+     */
+    private <T> CompletableFuture<T> onWorker(int length, ByteBuf owned, java.util.function.Supplier<T> work) {
+        if (length < CryptoWorkers.OFFLOAD_THRESHOLD) {
+            try {
+                return CompletableFuture.completedFuture(work.get());
+            } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+        CompletableFuture<T> out = new CompletableFuture<>();
+        try {
+            workers.execute(() -> {
+                try {
+                    out.complete(work.get());
+                } catch (RuntimeException e) {
+                    out.completeExceptionally(e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            if (owned != null) {
+                owned.release();
+            }
+            out.completeExceptionally(e);
+        }
+        return out;
     }
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
         int length = data.readableBytes();
         if (offset % sectorSize == 0 && length % sectorSize == 0) {
-            ByteBuf target = contiguousCopyIfNeeded(data);
-            cipher.encrypt(target.nioBuffer(target.readerIndex(), length), sectorSize, tweakOf(offset), tweakStep);
-            CompletableFuture<Void> done = below.write(payloadOffset + offset, target, flags);
-            if (target != data) {
-                done.whenComplete((ok, error) -> target.release());
-            }
-            return done;
+            // Our own reference while the work is queued: the caller may give up on its future meanwhile.
+            ByteBuf target = data.nioBufferCount() == 1 && !data.isReadOnly() ? data.retain() : contiguousCopy(data);
+            return onWorker(length, null, () -> {
+                cipher.encrypt(target.nioBuffer(target.readerIndex(), length), sectorSize, tweakOf(offset), tweakStep);
+                return target;
+            }).thenCompose(encrypted -> below.write(payloadOffset + offset, encrypted, flags))
+                    .whenComplete((ok, error) -> target.release());
         }
         return readModifyWrite(offset, data, flags);
     }
@@ -123,13 +161,13 @@ public final class EncryptedDevice implements BlockDevice {
         long end = alignUp(offset + length);
         ByteBuf patch = data.retainedDuplicate();
         return locks.withSectors(start / sectorSize, (end - 1) / sectorSize, () ->
-                readSectors(start, (int) (end - start)).thenCompose(plain -> {
+                readSectors(start, (int) (end - start)).thenCompose(plain -> onWorker(plain.readableBytes(), plain, () -> {
                     plain.setBytes(plain.readerIndex() + (int) (offset - start), patch, patch.readerIndex(), length);
                     cipher.encrypt(plain.nioBuffer(plain.readerIndex(), plain.readableBytes()), sectorSize,
                             tweakOf(start), tweakStep);
-                    return below.write(payloadOffset + start, plain, flags)
-                            .whenComplete((ok, error) -> plain.release());
-                })).whenComplete((ok, error) -> patch.release());
+                    return plain;
+                }).thenCompose(encrypted -> below.write(payloadOffset + start, encrypted, flags)
+                        .whenComplete((ok, error) -> encrypted.release())))).whenComplete((ok, error) -> patch.release());
     }
 
     @Override
@@ -207,10 +245,7 @@ public final class EncryptedDevice implements BlockDevice {
         return copy;
     }
 
-    private ByteBuf contiguousCopyIfNeeded(ByteBuf data) {
-        if (data.nioBufferCount() == 1 && !data.isReadOnly()) {
-            return data;
-        }
+    private ByteBuf contiguousCopy(ByteBuf data) {
         ByteBuf copy = allocator.directBuffer(data.readableBytes());
         copy.writeBytes(data, data.readerIndex(), data.readableBytes());
         return copy;

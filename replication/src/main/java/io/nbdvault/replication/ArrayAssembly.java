@@ -19,7 +19,7 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
                      Map<Integer, Boolean> resyncs) {
     private static final Logger LOG = Logger.getLogger(ReplicatedArray.class.getName());
 
-    static ArrayAssembly plan(List<Member> given, ReplicatedArray.ArrayOptions options) throws IOException {
+    static ArrayAssembly plan(List<Member> given, ArrayOptions options) throws IOException {
         if (given.isEmpty()) {
             throw new IllegalArgumentException("no members given");
         }

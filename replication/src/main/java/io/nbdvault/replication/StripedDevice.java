@@ -1,21 +1,19 @@
 package io.nbdvault.replication;
 
 import io.nbdvault.core.BlockDevice;
-import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Capabilities;
 import io.nbdvault.core.Extent;
+import io.nbdvault.core.Futures;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.CompositeByteBuf;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
 /**
  * RAID-0: chunk c of the volume lives on group c mod G at offset (c div G) × chunk. Requests are
  * cut at chunk boundaries and the pieces run in parallel; reads are reassembled without copying.
+ * Pure address mapping: no state, no locks; continuations run where the groups complete.
  */
 public final class StripedDevice implements BlockDevice {
     private final List<BlockDevice> groups;
@@ -84,15 +82,7 @@ public final class StripedDevice implements BlockDevice {
         for (Piece p : parts) {
             reads.add(groups.get(p.group()).read(p.groupOffset(), p.length()));
         }
-        return CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new)).handle((ok, error) -> {
-            if (error != null) {
-                reads.forEach(r -> r.thenAccept(ByteBuf::release));
-                throw new CompletionException(BlockDeviceException.unwrap(error));
-            }
-            CompositeByteBuf whole = ByteBufAllocator.DEFAULT.compositeBuffer(reads.size());
-            reads.forEach(r -> whole.addComponent(true, r.join()));
-            return whole;
-        });
+        return Futures.concat(reads);
     }
 
     @Override
@@ -158,7 +148,7 @@ public final class StripedDevice implements BlockDevice {
     }
 
     static CompletableFuture<Void> all(List<CompletableFuture<Void>> futures) {
-        return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new));
+        return Futures.all(futures);
     }
 
     @Override

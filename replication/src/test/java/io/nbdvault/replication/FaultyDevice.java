@@ -14,7 +14,10 @@ import java.util.function.Supplier;
 
 /** A test device over another one that can be made to fail or hang, reads and updates separately. */
 final class FaultyDevice extends ForwardingDevice {
-    enum Mode { OK, FAIL, HANG }
+    /** LATE answers for real, but only after {@link #LATE_MILLIS}: past any deadline the tests set. */
+    enum Mode { OK, FAIL, HANG, LATE }
+
+    static final long LATE_MILLIS = 600;
 
     volatile Mode reads = Mode.OK;
     volatile Mode writes = Mode.OK;
@@ -30,6 +33,9 @@ final class FaultyDevice extends ForwardingDevice {
             case OK -> op.get();
             case FAIL -> CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "injected failure"));
             case HANG -> new CompletableFuture<>();
+            case LATE -> CompletableFuture.supplyAsync(() -> null,
+                    CompletableFuture.delayedExecutor(LATE_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS))
+                    .thenCompose(x -> op.get());
         };
     }
 

@@ -43,7 +43,11 @@ class MirroredDeviceTest {
             copies.add(new FaultyDevice(m));
         }
         reported = new CopyOnWriteArrayList<>();
-        mirror = new MirroredDevice(List.copyOf(copies), Duration.ofMillis(300), (copy, cause) -> reported.add(copy));
+        mirror = new MirroredDevice(CopySet.over(List.copyOf(copies), Duration.ofMillis(300), (copy, cause) -> reported.add(copy)));
+    }
+
+    CopySet set() {
+        return mirror.copies();
     }
 
 
@@ -78,7 +82,7 @@ class MirroredDeviceTest {
         byte[] data = random(8192, 3);
         mirror.write(0, Unpooled.wrappedBuffer(data), 0).join();
         assertEquals(List.of(1), reported);
-        assertFalse(mirror.isLive(1));
+        assertFalse(set().isLive(1));
         mirror.write(8192, Unpooled.wrappedBuffer(data), 0).join();
         assertEquals(1, copies.get(1).writeCount.get(), "a failed copy gets no more writes");
         assertArrayEquals(data, read(mirror, 8192, 8192));
@@ -109,7 +113,7 @@ class MirroredDeviceTest {
             assertTrue(System.nanoTime() < deadline, "copy 0 was rewritten from a good copy");
             Thread.sleep(10);
         }
-        assertTrue(mirror.isLive(0), "a repaired copy stays in service");
+        assertTrue(set().isLive(0), "a repaired copy stays in service");
     }
 
     @Test
@@ -124,27 +128,79 @@ class MirroredDeviceTest {
 
     @Test
     void restoredCopyIsUsedAgain() {
-        mirror.fail(1, new RuntimeException("administrator"));
-        assertFalse(mirror.isLive(1));
-        mirror.restore(1);
+        set().fail(1, new RuntimeException("administrator"));
+        assertFalse(set().isLive(1));
+        set().restore(1);
         mirror.write(0, Unpooled.wrappedBuffer(new byte[] {1}), 0).join();
         assertEquals(1, read(stores.get(1), 0, 1)[0]);
     }
 
     @Test
+    void aRangeUnreadableOnEveryCopyGivesEioAndKeepsTheGroupInService() {
+        byte[] data = random(8192, 6);
+        mirror.write(0, Unpooled.wrappedBuffer(data), 0).join();
+        copies.forEach(c -> c.reads = FaultyDevice.Mode.FAIL);
+        CompletionException e = assertThrows(CompletionException.class, () -> read(mirror, 0, 4096));
+        assertEquals(Errno.EIO, BlockDeviceException.errnoOf(e));
+        assertEquals(List.of(), reported, "no copy is failed for an error every copy shares");
+        assertEquals(List.of(0, 1, 2), set().readable());
+        copies.forEach(c -> c.reads = FaultyDevice.Mode.OK);
+        assertArrayEquals(java.util.Arrays.copyOfRange(data, 4096, 8192), read(mirror, 4096, 4096), "other ranges still read");
+    }
+
+    @Test
+    void aReadAnsweredAfterTheDeadlineIsReleasedAndServedByAnotherCopy() throws Exception {
+        byte[] data = random(4096, 7);
+        mirror.write(0, Unpooled.wrappedBuffer(data), 0).join();
+        // Copy 0 answers for real, but only after the 300 ms deadline: its buffer must not leak.
+        copies.get(0).reads = FaultyDevice.Mode.LATE;
+        assertArrayEquals(data, read(mirror, 0, 4096));
+        assertEquals(List.of(0), reported, "a copy that does not answer in time is failed");
+        Thread.sleep(FaultyDevice.LATE_MILLIS + 200);
+        // The leak detector (PARANOID, failing the test) checks that the late buffer was released.
+    }
+
+    @Test
     void aRateLimitedResyncCopiesNoFasterThanAskedAndReportsProgress() {
-        List<BlockDevice> copies = List.of(new MemoryDevice(4 << 20), new MemoryDevice(4 << 20));
-        MirroredDevice m = new MirroredDevice(copies, Duration.ofSeconds(5), (c, e) -> { });
-        List<long[]> seen = new CopyOnWriteArrayList<>();
-        m.fail(1, new java.io.IOException("away"));
-        long start = System.nanoTime();
-        long copied = m.resync(1, false, 8L << 20, (done, total) -> seen.add(new long[] {done, total})).join();
-        long elapsedMillis = (System.nanoTime() - start) / 1_000_000;
-        assertEquals(4L << 20, copied);
-        // 4 MiB at 8 MiB/s: the limiter must hold the last step back until about 500 ms have passed.
-        assertTrue(elapsedMillis >= 400, "4 MiB at 8 MiB/s took only " + elapsedMillis + " ms");
-        assertArrayEquals(new long[] {0, 4 << 20}, seen.get(0), "progress starts at 0 of the total");
-        assertArrayEquals(new long[] {4 << 20, 4 << 20}, seen.get(seen.size() - 1));
-        assertTrue(m.isLive(1) && !m.isSyncing(1));
+        List<BlockDevice> devices = List.of(new MemoryDevice(4 << 20), new MemoryDevice(4 << 20));
+        CopySet set = CopySet.over(devices, Duration.ofSeconds(5), (c, e) -> { });
+        java.util.concurrent.ScheduledExecutorService control = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        try {
+            GroupJobs jobs = new GroupJobs(set, new WriteGate(), null, control);
+            List<long[]> seen = new CopyOnWriteArrayList<>();
+            set.fail(1, new java.io.IOException("away"));
+            long start = System.nanoTime();
+            long copied = jobs.resync(1, false, 8L << 20, (done, total) -> seen.add(new long[] {done, total})).join();
+            long elapsedMillis = (System.nanoTime() - start) / 1_000_000;
+            assertEquals(4L << 20, copied);
+            // 4 MiB at 8 MiB/s: the limiter must hold the last step back until about 500 ms have passed.
+            assertTrue(elapsedMillis >= 400, "4 MiB at 8 MiB/s took only " + elapsedMillis + " ms");
+            assertArrayEquals(new long[] {0, 4 << 20}, seen.get(0), "progress starts at 0 of the total");
+            assertArrayEquals(new long[] {4 << 20, 4 << 20}, seen.get(seen.size() - 1));
+            assertTrue(set.isLive(1) && !set.isSyncing(1));
+        } finally {
+            control.shutdownNow();
+        }
+    }
+
+    @Test
+    void aSlowResyncIsCancelledPromptlyAndLeavesTheCopySyncing() {
+        List<BlockDevice> devices = List.of(new MemoryDevice(64 << 20), new MemoryDevice(64 << 20));
+        CopySet set = CopySet.over(devices, Duration.ofSeconds(5), (c, e) -> { });
+        java.util.concurrent.ScheduledExecutorService control = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        try {
+            GroupJobs jobs = new GroupJobs(set, new WriteGate(), null, control);
+            set.fail(1, new java.io.IOException("away"));
+            // 64 MiB at 1 MiB/s would take a minute.
+            java.util.concurrent.CompletableFuture<Long> slow = jobs.resync(1, false, 1 << 20, ProgressListener.NONE);
+            long start = System.nanoTime();
+            jobs.cancelAll().orTimeout(5, java.util.concurrent.TimeUnit.SECONDS).join();
+            assertTrue((System.nanoTime() - start) < 3_000_000_000L, "cancelled within a few seconds");
+            CompletionException e = assertThrows(CompletionException.class, slow::join);
+            assertTrue(e.getCause() instanceof java.util.concurrent.CancellationException, String.valueOf(e.getCause()));
+            assertTrue(set.isSyncing(1), "an unfinished resync never puts the copy back in service");
+        } finally {
+            control.shutdownNow();
+        }
     }
 }

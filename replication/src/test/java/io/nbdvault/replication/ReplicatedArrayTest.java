@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(60)
 class ReplicatedArrayTest {
     static final ArrayGeometry ONE_GROUP = new ArrayGeometry(1, 3, 64 * 1024, 4L << 20);
-    static final ReplicatedArray.ArrayOptions OPTIONS = new ReplicatedArray.ArrayOptions(Duration.ofMillis(500), 0, false);
+    static final ArrayOptions OPTIONS = new ArrayOptions(Duration.ofMillis(500), 0, false);
 
     static List<Member> members(int n, long size) {
         List<Member> out = new ArrayList<>();
@@ -156,7 +156,7 @@ class ReplicatedArrayTest {
         MetadataIo.write(ms.get(1).device(), b.withEvents(a.events() + 5, true, bView)).join();
         InvalidMetadataException e = assertThrows(InvalidMetadataException.class, () -> ReplicatedArray.assemble(ms, OPTIONS));
         assertTrue(e.getMessage().contains("split brain"), e.getMessage());
-        ReplicatedArray.assemble(ms, new ReplicatedArray.ArrayOptions(Duration.ofMillis(500), 0, true)).close();
+        ReplicatedArray.assemble(ms, new ArrayOptions(Duration.ofMillis(500), 0, true)).close();
     }
 
     @Test
@@ -180,7 +180,7 @@ class ReplicatedArrayTest {
         try (ReplicatedArray a = ReplicatedArray.create(ms, g, OPTIONS)) {
             assertEquals(8L << 20, a.volume().size());
             a.volume().write(0, Unpooled.wrappedBuffer(d), 0).join();
-            a.fail(0);
+            a.fail(ms.get(0).name()).join();
             assertArrayEquals(d, io.nbdvault.testing.Devices.read(a.volume(), 0, d.length));
         }
         // Chunk 1 of the volume is chunk 0 of group 1: members 2 and 3 hold it at offset 0.

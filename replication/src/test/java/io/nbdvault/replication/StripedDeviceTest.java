@@ -60,15 +60,15 @@ class StripedDeviceTest {
     @Test
     void mirrorsUnderAStripe() {
         List<BlockDevice> groups = List.of(
-                new MirroredDevice(List.of(new MemoryDevice(1 << 20), new MemoryDevice(1 << 20)),
-                        java.time.Duration.ofSeconds(5), MirrorListener.NONE),
-                new MirroredDevice(List.of(new MemoryDevice(1 << 20), new MemoryDevice(1 << 20)),
-                        java.time.Duration.ofSeconds(5), MirrorListener.NONE));
+                new MirroredDevice(CopySet.over(List.of(new MemoryDevice(1 << 20), new MemoryDevice(1 << 20)),
+                        java.time.Duration.ofSeconds(5), MirrorListener.NONE)),
+                new MirroredDevice(CopySet.over(List.of(new MemoryDevice(1 << 20), new MemoryDevice(1 << 20)),
+                        java.time.Duration.ofSeconds(5), MirrorListener.NONE)));
         StripedDevice volume = new StripedDevice(groups, CHUNK);
         byte[] data = new byte[(int) volume.size()];
         new Random(9).nextBytes(data);
         volume.write(0, Unpooled.wrappedBuffer(data), 0).join();
-        ((MirroredDevice) groups.get(1)).fail(0, new RuntimeException("test"));
+        ((MirroredDevice) groups.get(1)).copies().fail(0, new RuntimeException("test"));
         assertArrayEquals(data, io.nbdvault.testing.Devices.read(volume, 0, data.length));
     }
 }

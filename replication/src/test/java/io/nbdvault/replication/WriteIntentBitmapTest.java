@@ -30,10 +30,10 @@ class WriteIntentBitmapTest {
     static final long MIB = 1 << 20;
     static final ArrayGeometry GEOMETRY = new ArrayGeometry(1, 3, 64 * 1024, 64 * MIB);
     /** 1 MiB regions, cleared after 50 ms idle, failed members probed every 50 ms. */
-    static final ReplicatedArray.ArrayOptions FAST = new ReplicatedArray.ArrayOptions(Duration.ofMillis(500), 0, false)
+    static final ArrayOptions FAST = new ArrayOptions(Duration.ofMillis(500), 0, false)
             .withBitmap(MIB, Duration.ofMillis(50)).withProbeInterval(Duration.ofMillis(50));
     /** As FAST but nothing is ever cleared or probed: a process that stops doing background work. */
-    static final ReplicatedArray.ArrayOptions FROZEN = new ReplicatedArray.ArrayOptions(Duration.ofMillis(500), 0, false)
+    static final ArrayOptions FROZEN = new ArrayOptions(Duration.ofMillis(500), 0, false)
             .withBitmap(MIB, Duration.ofHours(1)).withProbeInterval(Duration.ofHours(1));
 
     /** A store whose page writes wait until the test lets them through. */
@@ -163,7 +163,7 @@ class WriteIntentBitmapTest {
             flaky.writes = FaultyDevice.Mode.FAIL;
             flaky.reads = FaultyDevice.Mode.FAIL;
             a.volume().write(MIB, Unpooled.wrappedBuffer(data(8192, 4)), 0).join();
-            a.fail("m1");
+            a.fail("m1").join();
             Thread.sleep(300);
             assertEquals(ArrayStatus.State.DEGRADED, a.status().state(), "m2 does not answer yet");
             flaky.writes = FaultyDevice.Mode.OK;

@@ -110,8 +110,9 @@ public final class AdminServer implements AutoCloseable {
                 switch (command) {
                     case "status" -> reply.set("status", JSON.valueToTree(array.status()));
                     case "fail" -> {
-                        array.fail(request.path("member").asText(""));
-                        reply.put("done", true);
+                        array.fail(request.path("member").asText("")).whenComplete((x, error) ->
+                                answer(ctx, error, done -> done.put("done", true)));
+                        return;
                     }
                     case "re-add" -> {
                         array.reAdd(request.path("member").asText("")).whenComplete((onlyDirty, error) ->

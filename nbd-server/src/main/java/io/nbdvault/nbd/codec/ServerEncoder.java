@@ -26,7 +26,8 @@ public final class ServerEncoder extends MessageToMessageEncoder<Object> {
             header.writeInt(Nbd.SIMPLE_REPLY_MAGIC).writeInt(reply.error()).writeLong(reply.cookie());
             out.add(header);
             if (reply.data() != null) {
-                out.add(reply.data());
+                // The encoder releases the reply once encoded; the data goes on with its own reference.
+                out.add(reply.data().retain());
             }
         } else if (msg instanceof StructuredChunk chunk) {
             int headLength = chunk.head() == null ? 0 : chunk.head().readableBytes();
@@ -35,12 +36,11 @@ public final class ServerEncoder extends MessageToMessageEncoder<Object> {
             header.writeInt(Nbd.STRUCTURED_REPLY_MAGIC).writeShort(chunk.flags()).writeShort(chunk.type())
                     .writeLong(chunk.cookie()).writeInt(headLength + dataLength);
             if (chunk.head() != null) {
-                header.writeBytes(chunk.head());
-                chunk.head().release();
+                header.writeBytes(chunk.head(), chunk.head().readerIndex(), headLength);
             }
             out.add(header);
             if (chunk.data() != null) {
-                out.add(chunk.data());
+                out.add(chunk.data().retain());
             }
         } else if (msg instanceof OptionReply reply) {
             ByteBuf buf = ctx.alloc().buffer(20 + reply.data().length);

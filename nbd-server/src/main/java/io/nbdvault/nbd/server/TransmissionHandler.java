@@ -269,7 +269,19 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Answers from whichever thread completed the device's future: the write itself is issued on
+     * the connection's event loop. The reply owns its buffers, so a closed channel releases them.
+     */
     private void send(Object reply, long bytes) {
+        if (!ctx.executor().inEventLoop()) {
+            try {
+                ctx.executor().execute(() -> send(reply, bytes));
+            } catch (java.util.concurrent.RejectedExecutionException shutDown) {
+                io.netty.util.ReferenceCountUtil.release(reply);
+            }
+            return;
+        }
         ctx.writeAndFlush(reply).addListener(f -> finished(bytes));
     }
 

@@ -96,7 +96,11 @@ class CodecTest {
         assertEquals(Nbd.SIMPLE_REPLY_MAGIC, header.readInt());
         assertEquals(0, header.readInt());
         assertEquals(5, header.readLong());
-        assertTrue(data == ch.readOutbound(), "read data is sent as the same buffer");
+        header.release();
+        ByteBuf sent = ch.readOutbound();
+        assertTrue(data == sent, "read data is sent as the same buffer");
+        assertEquals(1, sent.refCnt(), "the reply's reference went on with the data");
+        sent.release();
 
         ch.writeOutbound(new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, 6,
                 Unpooled.buffer().writeLong(4096), Unpooled.wrappedBuffer(new byte[10])));
@@ -107,12 +111,32 @@ class CodecTest {
         assertEquals(6, chunk.readLong());
         assertEquals(18, chunk.readInt());
         assertEquals(4096, chunk.readLong());
-        assertEquals(10, ((ByteBuf) ch.readOutbound()).readableBytes());
+        chunk.release();
+        ByteBuf payload = ch.readOutbound();
+        assertEquals(10, payload.readableBytes());
+        payload.release();
 
         ch.writeOutbound(new ExportNameReply(1 << 20, (short) 3, false));
-        assertEquals(134, ((ByteBuf) ch.readOutbound()).readableBytes());
+        ByteBuf old = ch.readOutbound();
+        assertEquals(134, old.readableBytes());
+        old.release();
         ch.writeOutbound(new ExportNameReply(1 << 20, (short) 3, true));
-        assertEquals(10, ((ByteBuf) ch.readOutbound()).readableBytes());
+        ByteBuf noZeroes = ch.readOutbound();
+        assertEquals(10, noZeroes.readableBytes());
+        noZeroes.release();
+    }
+
+    @Test
+    void aReplyThatCannotBeSentReleasesItsBuffers() {
+        EmbeddedChannel ch = new EmbeddedChannel(new ServerEncoder());
+        ch.close();
+        ByteBuf head = Unpooled.directBuffer(8).writeLong(0);
+        ByteBuf data = Unpooled.directBuffer(4).writeInt(1);
+        io.netty.channel.ChannelFuture sent = ch.writeAndFlush(
+                new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, 7, head, data));
+        assertTrue(!sent.isSuccess(), "nothing can be written to a closed channel");
+        assertEquals(0, head.refCnt());
+        assertEquals(0, data.refCnt());
     }
 
     static ByteBuf request(int type, int flags, long cookie, long offset, int length) {

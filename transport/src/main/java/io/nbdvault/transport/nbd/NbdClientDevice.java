@@ -5,6 +5,7 @@ import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Capabilities;
 import io.nbdvault.core.Errno;
 import io.nbdvault.core.Extent;
+import io.nbdvault.core.Futures;
 import io.nbdvault.core.Requests;
 import io.nbdvault.core.WriteFlags;
 import io.nbdvault.nbd.protocol.Nbd;
@@ -127,12 +128,13 @@ public final class NbdClientDevice implements BlockDevice {
 
     private CompletableFuture<ClientReply> send(int flags, int type, long offset, long length, ByteBuf payload,
                                                 int readLength) {
-        if (closed) {
-            return Requests.failed(Errno.ESHUTDOWN, "connection to " + peer + " is closed");
-        }
-        NbdConnection c = pick();
+        NbdConnection c = closed ? null : pick();
         if (c == null) {
-            return Requests.failed(Errno.EIO, "no connection to " + peer + " (reconnecting)");
+            if (payload != null) {
+                payload.release();
+            }
+            return closed ? Requests.failed(Errno.ESHUTDOWN, "connection to " + peer + " is closed")
+                    : Requests.failed(Errno.EIO, "no connection to " + peer + " (reconnecting)");
         }
         return c.submit(flags, type, offset, length, payload, readLength).thenApply(reply -> {
             if (reply.error() != 0) {
@@ -180,15 +182,7 @@ public final class NbdClientDevice implements BlockDevice {
             int n = (int) Math.min(max, length - pos);
             parts.add(read(offset + pos, n));
         }
-        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((ok, error) -> {
-            if (error != null) {
-                parts.forEach(p -> p.thenAccept(ByteBuf::release));
-                throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(error));
-            }
-            CompositeByteBuf whole = ByteBufAllocator.DEFAULT.compositeBuffer(parts.size());
-            parts.forEach(p -> whole.addComponent(true, p.join()));
-            return whole;
-        });
+        return Futures.concat(parts);
     }
 
     @Override
@@ -199,7 +193,7 @@ public final class NbdClientDevice implements BlockDevice {
         List<CompletableFuture<Void>> parts = new ArrayList<>();
         for (int pos = 0; pos < length; pos += max) {
             int n = Math.min(max, length - pos);
-            // The channel releases what it sends; the caller keeps its own reference.
+            // The request owns this slice (released when sent or failed); the caller keeps its own reference.
             ByteBuf slice = data.retainedSlice(data.readerIndex() + pos, n);
             parts.add(noData(send(wireFlags, Nbd.CMD_WRITE, offset + pos, n, slice, 0)));
         }

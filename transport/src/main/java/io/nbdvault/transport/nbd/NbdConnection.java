@@ -93,11 +93,17 @@ final class NbdConnection {
         return f;
     }
 
-    /** Sends a request; the future fails with EIO on timeout or disconnect, or with the server's errno. */
+    /**
+     * Sends a request; the future fails with EIO on timeout or disconnect, or with the server's errno.
+     * Takes ownership of {@code payload}: it is released once sent, or here if it cannot be.
+     */
     CompletableFuture<ClientReply> submit(int flags, int type, long offset, long length, io.netty.buffer.ByteBuf payload,
                                           int readLength) {
         CompletableFuture<ClientReply> future = new CompletableFuture<>();
         if (!channel.isActive()) {
+            if (payload != null) {
+                payload.release();
+            }
             future.completeExceptionally(new BlockDeviceException(Errno.EIO, "not connected to " + peer));
             return future;
         }
@@ -171,7 +177,15 @@ final class NbdConnection {
             }
             if (chunk.done() && pending.remove(chunk.cookie(), p)) {
                 p.timeout().cancel(false);
-                p.future().complete(p.assembly().finish(chunk.cookie()));
+                try {
+                    p.future().complete(p.assembly().finish(chunk.cookie()));
+                } catch (RuntimeException e) {
+                    // An incomplete answer: the request fails and the stream is no longer trusted.
+                    p.assembly().discard();
+                    p.future().completeExceptionally(new BlockDeviceException(Errno.EIO,
+                            peer + " sent an incomplete reply: " + e.getMessage(), e));
+                    ctx.close();
+                }
             }
         }
 

@@ -16,7 +16,8 @@ final class RequestEncoder extends MessageToMessageEncoder<ClientRequest> {
                 .writeLong(r.offset()).writeInt((int) r.length());
         out.add(header);
         if (r.payload() != null) {
-            out.add(r.payload());
+            // MessageToMessageEncoder releases the request after encode: the payload goes on with its own reference.
+            out.add(r.payload().retain());
         }
     }
 }

@@ -1,0 +1,37 @@
+package io.nbdvault.replication;
+
+import java.time.Duration;
+
+/**
+ * How a replicated array runs: the deadline of each request to a member, the resync rate (bytes a
+ * second, 0 unlimited), whether to force an ambiguous assembly, the bitmap's region size (at
+ * create) and the idle time before a region is cleared, how often failed members are probed, and
+ * how to open members by name (null: never reopen).
+ */
+public record ArrayOptions(Duration requestTimeout, long resyncBytesPerSecond, boolean force, long bitmapRegionSize,
+                           Duration bitmapIdle, Duration probeInterval, MemberOpener opener) {
+    public ArrayOptions(Duration requestTimeout, long resyncBytesPerSecond, boolean force) {
+        this(requestTimeout, resyncBytesPerSecond, force, BitmapHeader.DEFAULT_REGION_SIZE, Duration.ofSeconds(5),
+                Duration.ofSeconds(2), null);
+    }
+
+    public static ArrayOptions defaults() {
+        return new ArrayOptions(Duration.ofSeconds(10), 0, false);
+    }
+
+    public ArrayOptions withOpener(MemberOpener value) {
+        return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, bitmapRegionSize, bitmapIdle, probeInterval, value);
+    }
+
+    public ArrayOptions withBitmap(long regionSize, Duration idle) {
+        return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, regionSize, idle, probeInterval, opener);
+    }
+
+    public ArrayOptions withBitmapIdle(Duration idle) {
+        return withBitmap(bitmapRegionSize, idle);
+    }
+
+    public ArrayOptions withProbeInterval(Duration value) {
+        return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, bitmapRegionSize, bitmapIdle, value, opener);
+    }
+}

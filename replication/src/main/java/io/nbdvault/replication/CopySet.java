@@ -1,0 +1,150 @@
+package io.nbdvault.replication;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.core.BlockDeviceException;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.logging.Logger;
+
+/**
+ * The copies of one mirror group and the state of each: in sync (serves reads and takes writes),
+ * syncing (takes writes, serves no reads until a resync has brought it up to date) or failed
+ * (out of service). Lock-free: the data path reads the state on every request from any thread;
+ * a copy's state changes by compare-and-set, and the first failure of a copy is reported once to
+ * the {@link MirrorListener}, on the thread that saw it (the listener hands it to the array's
+ * control thread).
+ */
+final class CopySet {
+    private static final Logger LOG = Logger.getLogger(CopySet.class.getName());
+
+    private final AtomicReferenceArray<MeteredDevice> devices;
+    private final AtomicReferenceArray<Throwable> failed;
+    private final AtomicIntegerArray syncing;
+    private final MirrorListener listener;
+    private final long size;
+
+    CopySet(List<MeteredDevice> copies, MirrorListener listener) {
+        if (copies.isEmpty()) {
+            throw new IllegalArgumentException("a mirror needs at least one copy");
+        }
+        this.devices = new AtomicReferenceArray<>(copies.toArray(MeteredDevice[]::new));
+        this.failed = new AtomicReferenceArray<>(copies.size());
+        this.syncing = new AtomicIntegerArray(copies.size());
+        this.listener = listener;
+        this.size = copies.stream().mapToLong(BlockDevice::size).min().orElseThrow();
+    }
+
+    /** Copies over plain devices, each given a deadline and metered (for tests and simple mirrors). */
+    static CopySet over(List<BlockDevice> devices, java.time.Duration deadline, MirrorListener listener) {
+        return new CopySet(devices.stream().map(d -> new MeteredDevice(new io.nbdvault.core.DeadlineDevice(d, deadline)))
+                .toList(), listener);
+    }
+
+    int count() {
+        return devices.length();
+    }
+
+    /** Bytes every copy holds: the mirror's size. */
+    long size() {
+        return size;
+    }
+
+    MeteredDevice device(int copy) {
+        return devices.get(copy);
+    }
+
+    List<MeteredDevice> all() {
+        List<MeteredDevice> out = new ArrayList<>();
+        for (int i = 0; i < devices.length(); i++) {
+            out.add(devices.get(i));
+        }
+        return out;
+    }
+
+    boolean isLive(int copy) {
+        return failed.get(copy) == null;
+    }
+
+    boolean isSyncing(int copy) {
+        return failed.get(copy) == null && syncing.get(copy) == 1;
+    }
+
+    /** Every copy in service and up to date. */
+    boolean fullyInSync() {
+        for (int i = 0; i < devices.length(); i++) {
+            if (failed.get(i) != null || syncing.get(i) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Copies that take writes (in service, including those being resynchronised). */
+    List<Integer> live() {
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < devices.length(); i++) {
+            if (failed.get(i) == null) {
+                out.add(i);
+            }
+        }
+        return out;
+    }
+
+    /** Copies whose data is up to date and may serve reads. */
+    List<Integer> readable() {
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < devices.length(); i++) {
+            if (failed.get(i) == null && syncing.get(i) == 0) {
+                out.add(i);
+            }
+        }
+        return out;
+    }
+
+    int leastBusy(List<Integer> candidates) {
+        int best = candidates.get(0);
+        for (int c : candidates) {
+            if (devices.get(c).inFlight() < devices.get(best).inFlight()) {
+                best = c;
+            }
+        }
+        return best;
+    }
+
+    /** Takes a copy out of service (an administrator's `fail`, or an error seen on it). */
+    void fail(int copy, Throwable cause) {
+        if (failed.compareAndSet(copy, null, cause)) {
+            LOG.warning("copy " + copy + " (" + devices.get(copy) + ") failed: " + BlockDeviceException.unwrap(cause).getMessage());
+            listener.copyFailed(copy, cause);
+        }
+    }
+
+    /** The copy takes writes from now on but serves no reads: a resync is about to bring it up to date. */
+    void startSync(int copy) {
+        syncing.set(copy, 1);
+        failed.set(copy, null);
+    }
+
+    /** Puts a copy back in service; its data must already be up to date. */
+    void restore(int copy) {
+        syncing.set(copy, 0);
+        failed.set(copy, null);
+    }
+
+    /**
+     * Puts a new device in a failed copy's place (a reconnected or a replacement replica); it takes
+     * part again only through a resync. Returns the device it replaced, for the caller to close.
+     */
+    MeteredDevice replace(int copy, MeteredDevice device) {
+        if (failed.get(copy) == null) {
+            throw new IllegalStateException("copy " + copy + " is in service; fail it first");
+        }
+        if (device.size() < size) {
+            throw new IllegalArgumentException("the new device has " + device.size() + " bytes; the mirror needs " + size);
+        }
+        return devices.getAndSet(copy, device);
+    }
+}

@@ -1,0 +1,53 @@
+package io.nbdvault.replication;
+
+import io.nbdvault.core.BlockDeviceException;
+import io.nbdvault.core.Errno;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * Brings one copy up to date from the readable copies while the volume stays in use: the copy
+ * takes writes already (it was put in the syncing state before the job's ranges were chosen, so
+ * any write it missed had set its bitmap bit by then); each step copies a region from the least
+ * busy readable copy. Completes with the bytes copied, and the copy then serves reads again. A
+ * failure to read a source or write the target fails the target.
+ */
+final class ResyncJob extends RegionJob {
+    private final CopySet copies;
+    private final int target;
+
+    ResyncJob(CopySet copies, WriteGate gate, int target, List<long[]> ranges, long rate, ProgressListener progress,
+              ScheduledExecutorService control) {
+        super(gate, ranges, rate, progress, control);
+        this.copies = copies;
+        this.target = target;
+    }
+
+    @Override
+    protected CompletableFuture<Long> step(long pos, int n) {
+        if (!copies.isLive(target)) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "copy " + target + " failed during resync"));
+        }
+        List<Integer> sources = copies.readable();
+        if (sources.isEmpty()) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no up-to-date copy to resync from"));
+        }
+        int source = copies.leastBusy(sources);
+        return copies.device(source).read(pos, n)
+                .thenCompose(data -> copies.device(target).write(pos, data, 0).whenComplete((ok, e) -> data.release()))
+                .handle((ok, error) -> {
+                    if (error != null) {
+                        copies.fail(target, error);
+                        throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(error));
+                    }
+                    return (long) n;
+                });
+    }
+
+    @Override
+    protected void finished() {
+        copies.restore(target);
+    }
+}
