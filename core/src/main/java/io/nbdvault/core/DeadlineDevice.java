@@ -16,14 +16,26 @@ import java.util.function.Consumer;
 public final class DeadlineDevice extends ForwardingDevice {
     private static final Consumer<Object> NOTHING = late -> { };
     private final long millis;
+    private final String name;
 
     public DeadlineDevice(BlockDevice below, Duration deadline) {
+        this(below, deadline, null);
+    }
+
+    /** {@code name} (a member's URI, say) is what errors and logs call the device; by default its own description. */
+    public DeadlineDevice(BlockDevice below, Duration deadline, String name) {
         super(below);
         this.millis = deadline.toMillis();
+        this.name = name;
     }
 
     private <T> CompletableFuture<T> bounded(CompletableFuture<T> f, String what, Consumer<? super T> disposeLate) {
-        return Timeouts.within(f, millis, what + " on " + below, disposeLate);
+        return Timeouts.within(f, millis, what + " on " + this, disposeLate);
+    }
+
+    @Override
+    public String toString() {
+        return name != null ? name : below.toString();
     }
 
     private static <T> CompletableFuture<T> call(java.util.function.Supplier<CompletableFuture<T>> op) {

@@ -73,18 +73,20 @@ public abstract class BlockDeviceContract {
     }
 
     @Test
-    void trimAndWriteZeroesReadBackAsZeroes() {
+    void writeZeroesReadBackAsZeroesAndTrimLeavesTheRestAlone() {
         byte[] ones = new byte[300_000];
         java.util.Arrays.fill(ones, (byte) 1);
         write(10_000, ones);
+        // What a trimmed range reads back is unspecified (an encrypted layer returns noise): only
+        // the bytes around it are checked.
         device.trim(65_536, 131_072, WriteFlags.NONE).join();
         device.writeZeroes(20_001, 1000, WriteFlags.NO_HOLE).join();
         device.writeZeroes(250_000, 5000, WriteFlags.NONE).join();
-        java.util.Arrays.fill(model, 65_536, 65_536 + 131_072, (byte) 0);
         java.util.Arrays.fill(model, 20_001, 21_001, (byte) 0);
         java.util.Arrays.fill(model, 250_000, 255_000, (byte) 0);
         device.flush().join();
-        assertArrayEquals(java.util.Arrays.copyOf(model, 400_000), read(0, 400_000));
+        assertArrayEquals(java.util.Arrays.copyOf(model, 65_536), read(0, 65_536));
+        assertArrayEquals(java.util.Arrays.copyOfRange(model, 196_608, 400_000), read(196_608, 400_000 - 196_608));
     }
 
     @Test

@@ -14,8 +14,8 @@ import java.time.Duration;
 record MemberIo(String name, BlockDevice raw, BlockDevice metadata, MeteredDevice data) implements AutoCloseable {
     static MemberIo of(Member member, long dataSize, Duration deadline) {
         BlockDevice raw = member.device();
-        return new MemberIo(member.name(), raw, new DeadlineDevice(raw, deadline),
-                new MeteredDevice(new DeadlineDevice(new BoundedDevice(raw, dataSize), deadline)));
+        return new MemberIo(member.name(), raw, new DeadlineDevice(raw, deadline, member.name()),
+                new MeteredDevice(new DeadlineDevice(new BoundedDevice(raw, dataSize), deadline, member.name())));
     }
 
     /** A stand-in for a member that is not there: every request fails, so its copy stays failed. */
