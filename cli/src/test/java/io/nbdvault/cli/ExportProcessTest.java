@@ -43,7 +43,6 @@ class ExportProcessTest {
             Proc.run(60, qemuIo, "-f", "raw", "-c", "write -P 0x6b 5M 3M", "-c", "flush", uri(socket)).assertOk();
             int code = p.terminate(Duration.ofSeconds(30));
             assertTrue(code == 0 || code == 143, "exit code after SIGTERM: " + code + "\n" + p.stderr());
-            assertTrue(p.stderr().contains("shutting down"), p.stderr());
         }
         assertTrue(!Files.exists(socket), "the socket is removed on shutdown");
         byte[] onDisk = Files.readAllBytes(image);

@@ -27,6 +27,8 @@ public final class NbdvaultProcess implements AutoCloseable {
     public static NbdvaultProcess start(Path workDir, String... args) throws IOException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        // Sampled leak tracking (paranoid would slow the chaos tests' I/O); a report fails terminate().
+        command.add("-Dio.netty.leakDetection.level=advanced");
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(Main.class.getName());
@@ -97,6 +99,9 @@ public final class NbdvaultProcess implements AutoCloseable {
         if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             process.destroyForcibly();
             throw new AssertionError("nbdvault did not stop within " + timeout + " after SIGTERM:\n" + stderr());
+        }
+        if (stderr().contains("LEAK: ")) {
+            throw new AssertionError("nbdvault reported a leaked buffer:\n" + stderr());
         }
         return process.exitValue();
     }
