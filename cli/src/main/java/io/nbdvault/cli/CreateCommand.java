@@ -4,6 +4,7 @@ import io.nbdvault.crypto.Passphrase;
 import io.nbdvault.crypto.luks.Luks;
 import io.nbdvault.crypto.luks.LuksFormatOptions;
 import io.nbdvault.replication.ArrayOptions;
+import io.nbdvault.replication.ExistingContent;
 import io.nbdvault.replication.ArrayGeometry;
 import io.nbdvault.replication.Member;
 import io.nbdvault.replication.ReplicatedArray;
@@ -42,6 +43,9 @@ public final class CreateCommand implements Callable<Integer> {
     @Option(names = "--sector-size", paramLabel = "BYTES", description = "Encryption sector size: 512 (default) or 4096.")
     int sectorSize = 512;
 
+    @Option(names = "--force", description = "Overwrite members that hold a volume (nbdvault or LUKS metadata).")
+    boolean force;
+
     @Mixin
     KeyOptions key;
 
@@ -65,6 +69,14 @@ public final class CreateCommand implements Callable<Integer> {
         try (Passphrase passphrase = key.read("Enter passphrase", true);
              TransportContext context = replicas.context()) {
             List<Member> opened = ReplicaOptions.open(context, members, geometry.memberSize());
+            try {
+                for (Member m : opened) {
+                    ExistingContent.refuseUnlessForced(m.name(), m.device(), replicas.timeout(), force);
+                }
+            } catch (RuntimeException e) {
+                opened.forEach(m -> m.device().close());
+                throw e;
+            }
             ArrayOptions defaults = replicas.arrayOptions(context, false, 0);
             ArrayOptions options = defaults.withBitmap(bitmapChunk, defaults.bitmapIdle());
             try (ReplicatedArray array = ReplicatedArray.create(opened, geometry, options)) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.nbdvault.cli.admin.AdminClient;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.util.concurrent.Callable;
@@ -15,12 +16,16 @@ public final class FailCommand implements Callable<Integer> {
     @Mixin
     AdminOptions admin;
 
+    @Option(names = "--force", description = "Fail it even if it is the last up-to-date copy of its group (the volume stops).")
+    boolean force;
+
     @Parameters(paramLabel = "MEMBER", description = "The member as it was given to serve.")
     String member;
 
     @Override
     public Integer call() throws Exception {
-        AdminClient.call(admin.socket(), new ObjectMapper().createObjectNode().put("command", "fail").put("member", member));
+        AdminClient.call(admin.socket(), new ObjectMapper().createObjectNode().put("command", "fail").put("member", member)
+                .put("force", force));
         System.err.println("nbdvault: " + member + " marked failed");
         return 0;
     }

@@ -35,6 +35,9 @@ public final class FormatCommand implements Callable<Integer> {
     @Parameters(paramLabel = "TARGET", description = "File or block device to format.")
     String target;
 
+    @Option(names = "--force", description = "Format TARGET even if it holds a volume (LUKS header or nbdvault metadata).")
+    boolean force;
+
     @Override
     public Integer call() throws Exception {
         Logging.configure();
@@ -45,6 +48,7 @@ public final class FormatCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("--type must be luks2 or luks1, not '" + type + "'");
         };
         try (BlockDevice device = Targets.open(target, false); Passphrase passphrase = key.read("Enter passphrase", true)) {
+            io.nbdvault.replication.ExistingContent.refuseUnlessForced(target, device, java.time.Duration.ofSeconds(30), force);
             if (luks1) {
                 Luks.formatLuks1(device, passphrase, options);
             } else {

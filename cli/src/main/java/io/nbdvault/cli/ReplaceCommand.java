@@ -17,9 +17,12 @@ public final class ReplaceCommand implements Callable<Integer> {
     @Mixin
     AdminOptions admin;
 
-    @Option(names = "--rate", paramLabel = "SIZE", converter = SizeConverter.class,
+    @Option(names = "--rate", paramLabel = "SIZE", converter = SizeConverter.ZeroAllowed.class,
             description = "Rebuild at most this many bytes per second (default 200M, md's speed_limit_max; 0: unlimited).")
     long rate = 200L << 20;
+
+    @Option(names = "--force", description = "Overwrite NEW even if it holds another volume (nbdvault or LUKS metadata).")
+    boolean force;
 
     @Option(names = "--no-wait", description = "Return once the rebuild has started instead of following it.")
     boolean noWait;
@@ -33,7 +36,7 @@ public final class ReplaceCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         AdminClient.call(admin.socket(), new ObjectMapper().createObjectNode().put("command", "replace")
-                .put("member", oldMember).put("with", newMember).put("rate", rate));
+                .put("member", oldMember).put("with", newMember).put("rate", rate).put("force", force));
         System.err.println("nbdvault: rebuilding " + newMember + " in place of " + oldMember);
         return noWait ? 0 : ResyncProgress.follow(admin.socket(), newMember, System.err);
     }

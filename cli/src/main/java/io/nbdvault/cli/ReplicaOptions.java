@@ -64,6 +64,11 @@ public final class ReplicaOptions {
     }
 
     /** Array options for members reached through {@code context}: failed and new members are (re)opened by name. */
+    /** The deadline of each request to a member (--timeout). */
+    Duration timeout() {
+        return Duration.ofMillis(timeoutMillis);
+    }
+
     ArrayOptions arrayOptions(TransportContext context, boolean force, long resyncBytesPerSecond) {
         return new ArrayOptions(Duration.ofMillis(timeoutMillis), resyncBytesPerSecond, force)
                 .withOpener(context::open);
@@ -98,6 +103,9 @@ public final class ReplicaOptions {
         try {
             for (String uri : uris) {
                 if (createSize > 0 && !uri.contains("://") && !Files.exists(Path.of(uri))) {
+                    // 0600 from the start: ciphertext and key slots are enough for an offline guessing attack.
+                    Files.createFile(Path.of(uri), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                            java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
                     try (RandomAccessFile f = new RandomAccessFile(uri, "rw")) {
                         f.setLength(createSize);
                     }

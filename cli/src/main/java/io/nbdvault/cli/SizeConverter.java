@@ -11,6 +11,14 @@ public final class SizeConverter implements CommandLine.ITypeConverter<Long> {
         return parse(value);
     }
 
+    /** For rates and limits where 0 means "unlimited". */
+    public static final class ZeroAllowed implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            return value.trim().equals("0") ? 0L : parse(value);
+        }
+    }
+
     public static long parse(String value) {
         String s = value.trim().toUpperCase(Locale.ROOT);
         if (s.endsWith("IB")) {

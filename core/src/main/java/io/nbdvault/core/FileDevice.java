@@ -32,6 +32,8 @@ public final class FileDevice implements BlockDevice {
     private final FileSpace space;
     private final ExecutorService io;
     private final ByteBufAllocator allocator = ByteBufAllocator.DEFAULT;
+    /** This process's hold on the file lock, released on close (see {@link FileLocks}). */
+    private Object lock;
 
     private FileDevice(Path path, FileChannel channel, long size, boolean readOnly, FileSpace space, int threads) {
         this.path = path;
@@ -49,12 +51,24 @@ public final class FileDevice implements BlockDevice {
     }
 
     /** Opens an existing file; {@code size} of -1 means the file's current length. */
+    /**
+     * Opens a file or block device, locked against other processes ({@link FileLocks}: exclusive
+     * for writing, shared for reading) until the device is closed.
+     */
     public static FileDevice open(Path path, boolean readOnly, long size, FileSpace space) throws IOException {
-        FileChannel channel = readOnly
-                ? FileChannel.open(path, StandardOpenOption.READ)
-                : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        long actual = size >= 0 ? size : channel.size();
-        return new FileDevice(path, channel, actual, readOnly, space, defaultThreads());
+        Object lock = FileLocks.acquire(path, readOnly);
+        try {
+            FileChannel channel = readOnly
+                    ? FileChannel.open(path, StandardOpenOption.READ)
+                    : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            long actual = size >= 0 ? size : channel.size();
+            FileDevice d = new FileDevice(path, channel, actual, readOnly, space, defaultThreads());
+            d.lock = lock;
+            return d;
+        } catch (IOException | RuntimeException e) {
+            FileLocks.release(lock);
+            throw e;
+        }
     }
 
     public static FileDevice open(Path path, boolean readOnly) throws IOException {
@@ -271,5 +285,10 @@ public final class FileDevice implements BlockDevice {
             // Nothing is left to fail: every request has finished or been abandoned above.
         }
         space.close();
+        Object held = lock;
+        lock = null;
+        if (held != null) {
+            FileLocks.release(held);
+        }
     }
 }

@@ -56,4 +56,22 @@ class FileDeviceTest extends io.nbdvault.testing.BlockDeviceContract {
         device.trim(0, 8192, WriteFlags.FUA).join();
         assertArrayEquals(new byte[8192], read(0, 8192));
     }
+
+    @Test
+    void anotherProcessCannotOpenALockedFileForWriting() throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("locked", ".img");
+        try (FileDevice held = FileDevice.create(file, 1 << 20, FileSpace.NONE)) {
+            // flock(1) uses flock(2), which Linux does not relate to fcntl locks; this python uses fcntl too.
+            Process other = new ProcessBuilder("/usr/bin/python3", "-c",
+                    "import fcntl,sys\nf=open(sys.argv[1],'r+b')\ntry:\n fcntl.lockf(f, fcntl.LOCK_EX|fcntl.LOCK_NB)\n"
+                            + "except OSError:\n sys.exit(3)\nsys.exit(0)", file.toString()).start();
+            org.junit.jupiter.api.Assertions.assertEquals(3, other.waitFor(), "the file is locked while open");
+            // The same process may open it again (an array reopening a member).
+            FileDevice.open(file, false).close();
+        }
+        Process after = new ProcessBuilder("/usr/bin/python3", "-c",
+                "import fcntl,sys\nf=open(sys.argv[1],'r+b')\nfcntl.lockf(f, fcntl.LOCK_EX|fcntl.LOCK_NB)", file.toString()).start();
+        org.junit.jupiter.api.Assertions.assertEquals(0, after.waitFor(), "closing releases the lock");
+        java.nio.file.Files.delete(file);
+    }
 }

@@ -28,9 +28,18 @@ final class ArrayAdmin {
         this.returns = returns;
     }
 
-    /** Takes a member out of service; it stays out (no probing) until re-added. */
-    CompletableFuture<Void> fail(String name) {
+    /**
+     * Takes a member out of service; it stays out (no probing) until re-added. The last
+     * up-to-date copy of a group is refused without {@code force}, as md refuses to fail the last
+     * working device: the volume would stop.
+     */
+    CompletableFuture<Void> fail(String name, boolean force) {
         MemberSlot s = membership.slotOf(name);
+        CopySet copies = membership.copiesOf(s);
+        if (!force && copies.readable().equals(java.util.List.of(s.copy))) {
+            throw new IllegalStateException(name + " is the last up-to-date copy of group " + s.group
+                    + "; failing it would stop the volume (use --force to fail it anyway)");
+        }
         s.adminFailed = true;
         membership.copiesOf(s).fail(s.copy, new IOException("failed by the administrator"));
         return Requests.done();
@@ -41,7 +50,7 @@ final class ArrayAdmin {
      * old member leaves, the new one gets fresh metadata and a full rebuild at no more than
      * {@code rate} bytes a second (0: unlimited). Completes when the rebuild has started.
      */
-    CompletableFuture<Void> replace(String oldName, String newName, long rate) {
+    CompletableFuture<Void> replace(String oldName, String newName, long rate, boolean force) {
         MemberSlot s = membership.slotOf(oldName);
         if (parts.options().opener() == null) {
             return CompletableFuture.failedFuture(new IllegalStateException("this array cannot open new members"));
@@ -57,8 +66,14 @@ final class ArrayAdmin {
                 if (existing != null && existing.array().equals(membership.arrayId)) {
                     throw new IllegalArgumentException(newName + " is already a member of this array; use re-add");
                 }
+                return force ? CompletableFuture.completedFuture(java.util.Optional.<String>empty())
+                        : ExistingContent.of(io.raw(), parts.options().requestTimeout());
+            }, parts.control()).thenCompose(f -> f).thenComposeAsync(held -> {
+                if (held.isPresent()) {
+                    throw new IllegalArgumentException(newName + " already holds " + held.get() + "; use --force to overwrite it");
+                }
                 return replaceWith(s, io, rate);
-            }, parts.control()).thenCompose(f -> f).whenComplete((x, error) -> {
+            }, parts.control()).whenComplete((x, error) -> {
                 if (error != null && s.io != io) {
                     io.close();
                 }

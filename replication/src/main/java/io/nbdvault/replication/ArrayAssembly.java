@@ -16,7 +16,7 @@ import java.util.logging.Logger;
  * @param resyncs slot → whether its resync copies only the bitmap's regions
  */
 record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole.State[] states, MergedBitmaps bitmaps,
-                     Map<Integer, Boolean> resyncs) {
+                     Map<Integer, Boolean> resyncs, List<Member> leftOut) {
     private static final Logger LOG = Logger.getLogger(ReplicatedArray.class.getName());
 
     static ArrayAssembly plan(List<Member> given, ArrayOptions options) throws IOException {
@@ -24,12 +24,27 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
             throw new IllegalArgumentException("no members given");
         }
         Map<Member, Superblock> found = new HashMap<>();
+        // A member that answers the handshake but not its metadata (hangs, errors, absurd size) is
+        // left out like an unreachable one, and probed later; foreign and blank ones are refused.
+        List<Member> leftOut = new java.util.ArrayList<>();
         for (Member m : given) {
-            try {
-                found.put(m, ReplicatedArray.join(MetadataIo.read(m.device())));
-            } catch (IOException e) {
-                throw new InvalidMetadataException(m.name() + ": " + e.getMessage());
+            if (m.device().size() < ArrayGeometry.METADATA_SIZE) {
+                LOG.warning(m.name() + " reports " + m.device().size() + " bytes, too few for a member; leaving it out");
+                leftOut.add(m);
+                continue;
             }
+            try {
+                found.put(m, ReplicatedArray.join(MetadataIo.read(
+                        new io.nbdvault.core.DeadlineDevice(m.device(), options.requestTimeout(), m.name()))));
+            } catch (InvalidMetadataException e) {
+                throw new InvalidMetadataException(m.name() + ": " + e.getMessage());
+            } catch (IOException e) {
+                LOG.warning("cannot read the metadata of " + m.name() + " (" + e.getMessage() + "); leaving it out");
+                leftOut.add(m);
+            }
+        }
+        if (found.isEmpty()) {
+            throw new IOException("no member's metadata could be read");
         }
         Superblock newest = found.values().stream().max(java.util.Comparator.comparingLong(Superblock::events)).orElseThrow();
         for (Map.Entry<Member, Superblock> e : found.entrySet()) {
@@ -73,7 +88,7 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
             current[slot] = members[slot] != null && states[slot] == MemberRole.State.ACTIVE
                     && blocks[slot].events() == newest.events();
         }
-        MergedBitmaps loaded = MergedBitmaps.read(geometry, members, current, newest.events());
+        MergedBitmaps loaded = MergedBitmaps.read(geometry, members, current, newest.events(), options.requestTimeout());
 
         // Members to bring up to date are recorded as failed (or rebuilding) until their resync
         // completes, so a crash in the middle never leaves a half-copied member looking current.
@@ -107,6 +122,6 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
             }
         }
         targets.forEach((slot, onlyDirty) -> states[slot] = onlyDirty ? MemberRole.State.FAILED : MemberRole.State.REBUILDING);
-        return new ArrayAssembly(newest, members, ids, states, loaded, targets);
+        return new ArrayAssembly(newest, members, ids, states, loaded, targets, leftOut);
     }
 }

@@ -23,6 +23,9 @@ final class CopySet {
     private final AtomicReferenceArray<MeteredDevice> devices;
     private final AtomicReferenceArray<Throwable> failed;
     private final AtomicIntegerArray syncing;
+    /** When each copy last failed, in the order failures were seen: which one held the newest data. */
+    private final java.util.concurrent.atomic.AtomicLongArray failedOrder;
+    private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
     private final MirrorListener listener;
     private final long size;
 
@@ -33,6 +36,7 @@ final class CopySet {
         this.devices = new AtomicReferenceArray<>(copies.toArray(MeteredDevice[]::new));
         this.failed = new AtomicReferenceArray<>(copies.size());
         this.syncing = new AtomicIntegerArray(copies.size());
+        this.failedOrder = new java.util.concurrent.atomic.AtomicLongArray(copies.size());
         this.listener = listener;
         this.size = copies.stream().mapToLong(BlockDevice::size).min().orElseThrow();
     }
@@ -117,9 +121,21 @@ final class CopySet {
     /** Takes a copy out of service (an administrator's `fail`, or an error seen on it). */
     void fail(int copy, Throwable cause) {
         if (failed.compareAndSet(copy, null, cause)) {
+            failedOrder.set(copy, failures.incrementAndGet());
             LOG.warning("copy " + copy + " (" + devices.get(copy) + ") failed: " + BlockDeviceException.unwrap(cause).getMessage());
             listener.copyFailed(copy, cause);
         }
+    }
+
+    /** The copy that failed last (-1 if none has): with every copy failed, the one holding the newest data. */
+    int lastToFail() {
+        int last = -1;
+        for (int i = 0; i < devices.length(); i++) {
+            if (failed.get(i) != null && (last < 0 || failedOrder.get(i) > failedOrder.get(last))) {
+                last = i;
+            }
+        }
+        return last;
     }
 
     /** The copy takes writes from now on but serves no reads: a resync is about to bring it up to date. */

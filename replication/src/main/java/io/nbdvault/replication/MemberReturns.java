@@ -168,7 +168,14 @@ final class MemberReturns {
                     }
                     throw new CompletionException(BlockDeviceException.unwrap(error));
                 }
-                return install(s, fresh, sb);
+                try {
+                    return install(s, fresh, sb);
+                } catch (RuntimeException e) {
+                    if (fresh != old) {
+                        fresh.close();
+                    }
+                    throw e;
+                }
             }, parts.control());
         }, parts.control()).whenCompleteAsync((ok, error) -> {
             if (error != null) {
@@ -211,6 +218,10 @@ final class MemberReturns {
     }
 
     private boolean install(MemberSlot s, MemberIo io, Superblock sb) {
+        CopySet copies = membership.copiesOf(s);
+        if (copies.readable().isEmpty()) {
+            return installAsLastCopy(s, io, copies);
+        }
         WriteIntentBitmap bits = parts.bitmaps()[s.group];
         boolean onlyDirty = s.role != MemberRole.State.REBUILDING && sb.events() >= bits.clearedAtEvents();
         MemberIo previous = s.io;
@@ -228,5 +239,33 @@ final class MemberReturns {
         }
         startResync(s, onlyDirty, parts.options().resyncBytesPerSecond());
         return onlyDirty;
+    }
+
+    /**
+     * Every copy of the group has failed (all replicas lost, a full disk everywhere): there is no
+     * source to resync from. The copy that failed last held every acknowledged write, so it comes
+     * back as the group's source at once — without a restart — and the others resync from it as
+     * they return; any other copy must wait for that one.
+     */
+    private boolean installAsLastCopy(MemberSlot s, MemberIo io, CopySet copies) {
+        if (s.role == MemberRole.State.REBUILDING || copies.lastToFail() != s.copy) {
+            throw new IllegalStateException("no copy of group " + s.group + " is in service to resynchronise " + io.name()
+                    + " from; waiting for the copy that failed last");
+        }
+        MemberIo previous = s.io;
+        if (previous != io) {
+            copies.replace(s.copy, io.data());
+            s.io = io;
+            if (previous != null) {
+                previous.close();
+            }
+        }
+        copies.restore(s.copy);
+        s.release();
+        s.probeFailures = 0;
+        membership.setRole(s, MemberRole.State.ACTIVE);
+        LOG.warning(io.name() + " failed last of group " + s.group + " and is back: it serves the group again, and the"
+                + " other copies will be resynchronised from it");
+        return true;
     }
 }

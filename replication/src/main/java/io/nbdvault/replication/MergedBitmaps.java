@@ -12,7 +12,8 @@ import java.util.logging.Logger;
 record MergedBitmaps(BitmapHeader header, BitSet[] dirty, boolean valid) {
     private static final Logger LOG = Logger.getLogger(MergedBitmaps.class.getName());
 
-    static MergedBitmaps read(ArrayGeometry geometry, Member[] members, boolean[] current, long events) {
+    static MergedBitmaps read(ArrayGeometry geometry, Member[] members, boolean[] current, long events,
+                              java.time.Duration deadline) {
         BitSet[] dirty = new BitSet[geometry.groups()];
         java.util.Arrays.setAll(dirty, g -> new BitSet());
         BitmapHeader header = null;
@@ -22,7 +23,8 @@ record MergedBitmaps(BitmapHeader header, BitSet[] dirty, boolean valid) {
             }
             MetadataIo.LoadedBitmap b;
             try {
-                b = ReplicatedArray.join(MetadataIo.readBitmap(members[slot].device()));
+                b = ReplicatedArray.join(MetadataIo.readBitmap(
+                        new io.nbdvault.core.DeadlineDevice(members[slot].device(), deadline, members[slot].name())));
             } catch (IOException e) {
                 LOG.warning("cannot read the bitmap of " + members[slot].name() + ": " + e.getMessage());
                 return fresh(geometry, events);

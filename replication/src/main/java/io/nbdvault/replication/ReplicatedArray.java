@@ -144,8 +144,13 @@ public final class ReplicatedArray implements AutoCloseable {
     public static ReplicatedArray assemble(List<Member> given, List<String> unreachable, ArrayOptions options)
             throws IOException {
         ArrayAssembly plan = ArrayAssembly.plan(given, options);
+        List<String> away = new ArrayList<>(unreachable);
+        for (Member m : plan.leftOut()) {
+            m.device().close();
+            away.add(m.name());
+        }
         ReplicatedArray a = new ReplicatedArray(plan.newest().array(), plan.newest().geometry(), plan.members(), plan.ids(),
-                plan.states(), plan.newest().events(), options, plan.bitmaps().header(), plan.bitmaps().dirty(), unreachable);
+                plan.states(), plan.newest().events(), options, plan.bitmaps().header(), plan.bitmaps().dirty(), away);
         a.markDirty();
         if (!plan.bitmaps().valid()) {
             for (int g = 0; g < a.geometry().groups(); g++) {
@@ -189,7 +194,12 @@ public final class ReplicatedArray implements AutoCloseable {
 
     /** Takes the member named {@code name} (as given at assembly) out of service; it stays out until re-added. */
     public CompletableFuture<Void> fail(String name) {
-        return onControl(() -> admin.fail(name));
+        return fail(name, false);
+    }
+
+    /** As {@link #fail(String)}; with {@code force} even the last up-to-date copy of a group. */
+    public CompletableFuture<Void> fail(String name, boolean force) {
+        return onControl(() -> admin.fail(name, force));
     }
 
     /**
@@ -203,7 +213,12 @@ public final class ReplicatedArray implements AutoCloseable {
 
     /** Puts {@code newName} in {@code oldName}'s place with a full online rebuild at up to {@code bytesPerSecond} (0: unlimited). */
     public CompletableFuture<Void> replace(String oldName, String newName, long bytesPerSecond) {
-        return onControl(() -> admin.replace(oldName, newName, bytesPerSecond));
+        return replace(oldName, newName, bytesPerSecond, false);
+    }
+
+    /** As the three-argument form; with {@code force} a NEW that holds another volume's metadata is overwritten. */
+    public CompletableFuture<Void> replace(String oldName, String newName, long bytesPerSecond, boolean force) {
+        return onControl(() -> admin.replace(oldName, newName, bytesPerSecond, force));
     }
 
     public ArrayStatus status() {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.nbdvault.replication.ReplicatedArray;
 import io.netty.bootstrap.ServerBootstrap;
+import io.nbdvault.nbd.server.UnixSocketBinder;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -28,7 +29,8 @@ import java.util.concurrent.TimeUnit;
  * The running server's control socket: one JSON request per line, one JSON answer per line.
  * Unix socket only, mode 0600, so only the owner (and root) can manage the array.
  * Requests: {"command":"status"}, {"command":"fail","member":"NAME"}, {"command":"re-add","member":"NAME"},
- * {"command":"replace","member":"OLD","with":"NEW","rate":BYTES_PER_SECOND}, {"command":"scrub","repair":BOOL}.
+ * {"command":"replace","member":"OLD","with":"NEW","rate":BYTES_PER_SECOND,"force":BOOL}, {"command":"scrub","repair":BOOL};
+ * "fail" takes "force" too.
  */
 public final class AdminServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -44,11 +46,15 @@ public final class AdminServer implements AutoCloseable {
         this.path = path;
     }
 
+    /**
+     * Listens on {@code path} as the export socket does ({@link UnixSocketBinder}): bound inside a
+     * private directory, made 0600, then renamed into place, so no other user can connect in
+     * between; a path that is not a socket, or another server's live socket, is refused.
+     */
     public static AdminServer start(Path path, ReplicatedArray array) throws IOException {
-        Files.deleteIfExists(path);
         EventLoopGroup group = new EpollEventLoopGroup(1);
         try {
-            Channel ch = new ServerBootstrap().group(group).channel(EpollServerDomainSocketChannel.class)
+            ServerBootstrap bootstrap = new ServerBootstrap().group(group).channel(EpollServerDomainSocketChannel.class)
                     .childHandler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel c) {
@@ -57,10 +63,11 @@ public final class AdminServer implements AutoCloseable {
                                     .addLast(new StringEncoder(StandardCharsets.UTF_8))
                                     .addLast(new Handler(array));
                         }
-                    }).bind(new DomainSocketAddress(path.toFile())).syncUninterruptibly().channel();
-            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+                    });
+            Channel ch = UnixSocketBinder.bind(path,
+                    p -> bootstrap.bind(new DomainSocketAddress(p.toFile())).syncUninterruptibly().channel());
             return new AdminServer(group, ch, path);
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
             throw new IOException("cannot open the admin socket " + path + ": " + e.getMessage(), e);
         }
@@ -110,7 +117,7 @@ public final class AdminServer implements AutoCloseable {
                 switch (command) {
                     case "status" -> reply.set("status", JSON.valueToTree(array.status()));
                     case "fail" -> {
-                        array.fail(request.path("member").asText("")).whenComplete((x, error) ->
+                        array.fail(request.path("member").asText(""), request.path("force").asBoolean(false)).whenComplete((x, error) ->
                                 answer(ctx, error, done -> done.put("done", true)));
                         return;
                     }
@@ -121,7 +128,7 @@ public final class AdminServer implements AutoCloseable {
                     }
                     case "replace" -> {
                         array.replace(request.path("member").asText(""), request.path("with").asText(""),
-                                request.path("rate").asLong(0)).whenComplete((x, error) -> answer(ctx, error, done -> { }));
+                                request.path("rate").asLong(0), request.path("force").asBoolean(false)).whenComplete((x, error) -> answer(ctx, error, done -> { }));
                         return;
                     }
                     case "scrub" -> {

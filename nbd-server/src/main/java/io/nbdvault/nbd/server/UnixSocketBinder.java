@@ -16,15 +16,15 @@ import java.nio.file.attribute.PosixFilePermissions;
  * looser permissions: it is bound inside a private (0700) directory, set to 0600, and only then
  * renamed into place. A stale socket left by a dead server is replaced; a live one is an error.
  */
-final class UnixSocketBinder {
-    interface Bind {
+public final class UnixSocketBinder {
+    public interface Bind {
         Channel bind(Path path);
     }
 
     private UnixSocketBinder() {
     }
 
-    static Channel bind(Path socket, Bind bind) throws IOException {
+    public static Channel bind(Path socket, Bind bind) throws IOException {
         Path target = socket.toAbsolutePath();
         Path parent = target.getParent();
         Files.createDirectories(parent);

@@ -1,0 +1,119 @@
+package io.nbdvault.replication;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.core.BlockDeviceException;
+import io.nbdvault.core.MemoryDevice;
+import io.nbdvault.testing.Devices;
+import io.netty.buffer.Unpooled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+import static io.nbdvault.replication.ReplicatedArrayTest.data;
+import static io.nbdvault.replication.ReplicatedArrayTest.members;
+import static io.nbdvault.replication.ReplicatedArrayTest.reopenable;
+import static io.nbdvault.replication.WriteIntentBitmapTest.FAST;
+import static io.nbdvault.replication.WriteIntentBitmapTest.FROZEN;
+import static io.nbdvault.replication.WriteIntentBitmapTest.GEOMETRY;
+import static io.nbdvault.replication.WriteIntentBitmapTest.MIB;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What the array refuses to do to itself, and how it finds its way back. */
+@Timeout(60)
+class ArraySafetyTest {
+    static String stateOf(ReplicatedArray a, String name) {
+        return a.status().members().stream().filter(m -> m.name().equals(name)).findFirst().orElseThrow().state();
+    }
+
+    static Throwable failure(CompletableFuture<?> f) {
+        return BlockDeviceException.unwrap(assertThrows(CompletionException.class, f::join));
+    }
+
+    static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    void theLastUpToDateCopyIsNotFailedWithoutForce() throws Exception {
+        try (ReplicatedArray a = ReplicatedArray.create(reopenable(members(3, GEOMETRY.memberSize())), GEOMETRY, FROZEN)) {
+            a.fail("m0").join();
+            a.fail("m1").join();
+            Throwable refused = failure(a.fail("m2"));
+            assertTrue(refused instanceof IllegalStateException && refused.getMessage().contains("last up-to-date copy"),
+                    String.valueOf(refused));
+            assertEquals("active", stateOf(a, "m2"));
+            a.volume().write(0, Unpooled.wrappedBuffer(data(4096, 1)), 0).join();
+            a.fail("m2", true).join();
+            assertEquals(ArrayStatus.State.FAILED, a.status().state());
+        }
+    }
+
+    @Test
+    void whenEveryCopyFailedTheOneThatFailedLastComesBackAsTheSourceWithoutARestart() throws Exception {
+        List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
+        List<FaultyDevice> disks = base.stream().map(m -> new FaultyDevice(m.device())).toList();
+        List<Member> ms = List.of(new Member("m0", disks.get(0)), new Member("m1", disks.get(1)), new Member("m2", disks.get(2)));
+        byte[] before = data((int) MIB, 2);
+        try (ReplicatedArray a = ReplicatedArray.create(ms, GEOMETRY, FAST)) {
+            a.volume().write(0, Unpooled.wrappedBuffer(before), 0).join();
+            // Every disk fills up: the write fails everywhere, and every copy is failed.
+            disks.forEach(d -> d.writes = FaultyDevice.Mode.FAIL);
+            assertThrows(CompletionException.class, () -> a.volume().write(0, Unpooled.wrappedBuffer(data(4096, 3)), 0).join());
+            await(() -> a.status().state() == ArrayStatus.State.FAILED, "every copy failed: " + a.status());
+            // Space is added: the copies come back by themselves, no restart, no administrator.
+            disks.forEach(d -> d.writes = FaultyDevice.Mode.OK);
+            await(() -> a.status().state() == ArrayStatus.State.ACTIVE, "every copy back: " + a.status());
+            a.resyncsDone().join();
+            assertArrayEquals(before, Devices.read(a.volume(), 0, before.length));
+            assertEquals(0L, a.scrub(false).join());
+        }
+    }
+
+    @Test
+    void replaceRefusesAnotherArraysMemberUnlessForced() throws Exception {
+        List<Member> other = reopenable(members(3, GEOMETRY.memberSize()));
+        ReplicatedArray.create(other, GEOMETRY, FROZEN).close();
+        BlockDevice foreign = other.get(0).device();
+        MemberOpener opener = name -> CompletableFuture.completedFuture(foreign);
+        try (ReplicatedArray a = ReplicatedArray.create(reopenable(members(3, GEOMETRY.memberSize())), GEOMETRY,
+                FROZEN.withOpener(opener))) {
+            Throwable refused = failure(a.replace("m1", "foreign", 0));
+            assertTrue(refused.getMessage().contains("already holds nbdvault metadata"), refused.getMessage());
+            assertEquals("active", stateOf(a, "m1"), "nothing changed");
+            assertEquals(other.get(0).device().size(), foreign.size());
+            ReplicatedArray.assemble(other, FROZEN).close();
+            a.replace("m1", "foreign", 0, true).join();
+            a.resyncsDone().join();
+            assertEquals("active", stateOf(a, "foreign"));
+        }
+    }
+
+    @Test
+    void aMemberThatCannotAnswerAtAssemblyIsLeftOutAndJoinsLater() throws Exception {
+        List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
+        ReplicatedArray.create(base, GEOMETRY, FROZEN).close();
+        FaultyDevice hanging = new FaultyDevice(base.get(1).device());
+        hanging.reads = FaultyDevice.Mode.HANG;
+        Member tiny = new Member("m2", new MemoryDevice(1000));
+        MemberOpener opener = name -> CompletableFuture.completedFuture(name.equals("m1") ? base.get(1).device()
+                : base.get(2).device());
+        try (ReplicatedArray a = ReplicatedArray.assemble(List.of(base.get(0), new Member("m1", hanging), tiny),
+                FAST.withOpener(opener))) {
+            // Both were left out rather than stopping the volume; both are probed and join.
+            a.volume().write(0, Unpooled.wrappedBuffer(data(4096, 4)), 0).join();
+            await(() -> a.status().state() == ArrayStatus.State.ACTIVE, "left-out members joined: " + a.status());
+            a.resyncsDone().join();
+            assertEquals(0L, a.scrub(false).join());
+        }
+    }
+}
