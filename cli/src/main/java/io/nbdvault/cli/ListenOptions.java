@@ -28,7 +28,12 @@ public final class ListenOptions {
     TlsMode tlsMode;
 
     /** Adds the listeners and TLS settings to a server builder, checking they make sense together. */
+    @Option(names = "--max-in-flight", paramLabel = "SIZE", converter = SizeConverter.class,
+            description = "Bytes of reads and writes in flight across all clients (default 512M); past it, clients wait.")
+    long maxInFlight = 512L << 20;
+
     public NbdServer.Builder applyTo(NbdServer.Builder builder) {
+        builder.maxInFlightBytes(maxInFlight);
         if (listen != null || socket == null) {
             String spec = listen == null ? "127.0.0.1:" + Nbd.DEFAULT_PORT : listen;
             int colon = spec.lastIndexOf(':');

@@ -106,6 +106,7 @@ public final class NbdServer implements AutoCloseable {
         private TlsConfig tls = TlsConfig.off();
         private long handshakeTimeoutMillis = 30_000;
         private int workerThreads = 0;
+        private long inFlightBytes = InFlightBudget.DEFAULT_BYTES;
 
         private Builder() {
         }
@@ -137,6 +138,18 @@ public final class NbdServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Bytes of READ and WRITE requests in flight across all connections (default 512 MiB);
+         * past it, connections stop reading until requests finish.
+         */
+        public Builder maxInFlightBytes(long bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("the in-flight limit must be positive");
+            }
+            this.inFlightBytes = bytes;
+            return this;
+        }
+
         /** Event-loop threads for connections; 0 means Netty's default (2 × cores). */
         public Builder workerThreads(int threads) {
             this.workerThreads = threads;
@@ -159,7 +172,7 @@ public final class NbdServer implements AutoCloseable {
             }
             EventLoopGroup boss = epoll ? new EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
             EventLoopGroup workers = epoll ? new EpollEventLoopGroup(workerThreads) : new NioEventLoopGroup(workerThreads);
-            ServerConnections connections = new ServerConnections();
+            ServerConnections connections = new ServerConnections(inFlightBytes);
             List<Channel> listeners = new ArrayList<>();
             try {
                 ChannelInitializer<Channel> init = new ChannelInitializer<>() {

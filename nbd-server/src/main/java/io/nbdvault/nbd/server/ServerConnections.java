@@ -8,8 +8,14 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** Every open client connection, and how to drain each one for a graceful shutdown. */
+/** Every open client connection, how to drain each one for a graceful shutdown, and the in-flight budget they share. */
 final class ServerConnections {
+    final InFlightBudget budget;
+
+    ServerConnections(long inFlightBytes) {
+        this.budget = new InFlightBudget(inFlightBytes);
+    }
+
     private final ChannelGroup all = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final Map<Channel, Runnable> drainers = new ConcurrentHashMap<>();
 

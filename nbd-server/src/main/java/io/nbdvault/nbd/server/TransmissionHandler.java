@@ -22,12 +22,21 @@ import java.util.logging.Logger;
 /**
  * The transmission phase: validates each request against the export, hands it to the device and
  * answers when the device completes — so replies go out in completion order, many in flight at once.
- * Reading from the socket pauses while too many requests or bytes are outstanding.
+ *
+ * <p>Admission: a request starts only while this connection has fewer than {@link #MAX_IN_FLIGHT}
+ * requests and {@link #MAX_IN_FLIGHT_BYTES} in flight and the server-wide {@link InFlightBudget}
+ * has room; otherwise it waits here (a decoded header, or a WRITE whose payload is already read),
+ * in order, and reading from the socket pauses. So a client that floods 32 MiB READs without
+ * reading replies costs the server a bounded amount of memory, and replicas never see the flood —
+ * their deadlines measure their own speed, not our queue. All state is confined to the channel's
+ * event loop.
  */
 final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = Logger.getLogger(TransmissionHandler.class.getName());
     private static final int MAX_IN_FLIGHT = 256;
     private static final long MAX_IN_FLIGHT_BYTES = 128L << 20;
+    /** What a connection with nothing in flight may always start (memory ≤ budget + connections × this). */
+    private static final long RESERVE_BYTES = 1L << 20;
     private static final int KNOWN_FLAGS = Nbd.CMD_FLAG_FUA | Nbd.CMD_FLAG_NO_HOLE | Nbd.CMD_FLAG_DF
             | Nbd.CMD_FLAG_REQ_ONE | Nbd.CMD_FLAG_FAST_ZERO;
 
@@ -40,6 +49,11 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private int inFlight;
     private long inFlightBytes;
     private boolean draining;
+    /** Requests decoded but not started (over a limit); each holds its reference until dispatched. */
+    private final java.util.ArrayDeque<NbdRequest> waiting = new java.util.ArrayDeque<>();
+    private boolean awaitingBudget;
+    /** Set by {@link #started} while {@link #run} dispatches: the request went asynchronous. */
+    private boolean startedNow;
 
     TransmissionHandler(Session session, ServerConnections connections) {
         this.session = session;
@@ -61,17 +75,66 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             ctx.fireChannelRead(msg);
             return;
         }
+        waiting.add(request);
+        admit();
+    }
+
+    /** Bytes a request holds while in flight: what a READ will return, what a WRITE carries. */
+    private static long costOf(NbdRequest r) {
+        return r.type() == Nbd.CMD_READ || r.type() == Nbd.CMD_WRITE ? r.length() : 0;
+    }
+
+    /** Starts waiting requests in order while the limits allow; pauses the socket otherwise. On the event loop. */
+    private void admit() {
+        while (!waiting.isEmpty()) {
+            NbdRequest next = waiting.peek();
+            long cost = costOf(next);
+            boolean connectionFull = inFlight >= MAX_IN_FLIGHT || (inFlight > 0 && inFlightBytes + cost > MAX_IN_FLIGHT_BYTES);
+            // Every connection may have one small request in flight whatever others hold, so clients
+            // that flood and never read their replies cannot starve the rest.
+            boolean reserve = inFlight == 0 && cost <= RESERVE_BYTES;
+            if (reserve && !connectionFull) {
+                connections.budget.force(cost);
+            } else if (connectionFull || !connections.budget.tryAcquire(cost)) {
+                ctx.channel().config().setAutoRead(false);
+                if (!connectionFull && !awaitingBudget) {
+                    awaitingBudget = true;
+                    connections.budget.await(() -> ctx.executor().execute(() -> {
+                        awaitingBudget = false;
+                        admit();
+                    }));
+                }
+                return;
+            }
+            waiting.poll();
+            run(next, cost);
+        }
+        if (!draining && inFlight < MAX_IN_FLIGHT / 2 && inFlightBytes < MAX_IN_FLIGHT_BYTES / 2
+                && ctx.channel().isWritable()) {
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    /**
+     * Runs one admitted request, whose {@code cost} the server budget has granted: an asynchronous
+     * one returns it when answered ({@link #finished}); one answered at once returns it here.
+     */
+    private void run(NbdRequest request, long cost) {
+        startedNow = false;
         try {
             if (draining) {
                 // After DISC or shutdown nothing new is started; the client is told so.
                 reply(request, Errno.ESHUTDOWN, "server is shutting down");
-                return;
+            } else {
+                dispatch(request);
             }
-            dispatch(request);
         } catch (RuntimeException e) {
             LOG.warning("request " + request + " failed: " + e);
             reply(request, Errno.EIO, "internal error");
         } finally {
+            if (!startedNow) {
+                connections.budget.release(cost);
+            }
             request.release();
         }
     }
@@ -287,11 +350,9 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
 
     private void started(long bytes) {
         assert ctx.executor().inEventLoop();
+        startedNow = true;
         inFlight++;
         inFlightBytes += bytes;
-        if (inFlight >= MAX_IN_FLIGHT || inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
-            ctx.channel().config().setAutoRead(false);
-        }
     }
 
     /** Called on the event loop (listeners of writes, or re-dispatched) once a request is answered. */
@@ -302,23 +363,31 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
         inFlight--;
         inFlightBytes -= bytes;
-        if (draining) {
-            if (inFlight == 0) {
-                ctx.close();
-            }
-        } else if (inFlight < MAX_IN_FLIGHT / 2 && inFlightBytes < MAX_IN_FLIGHT_BYTES / 2
-                && ctx.channel().isWritable()) {
-            ctx.channel().config().setAutoRead(true);
+        connections.budget.release(bytes);
+        admit();
+        if (draining && inFlight == 0 && waiting.isEmpty()) {
+            ctx.close();
         }
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         // A client that does not read its replies must not make us buffer without bound.
-        if (!draining) {
-            ctx.channel().config().setAutoRead(ctx.channel().isWritable() && inFlight < MAX_IN_FLIGHT);
+        if (!ctx.channel().isWritable()) {
+            ctx.channel().config().setAutoRead(false);
+        } else {
+            admit();
         }
         ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        NbdRequest r;
+        while ((r = waiting.poll()) != null) {
+            r.release();
+        }
+        ctx.fireChannelInactive();
     }
 
     /** Stops taking requests and closes once every started one is answered (DISC, or server shutdown). */
@@ -329,7 +398,9 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
         draining = true;
         ctx.channel().config().setAutoRead(false);
-        if (inFlight == 0) {
+        // Requests already received are answered (with ESHUTDOWN if they had not started).
+        admit();
+        if (inFlight == 0 && waiting.isEmpty()) {
             ctx.close();
         }
     }

@@ -1,0 +1,64 @@
+package io.nbdvault.nbd.server;
+
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The bytes of requests in flight across all of one server's connections (READ lengths and WRITE
+ * payloads), bounded so that memory stays bounded whatever clients do: a connection that cannot
+ * get budget for its next request stops there (and stops reading its socket) until some request,
+ * anywhere, finishes. One request is always admitted when nothing is in flight, so a request
+ * larger than the budget is slow, not stuck. Lock-free; connections wait on their own event loops.
+ */
+final class InFlightBudget {
+    static final long DEFAULT_BYTES = 512L << 20;
+
+    private final long limit;
+    private final AtomicLong used = new AtomicLong();
+    private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
+
+    InFlightBudget(long limit) {
+        this.limit = limit;
+    }
+
+    boolean tryAcquire(long bytes) {
+        while (true) {
+            long now = used.get();
+            if (now > 0 && now + bytes > limit) {
+                return false;
+            }
+            if (used.compareAndSet(now, now + bytes)) {
+                return true;
+            }
+        }
+    }
+
+    /** Takes bytes whatever the budget says (a connection's small reserve, see {@link TransmissionHandler}). */
+    void force(long bytes) {
+        used.addAndGet(bytes);
+    }
+
+    /** Returns bytes, then wakes every connection that was waiting (each retries on its own loop). */
+    void release(long bytes) {
+        used.addAndGet(-bytes);
+        Runnable r;
+        while ((r = waiting.poll()) != null) {
+            r.run();
+        }
+    }
+
+    /** Asks to be woken once some budget is returned; a wake-up may be spurious. */
+    void await(Runnable wake) {
+        waiting.add(wake);
+        // Released between the failed try and this registration: nobody else would wake us.
+        if (used.get() == 0) {
+            waiting.remove(wake);
+            wake.run();
+        }
+    }
+
+    long used() {
+        return used.get();
+    }
+}
