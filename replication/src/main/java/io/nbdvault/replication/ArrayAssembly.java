@@ -61,6 +61,7 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
                         + sb.events() + " but disagree on which members failed; use --force to assemble from the newest");
             }
         }
+        SplitBrain.refuse(found, options.force());
         ArrayGeometry geometry = newest.geometry();
         int n = geometry.groups() * geometry.copies();
         Member[] members = new Member[n];
@@ -96,6 +97,10 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
         for (int slot = 0; slot < n; slot++) {
             if (members[slot] == null) {
                 LOG.warning("member " + slot + " (" + ids[slot] + ") is missing; running degraded");
+                // Recorded, so that this side and the missing one can later tell that they ran apart.
+                if (states[slot] == MemberRole.State.ACTIVE) {
+                    states[slot] = MemberRole.State.FAILED;
+                }
             } else if (!current[slot]) {
                 boolean onlyDirty = loaded.valid() && states[slot] != MemberRole.State.REBUILDING
                         && blocks[slot].events() >= loaded.header().clearedAtEvents();

@@ -116,4 +116,41 @@ class ArraySafetyTest {
             assertEquals(0L, a.scrub(false).join());
         }
     }
+
+    @Test
+    void twoSidesThatBothServedApartAreRefusedUnlessForced() throws Exception {
+        List<Member> ms = reopenable(members(3, GEOMETRY.memberSize()));
+        ReplicatedArray.create(ms, GEOMETRY, FROZEN).close();
+        // m1 and m2 serve without m0 and write; then m0 serves alone and writes, three times.
+        try (ReplicatedArray pair = ReplicatedArray.assemble(List.of(ms.get(1), ms.get(2)), FROZEN)) {
+            pair.volume().write(0, Unpooled.wrappedBuffer(data(4096, 5)), 0).join();
+        }
+        for (int i = 0; i < 3; i++) {
+            try (ReplicatedArray alone = ReplicatedArray.assemble(List.of(ms.get(0)), FROZEN)) {
+                alone.volume().write(MIB, Unpooled.wrappedBuffer(data(4096, 6 + i)), 0).join();
+            }
+        }
+        InvalidMetadataException e = assertThrows(InvalidMetadataException.class, () -> ReplicatedArray.assemble(ms, FROZEN));
+        assertTrue(e.getMessage().contains("split brain") && e.getMessage().contains("m0") && e.getMessage().contains("m1"),
+                e.getMessage());
+        // The operator keeps m1 and m2's side; m0 then rejoins from them.
+        ArrayOptions forced = new ArrayOptions(FROZEN.requestTimeout(), 0, true, FROZEN.bitmapRegionSize(), FROZEN.bitmapIdle(),
+                FROZEN.probeInterval(), null);
+        ReplicatedArray.assemble(List.of(ms.get(1), ms.get(2)), forced).close();
+    }
+
+    @Test
+    void anOrdinaryFailureIsNotMistakenForSplitBrain() throws Exception {
+        List<Member> ms = reopenable(members(3, GEOMETRY.memberSize()));
+        ReplicatedArray.create(ms, GEOMETRY, FROZEN).close();
+        // m0 is missing while the others serve and write; it never served alone.
+        try (ReplicatedArray pair = ReplicatedArray.assemble(List.of(ms.get(1), ms.get(2)), FROZEN)) {
+            pair.volume().write(0, Unpooled.wrappedBuffer(data(4096, 9)), 0).join();
+        }
+        try (ReplicatedArray all = ReplicatedArray.assemble(ms, FROZEN)) {
+            all.resyncsDone().join();
+            assertEquals(ArrayStatus.State.ACTIVE, all.status().state());
+            assertArrayEquals(data(4096, 9), Devices.read(ms.get(0).device(), 0, 4096), "m0 caught up from the others");
+        }
+    }
 }
