@@ -62,6 +62,7 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
             }
         }
         SplitBrain.refuse(found, options.force());
+        Leases.refuseHeld(found, options.requestTimeout(), options.force());
         ArrayGeometry geometry = newest.geometry();
         int n = geometry.groups() * geometry.copies();
         Member[] members = new Member[n];

@@ -151,6 +151,11 @@ final class MemberReturns {
         }
     }
 
+    /** The returning member's superblock, provided no other server holds its lease. */
+    private static CompletableFuture<Superblock> identify(MemberIo io) {
+        return MetadataIo.read(io.metadata()).thenCompose(sb -> Leases.checkFree(io).thenApply(free -> sb));
+    }
+
     private CompletableFuture<Boolean> takeBack(MemberSlot s) {
         MemberIo old = s.io;
         if (!s.claim()) {
@@ -158,7 +163,7 @@ final class MemberReturns {
         }
         return reopen(old.name(), old.raw()).thenComposeAsync(device -> {
             MemberIo fresh = device == old.raw() ? old : wrap(old.name(), device);
-            return MetadataIo.read(fresh.metadata()).handleAsync((sb, error) -> {
+            return identify(fresh).handleAsync((sb, error) -> {
                 if (error == null && (!sb.array().equals(membership.arrayId) || !sb.member().equals(s.memberId))) {
                     error = new InvalidMetadataException(old.name() + " is no longer this array's member " + s.memberId);
                 }
@@ -188,7 +193,7 @@ final class MemberReturns {
     private CompletableFuture<Boolean> joinUnreachable(String name) {
         return reopen(name, null).thenComposeAsync(device -> {
             MemberIo io = wrap(name, device);
-            return MetadataIo.read(io.metadata()).handleAsync((sb, error) -> {
+            return identify(io).handleAsync((sb, error) -> {
                 MemberSlot s = null;
                 if (error == null && !sb.array().equals(membership.arrayId)) {
                     error = new InvalidMetadataException(name + " belongs to another array");

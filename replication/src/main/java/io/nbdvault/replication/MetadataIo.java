@@ -93,6 +93,29 @@ final class MetadataIo {
         });
     }
 
+    static long leaseOffset(BlockDevice d) {
+        return d.size() - Lease.SIZE;
+    }
+
+    /** The member's lease; null when it has none (never assembled since leases exist, or given up). */
+    static CompletableFuture<Lease> readLease(BlockDevice d) {
+        return d.read(leaseOffset(d), Lease.SIZE).thenApply(buf -> {
+            try {
+                byte[] bytes = new byte[Lease.SIZE];
+                buf.getBytes(buf.readerIndex(), bytes);
+                return Lease.decode(bytes);
+            } catch (InvalidMetadataException e) {
+                return null;
+            } finally {
+                buf.release();
+            }
+        });
+    }
+
+    static CompletableFuture<Void> writeLease(BlockDevice d, Lease lease) {
+        return d.write(leaseOffset(d), Unpooled.wrappedBuffer(lease.encode()), WriteFlags.FUA);
+    }
+
     record LoadedBitmap(BitmapHeader header, java.util.BitSet bits) {
     }
 }

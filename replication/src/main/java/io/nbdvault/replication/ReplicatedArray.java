@@ -36,7 +36,9 @@ public final class ReplicatedArray implements AutoCloseable {
     private final MemberReturns returns;
     private final ArrayAdmin admin;
     private final BitmapClearing clearing;
+    private final Leases leases;
     private volatile ScheduledFuture<?> maintenance;
+    private volatile ScheduledFuture<?> leaseRenewal;
     private volatile boolean closed;
 
     private ReplicatedArray(UUID arrayId, ArrayGeometry geometry, Member[] given, UUID[] ids, MemberRole.State[] states,
@@ -85,6 +87,7 @@ public final class ReplicatedArray implements AutoCloseable {
         this.returns = new MemberReturns(parts, unreachable);
         this.admin = new ArrayAdmin(parts, returns);
         this.clearing = new BitmapClearing(parts);
+        this.leases = new Leases(membership[0]);
         for (MemberSlot s : slots) {
             if (s.role != MemberRole.State.ACTIVE || s.io == null) {
                 copySets[s.group].fail(s.copy, new IOException("member is not in sync"));
@@ -115,6 +118,12 @@ public final class ReplicatedArray implements AutoCloseable {
                 returns.probe();
             }
         }, period, period, TimeUnit.MILLISECONDS);
+        long renewal = Leases.TERM.toMillis() / 3;
+        leaseRenewal = parts.control().scheduleWithFixedDelay(() -> {
+            if (!closed) {
+                leases.renew();
+            }
+        }, renewal, renewal, TimeUnit.MILLISECONDS);
         return this;
     }
 
@@ -225,8 +234,10 @@ public final class ReplicatedArray implements AutoCloseable {
         return ArrayStatusReport.of(parts);
     }
 
+    /** Records that the array runs (not clean) and takes the members' leases. */
     private void markDirty() throws IOException {
         join(onControl(() -> parts.membership().writeMetadata(false)));
+        join(onControl(leases::renew));
     }
 
     /**
@@ -242,6 +253,7 @@ public final class ReplicatedArray implements AutoCloseable {
         closed = true;
         if (maintenance != null) {
             maintenance.cancel(false);
+            leaseRenewal.cancel(false);
         }
         Membership membership = parts.membership();
         try {
@@ -259,6 +271,7 @@ public final class ReplicatedArray implements AutoCloseable {
             }
             join(onControl(membership::metadataWritesDone));
             join(onControl(() -> membership.writeMetadata(true)));
+            join(onControl(leases::giveUp));
         } catch (IOException e) {
             LOG.warning("clean shutdown could not be recorded: " + e.getMessage());
         }

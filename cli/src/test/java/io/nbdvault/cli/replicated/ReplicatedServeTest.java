@@ -368,6 +368,27 @@ class ReplicatedServeTest {
     }
 
     @Test
+    void aSecondServerOnTheSameNetworkReplicasIsRefused() throws Exception {
+        replicas = new NbdkitReplicas(dir, 3, false).startAll();
+        Path key = key("lease passphrase");
+        replicas.createArray(key, replicas.uris(0, 1, 2));
+        Path nbdSocket = dir.resolve("vol.sock");
+        try (NbdvaultProcess server = serve(key, nbdSocket, replicas.uris(0, 1, 2))) {
+            Path other = dir.resolve("other.sock");
+            List<String> args = new ArrayList<>(List.of("serve", "--key-file", key.toString(), "--socket", other.toString()));
+            args.addAll(replicas.uris(0, 1, 2));
+            NbdvaultProcess second = NbdvaultProcess.start(dir, args.toArray(String[]::new));
+            assertTrue(second.waitFor(Duration.ofSeconds(60)) != 0, "the replicas' lease is held by the first server");
+            assertEquals("ACTIVE", status(nbdSocket).path("state").asText(), "the first server is undisturbed");
+            server.terminate(Duration.ofSeconds(60));
+        }
+        // Given up on shutdown: the volume serves again at once.
+        try (NbdvaultProcess again = serve(key, nbdSocket, replicas.uris(0, 1, 2))) {
+            again.terminate(Duration.ofSeconds(60));
+        }
+    }
+
+    @Test
     void replicasOverTlsLinks() throws Exception {
         Path pki = io.nbdvault.testing.Certificates.make(dir);
         replicas = new NbdkitReplicas(dir, 3, true).withTls(pki).startAll();
