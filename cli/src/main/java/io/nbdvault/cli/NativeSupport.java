@@ -21,7 +21,8 @@ final class NativeSupport {
      * block may read back as anything, which would break WRITE_ZEROES and TRIM's zero promise.
      */
     static FileSpace fileSpace(Path path, boolean readOnly) {
-        if (!Native.available()) {
+        if (!Native.available() || !Files.exists(path)) {
+            // A missing member is reported by its open, once; not here, at every probe.
             return FileSpace.NONE;
         }
         if (!Files.isRegularFile(path)) {

@@ -42,7 +42,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--name", paramLabel = "NAME", description = "Export name (default: empty).")
     String name = "";
 
-    @Option(names = "--force", description = "Assemble even if the members disagree (split brain): the newest wins.")
+    @Option(names = "--force", description = "Assemble despite a split brain (the newest side wins) or another server's lease on the members.")
     boolean force;
 
     @Option(names = "--resync-rate", paramLabel = "SIZE", converter = SizeConverter.class,

@@ -32,6 +32,12 @@ public final class Passphrase implements AutoCloseable {
 
     /** The whole file, byte for byte, as cryptsetup's --key-file reads it (no newline stripping). */
     public static Passphrase fromKeyFile(Path file) throws IOException {
+        if (!Files.exists(file)) {
+            throw new IOException("key file " + file + " does not exist");
+        }
+        if (!Files.isReadable(file)) {
+            throw new IOException("key file " + file + " is not readable by this user");
+        }
         long size = Files.size(file);
         if (size > MAX_LENGTH) {
             throw new IOException("key file " + file + " is larger than " + MAX_LENGTH + " bytes");

@@ -14,9 +14,11 @@ import java.util.logging.Logger;
  * when it covers their absence — and after an unclean shutdown the marked regions of every group.
  *
  * @param resyncs slot → whether its resync copies only the bitmap's regions
+ * @param leftOut members that could not answer now: probed, and joined when they do
+ * @param ignored members given that were replaced: closed and forgotten
  */
 record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole.State[] states, MergedBitmaps bitmaps,
-                     Map<Integer, Boolean> resyncs, List<Member> leftOut) {
+                     Map<Integer, Boolean> resyncs, List<Member> leftOut, List<Member> ignored) {
     private static final Logger LOG = Logger.getLogger(ReplicatedArray.class.getName());
 
     static ArrayAssembly plan(List<Member> given, ArrayOptions options) throws IOException {
@@ -27,6 +29,7 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
         // A member that answers the handshake but not its metadata (hangs, errors, absurd size) is
         // left out like an unreachable one, and probed later; foreign and blank ones are refused.
         List<Member> leftOut = new java.util.ArrayList<>();
+        List<Member> ignored = new java.util.ArrayList<>();
         for (Member m : given) {
             if (m.device().size() < ArrayGeometry.METADATA_SIZE) {
                 LOG.warning(m.name() + " reports " + m.device().size() + " bytes, too few for a member; leaving it out");
@@ -77,7 +80,10 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
             Superblock sb = e.getValue();
             int slot = sb.slot();
             if (!ids[slot].equals(sb.member())) {
-                throw new InvalidMetadataException(e.getKey().name() + " was replaced in this array and is no longer a member");
+                // An old member still listed (in a unit file, say) after a replace: not an error.
+                LOG.warning(e.getKey().name() + " was replaced in this array and is no longer a member; ignoring it");
+                ignored.add(e.getKey());
+                continue;
             }
             if (members[slot] != null) {
                 throw new InvalidMetadataException(e.getKey().name() + " and " + members[slot].name() + " are the same member");
@@ -128,6 +134,6 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
             }
         }
         targets.forEach((slot, onlyDirty) -> states[slot] = onlyDirty ? MemberRole.State.FAILED : MemberRole.State.REBUILDING);
-        return new ArrayAssembly(newest, members, ids, states, loaded, targets, leftOut);
+        return new ArrayAssembly(newest, members, ids, states, loaded, targets, leftOut, ignored);
     }
 }

@@ -84,7 +84,8 @@ final class MemberReturns {
         long now = System.nanoTime();
         for (int i = 0; i < membership.size(); i++) {
             MemberSlot s = membership.slot(i);
-            if (s.io == null || s.adminFailed || s.busy || now < s.nextProbeNanos || membership.copiesOf(s).isLive(s.copy)) {
+            if (s.io == null || s.adminFailed || s.busy || now < s.nextProbeNanos || membership.copiesOf(s).isLive(s.copy)
+                    || now - s.failedAtNanos < parts.options().probeInterval().toNanos()) {
                 continue;
             }
             long backoff = Math.min(MAX_PROBE_BACKOFF_MILLIS,

@@ -25,6 +25,8 @@ final class MemberSlot {
     volatile boolean busy;
     volatile int probeFailures;
     volatile long nextProbeNanos;
+    /** When its copy last failed: it is not probed before a probe interval has passed. */
+    volatile long failedAtNanos;
     final AtomicLong synced = new AtomicLong();
     final AtomicLong syncTotal = new AtomicLong();
     volatile CompletableFuture<Void> lastMetadataWrite = CompletableFuture.completedFuture(null);

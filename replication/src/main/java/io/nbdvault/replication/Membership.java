@@ -84,6 +84,7 @@ final class Membership {
     /** A copy failed: recorded in the survivors' metadata, unless it was not counted as active anyway. */
     void recordFailure(int index) {
         MemberSlot s = slots[index];
+        s.failedAtNanos = System.nanoTime();
         if (s.io != null && s.role == MemberRole.State.ACTIVE) {
             setRole(s, MemberRole.State.FAILED);
         }

@@ -158,6 +158,7 @@ public final class ReplicatedArray implements AutoCloseable {
             m.device().close();
             away.add(m.name());
         }
+        plan.ignored().forEach(m -> m.device().close());
         ReplicatedArray a = new ReplicatedArray(plan.newest().array(), plan.newest().geometry(), plan.members(), plan.ids(),
                 plan.states(), plan.newest().events(), options, plan.bitmaps().header(), plan.bitmaps().dirty(), away);
         a.markDirty();

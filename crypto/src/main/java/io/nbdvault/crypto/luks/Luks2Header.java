@@ -69,7 +69,8 @@ final class Luks2Header {
             }
         }
         if (primary == null && secondary == null) {
-            throw new LuksException("no valid LUKS2 header: " + String.join("; ", problems));
+            throw new LuksException("no valid LUKS header (no LUKS1 header, and no valid LUKS2 header: "
+                    + String.join("; ", problems) + ")");
         }
         if (primary == null) {
             return secondary;
