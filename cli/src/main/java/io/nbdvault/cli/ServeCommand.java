@@ -53,6 +53,10 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Idle time before a write-intent bitmap region is cleared, like mdadm's --delay (default 5).")
     int bitmapDelay = 5;
 
+    @Option(names = "--queue-timeout", paramLabel = "SECONDS",
+            description = "When a group has lost every copy, requests wait this long for one to come back (default 30; 0: fail at once).")
+    int queueTimeout = 30;
+
     @Option(names = "--data-dir", paramLabel = "DIR", description = "Folder of the embedded default (default ./nbdvault-data).")
     Path dataDir = Path.of("nbdvault-data");
 
@@ -86,7 +90,8 @@ public final class ServeCommand implements Callable<Integer> {
             }
             array = ReplicatedArray.assemble(opened, reached.unreachable(),
                     replicas.arrayOptions(context, force, resyncRate)
-                            .withBitmapIdle(java.time.Duration.ofSeconds(Math.max(1, bitmapDelay))));
+                            .withBitmapIdle(java.time.Duration.ofSeconds(Math.max(1, bitmapDelay)))
+                            .withQueueTimeout(java.time.Duration.ofSeconds(Math.max(0, queueTimeout))));
         } catch (Exception e) {
             opened.forEach(m -> m.device().close());
             context.close();

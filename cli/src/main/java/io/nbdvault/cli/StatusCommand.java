@@ -35,7 +35,12 @@ public final class StatusCommand implements Callable<Integer> {
         for (JsonNode d : status.path("dirtyRegions")) {
             dirty += d.asLong();
         }
-        System.out.printf("Bitmap     : %d dirty region(s) of %d bytes%n%n", dirty, status.path("bitmapRegionSize").asLong());
+        System.out.printf("Bitmap     : %d dirty region(s) of %d bytes%n", dirty, status.path("bitmapRegionSize").asLong());
+        if (status.path("outageMillis").asLong() > 0 || status.path("queuedRequests").asLong() > 0) {
+            System.out.printf("Outage     : no copy of some group for %d ms; %d request(s) waiting%n",
+                    status.path("outageMillis").asLong(), status.path("queuedRequests").asLong());
+        }
+        System.out.println();
         System.out.printf("%-5s %-4s %-9s %-25s %9s %9s %9s %10s  %s%n", "group", "copy", "state", "resync (copied/total)",
                 "p50 us", "p99 us", "p99.9 us", "requests", "member");
         for (JsonNode m : status.path("members")) {

@@ -6,10 +6,20 @@ import java.time.Duration;
  * How a replicated array runs: the deadline of each request to a member, the resync rate (bytes a
  * second, 0 unlimited), whether to force an ambiguous assembly, the bitmap's region size (at
  * create) and the idle time before a region is cleared, how often failed members are probed, and
- * how to open members by name (null: never reopen).
+ * how to open members by name (null: never reopen), and how long requests wait for a copy to come
+ * back when a group has none left (zero: they fail at once).
  */
 public record ArrayOptions(Duration requestTimeout, long resyncBytesPerSecond, boolean force, long bitmapRegionSize,
-                           Duration bitmapIdle, Duration probeInterval, MemberOpener opener) {
+                           Duration bitmapIdle, Duration probeInterval, MemberOpener opener, Duration queueTimeout) {
+    /** Like open-iscsi's replacement_timeout and the kernel nbd driver's default request timeout. */
+    public static final Duration DEFAULT_QUEUE_TIMEOUT = Duration.ofSeconds(30);
+
+    public ArrayOptions(Duration requestTimeout, long resyncBytesPerSecond, boolean force, long bitmapRegionSize,
+                        Duration bitmapIdle, Duration probeInterval, MemberOpener opener) {
+        this(requestTimeout, resyncBytesPerSecond, force, bitmapRegionSize, bitmapIdle, probeInterval, opener,
+                DEFAULT_QUEUE_TIMEOUT);
+    }
+
     public ArrayOptions(Duration requestTimeout, long resyncBytesPerSecond, boolean force) {
         this(requestTimeout, resyncBytesPerSecond, force, BitmapHeader.DEFAULT_REGION_SIZE, Duration.ofSeconds(5),
                 Duration.ofSeconds(2), null);
@@ -20,11 +30,18 @@ public record ArrayOptions(Duration requestTimeout, long resyncBytesPerSecond, b
     }
 
     public ArrayOptions withOpener(MemberOpener value) {
-        return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, bitmapRegionSize, bitmapIdle, probeInterval, value);
+        return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, bitmapRegionSize, bitmapIdle, probeInterval, value,
+                queueTimeout);
     }
 
     public ArrayOptions withBitmap(long regionSize, Duration idle) {
-        return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, regionSize, idle, probeInterval, opener);
+        return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, regionSize, idle, probeInterval, opener,
+                queueTimeout);
+    }
+
+    public ArrayOptions withQueueTimeout(Duration value) {
+        return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, bitmapRegionSize, bitmapIdle, probeInterval, opener,
+                value);
     }
 
     public ArrayOptions withBitmapIdle(Duration idle) {
@@ -32,6 +49,7 @@ public record ArrayOptions(Duration requestTimeout, long resyncBytesPerSecond, b
     }
 
     public ArrayOptions withProbeInterval(Duration value) {
-        return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, bitmapRegionSize, bitmapIdle, value, opener);
+        return new ArrayOptions(requestTimeout, resyncBytesPerSecond, force, bitmapRegionSize, bitmapIdle, value, opener,
+                queueTimeout);
     }
 }

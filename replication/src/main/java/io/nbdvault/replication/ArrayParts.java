@@ -8,7 +8,7 @@ import java.util.concurrent.ScheduledExecutorService;
  * control thread every membership change runs on.
  */
 record ArrayParts(Membership membership, CopySet[] copies, WriteIntentBitmap[] bitmaps, GroupBitmapStore[] bitmapStores,
-                  GroupJobs[] jobs, ArrayOptions options, ScheduledExecutorService control) {
+                  GroupJobs[] jobs, ArrayOptions options, ScheduledExecutorService control, Availability availability) {
     ArrayGeometry geometry() {
         return membership.geometry;
     }

@@ -8,9 +8,11 @@ import java.util.UUID;
  *
  * @param bitmapRegionSize bytes of member data per write-intent bitmap bit
  * @param dirtyRegions     per group, the bitmap bits set now (regions that a resync would copy)
+ * @param queuedRequests   requests waiting for a copy to come back (see --queue-timeout)
+ * @param outageMillis     how long some group has had no readable copy (0: none lacks one)
  */
 public record ArrayStatus(UUID array, ArrayGeometry geometry, long events, State state, long bitmapRegionSize,
-                          List<Long> dirtyRegions, List<MemberStatus> members) {
+                          List<Long> dirtyRegions, long queuedRequests, long outageMillis, List<MemberStatus> members) {
     public enum State { ACTIVE, DEGRADED, FAILED }
 
     /**

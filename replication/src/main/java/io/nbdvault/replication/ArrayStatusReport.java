@@ -8,7 +8,7 @@ final class ArrayStatusReport {
     private ArrayStatusReport() {
     }
 
-    static ArrayStatus of(ArrayParts parts) {
+    static ArrayStatus of(ArrayParts parts, long queuedRequests) {
         Membership membership = parts.membership();
         ArrayGeometry geometry = membership.geometry;
         List<ArrayStatus.MemberStatus> list = new ArrayList<>();
@@ -34,6 +34,6 @@ final class ArrayStatusReport {
                 : live == membership.size() ? ArrayStatus.State.ACTIVE : ArrayStatus.State.DEGRADED;
         List<Long> dirty = java.util.Arrays.stream(parts.bitmaps()).map(b -> (long) b.dirtyRegions()).toList();
         return new ArrayStatus(membership.arrayId, geometry, membership.events(), state, parts.bitmaps()[0].regionSize(),
-                dirty, list);
+                dirty, queuedRequests, parts.availability().outageMillis(), list);
     }
 }

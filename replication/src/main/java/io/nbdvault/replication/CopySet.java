@@ -26,10 +26,20 @@ final class CopySet {
     /** When each copy last failed, in the order failures were seen: which one held the newest data. */
     private final java.util.concurrent.atomic.AtomicLongArray failedOrder;
     private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
+    /** Whether each copy was up to date when it last failed: only such a copy can be a group's source again. */
+    private final AtomicIntegerArray failedInSync;
     private final MirrorListener listener;
     private final long size;
 
+    private final Availability availability;
+
     CopySet(List<MeteredDevice> copies, MirrorListener listener) {
+        this(copies, listener, new Availability());
+    }
+
+    /** {@code availability} is told whenever a copy comes back into service. */
+    CopySet(List<MeteredDevice> copies, MirrorListener listener, Availability availability) {
+        this.availability = availability;
         if (copies.isEmpty()) {
             throw new IllegalArgumentException("a mirror needs at least one copy");
         }
@@ -37,6 +47,7 @@ final class CopySet {
         this.failed = new AtomicReferenceArray<>(copies.size());
         this.syncing = new AtomicIntegerArray(copies.size());
         this.failedOrder = new java.util.concurrent.atomic.AtomicLongArray(copies.size());
+        this.failedInSync = new AtomicIntegerArray(copies.size());
         this.listener = listener;
         this.size = copies.stream().mapToLong(BlockDevice::size).min().orElseThrow();
     }
@@ -70,6 +81,11 @@ final class CopySet {
 
     boolean isLive(int copy) {
         return failed.get(copy) == null;
+    }
+
+    /** In service and up to date: may serve reads and vouch for updates. */
+    boolean isReadable(int copy) {
+        return failed.get(copy) == null && syncing.get(copy) == 0;
     }
 
     boolean isSyncing(int copy) {
@@ -121,17 +137,23 @@ final class CopySet {
     /** Takes a copy out of service (an administrator's `fail`, or an error seen on it). */
     void fail(int copy, Throwable cause) {
         if (failed.compareAndSet(copy, null, cause)) {
+            failedInSync.set(copy, syncing.get(copy) == 0 ? 1 : 0);
             failedOrder.set(copy, failures.incrementAndGet());
             LOG.warning("copy " + copy + " (" + devices.get(copy) + ") failed: " + BlockDeviceException.unwrap(cause).getMessage());
             listener.copyFailed(copy, cause);
         }
     }
 
-    /** The copy that failed last (-1 if none has): with every copy failed, the one holding the newest data. */
+    /**
+     * With every copy failed, the one that was up to date and failed last (-1 if none): it holds
+     * every acknowledged update, since an update is acknowledged only while a copy that took it is
+     * still up to date and in service.
+     */
     int lastToFail() {
         int last = -1;
         for (int i = 0; i < devices.length(); i++) {
-            if (failed.get(i) != null && (last < 0 || failedOrder.get(i) > failedOrder.get(last))) {
+            if (failed.get(i) != null && failedInSync.get(i) == 1
+                    && (last < 0 || failedOrder.get(i) > failedOrder.get(last))) {
                 last = i;
             }
         }
@@ -148,6 +170,7 @@ final class CopySet {
     void restore(int copy) {
         syncing.set(copy, 0);
         failed.set(copy, null);
+        availability.changed();
     }
 
     /**

@@ -22,6 +22,18 @@ final class FanOut {
 
     static CompletableFuture<Void> onEach(List<Integer> targets, IntFunction<CompletableFuture<Void>> op,
                                           BiConsumer<Integer, Throwable> failCopy, boolean requireAll, String what) {
+        return onEach(targets, op, failCopy, requireAll, copy -> true, what);
+    }
+
+    /**
+     * As above, but a copy that took the update counts only if {@code stillServing} holds for it
+     * once every copy has answered: for data, a copy failed meanwhile (for another request) or not
+     * yet up to date cannot vouch for the update, so an update that only such copies took is not
+     * acknowledged (it waits for a copy to come back, see {@link OutageQueue}).
+     */
+    static CompletableFuture<Void> onEach(List<Integer> targets, IntFunction<CompletableFuture<Void>> op,
+                                          BiConsumer<Integer, Throwable> failCopy, boolean requireAll,
+                                          java.util.function.IntPredicate stillServing, String what) {
         if (targets.isEmpty()) {
             return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, what + ": no copy in service"));
         }
@@ -42,7 +54,10 @@ final class FanOut {
             }));
         }
         return Futures.all(results).thenApply(x -> {
-            long succeeded = results.stream().filter(CompletableFuture::join).count();
+            long succeeded = 0;
+            for (int i = 0; i < targets.size(); i++) {
+                succeeded += results.get(i).join() && stillServing.test(targets.get(i)) ? 1 : 0;
+            }
             if (succeeded == 0 || (requireAll && succeeded < results.size())) {
                 throw new CompletionException(new BlockDeviceException(Errno.EIO, what + " failed on "
                         + (results.size() - succeeded) + " of " + results.size() + " copies"));

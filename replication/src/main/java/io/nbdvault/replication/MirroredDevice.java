@@ -70,9 +70,13 @@ public final class MirroredDevice implements BlockDevice {
         }
     }
 
-    /** Runs an update on every copy in service; fails only if no copy took it. */
+    /**
+     * Runs an update on every copy in service; it succeeds when a copy that took it is still in
+     * service and up to date once all have answered. So every such copy holds every acknowledged
+     * update — which is what lets the copy that fails last serve as the source after an outage.
+     */
     private CompletableFuture<Void> everywhere(Function<BlockDevice, CompletableFuture<Void>> op, String what) {
-        return FanOut.onEach(copies.live(), copy -> onCopy(copy, op), copies::fail, false, what);
+        return FanOut.onEach(copies.live(), copy -> onCopy(copy, op), copies::fail, false, copies::isReadable, what);
     }
 
     @Override

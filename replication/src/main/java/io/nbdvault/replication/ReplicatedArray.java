@@ -22,7 +22,8 @@ import java.util.logging.Logger;
  * The replicated volume, wired: G mirror groups of N copies, striped. Per group, each member is a
  * chain (bounded → deadline → metered, {@link MemberIo}) under a {@link MirroredDevice} (I/O
  * only), an {@link IntentLogDevice} above it (write gate and write-intent bitmap), and a
- * {@link GroupJobs} queue beside it (resync, scrub); a {@link StripedDevice} joins the groups.
+ * {@link GroupJobs} queue beside it (resync, scrub); a {@link StripedDevice} joins the groups, and
+ * an {@link OutageQueue} on top lets requests wait out a group that lost every copy.
  * Who is in the array ({@link Membership}), how members come back ({@link MemberReturns}), the
  * administrator's operations ({@link ArrayAdmin}) and the bitmap's clearing ({@link BitmapClearing})
  * live apart, and all of them run on one control thread. The thread model is written down in this
@@ -32,7 +33,7 @@ public final class ReplicatedArray implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ReplicatedArray.class.getName());
 
     private final ArrayParts parts;
-    private final StripedDevice volume;
+    private final OutageQueue outages;
     private final MemberReturns returns;
     private final ArrayAdmin admin;
     private final BitmapClearing clearing;
@@ -52,6 +53,7 @@ public final class ReplicatedArray implements AutoCloseable {
         int groups = geometry.groups();
         int copies = geometry.copies();
         MemberSlot[] slots = new MemberSlot[given.length];
+        Availability availability = new Availability();
         CopySet[] copySets = new CopySet[groups];
         Membership[] membership = new Membership[1];
         for (int g = 0; g < groups; g++) {
@@ -66,9 +68,10 @@ public final class ReplicatedArray implements AutoCloseable {
             int group = g;
             // Failures are seen on I/O threads; they are recorded on the control thread.
             copySets[g] = new CopySet(devices, (copy, cause) -> execute(control,
-                    () -> membership[0].recordFailure(group * copies + copy)));
+                    () -> membership[0].recordFailure(group * copies + copy)), availability);
         }
         membership[0] = new Membership(arrayId, geometry, slots, copySets, events);
+        availability.watch(copySets);
         WriteIntentBitmap[] bitmaps = new WriteIntentBitmap[groups];
         GroupBitmapStore[] stores = new GroupBitmapStore[groups];
         GroupJobs[] jobs = new GroupJobs[groups];
@@ -82,8 +85,8 @@ public final class ReplicatedArray implements AutoCloseable {
             jobs[g] = new GroupJobs(copySets[g], gate, bitmaps[g], control);
             logged.add(new IntentLogDevice(new MirroredDevice(copySets[g]), gate, bitmaps[g]));
         }
-        this.parts = new ArrayParts(membership[0], copySets, bitmaps, stores, jobs, options, control);
-        this.volume = new StripedDevice(logged, geometry.chunkSize());
+        this.parts = new ArrayParts(membership[0], copySets, bitmaps, stores, jobs, options, control, availability);
+        this.outages = new OutageQueue(new StripedDevice(logged, geometry.chunkSize()), availability, options.queueTimeout());
         this.returns = new MemberReturns(parts, unreachable);
         this.admin = new ArrayAdmin(parts, returns);
         this.clearing = new BitmapClearing(parts);
@@ -181,7 +184,7 @@ public final class ReplicatedArray implements AutoCloseable {
     }
 
     public BlockDevice volume() {
-        return volume;
+        return outages;
     }
 
     public UUID id() {
@@ -232,7 +235,7 @@ public final class ReplicatedArray implements AutoCloseable {
     }
 
     public ArrayStatus status() {
-        return ArrayStatusReport.of(parts);
+        return ArrayStatusReport.of(parts, outages.waiting());
     }
 
     /** Records that the array runs (not clean) and takes the members' leases. */
@@ -259,7 +262,7 @@ public final class ReplicatedArray implements AutoCloseable {
         Membership membership = parts.membership();
         try {
             join(Futures.all(java.util.Arrays.stream(parts.jobs()).map(GroupJobs::cancelAll).toList()));
-            join(volume.flush().exceptionally(e -> {
+            join(outages.flush().exceptionally(e -> {
                 LOG.warning("final flush failed: " + BlockDeviceException.unwrap(e).getMessage());
                 return null;
             }));
@@ -282,7 +285,7 @@ public final class ReplicatedArray implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        volume.close();
+        outages.close();
     }
 
     static <T> T join(CompletableFuture<T> f) throws IOException {

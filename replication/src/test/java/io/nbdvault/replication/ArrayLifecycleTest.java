@@ -105,7 +105,8 @@ class ArrayLifecycleTest {
         List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
         List<FaultyDevice> faulty = base.stream().map(m -> new FaultyDevice(m.device())).toList();
         List<Member> ms = List.of(new Member("m0", faulty.get(0)), new Member("m1", faulty.get(1)), new Member("m2", faulty.get(2)));
-        try (ReplicatedArray a = ReplicatedArray.create(ms, GEOMETRY, FROZEN)) {
+        // Requests wait at most a second for a copy to come back (--queue-timeout), then fail.
+        try (ReplicatedArray a = ReplicatedArray.create(ms, GEOMETRY, FROZEN.withQueueTimeout(Duration.ofSeconds(1)))) {
             faulty.forEach(f -> {
                 f.reads = FaultyDevice.Mode.HANG;
                 f.writes = FaultyDevice.Mode.HANG;
@@ -117,9 +118,9 @@ class ArrayLifecycleTest {
             assertEquals(Errno.EIO, BlockDeviceException.errnoOf(e.getCause()));
             assertTrue(millisSince(start) < 5000, "failed after " + millisSince(start) + " ms");
             assertEquals(ArrayStatus.State.FAILED, a.status().state());
-            // Later requests fail at once: no copy is left to wait for.
+            // Later requests wait out the queue timeout again, and fail after it, never later.
             CompletableFuture<ByteBuf> again = a.volume().read(0, 4096);
-            assertThrows(java.util.concurrent.ExecutionException.class, () -> again.get(1, TimeUnit.SECONDS));
+            assertThrows(java.util.concurrent.ExecutionException.class, () -> again.get(3, TimeUnit.SECONDS));
         }
     }
 }

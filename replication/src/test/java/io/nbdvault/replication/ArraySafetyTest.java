@@ -59,22 +59,50 @@ class ArraySafetyTest {
     }
 
     @Test
-    void whenEveryCopyFailedTheOneThatFailedLastComesBackAsTheSourceWithoutARestart() throws Exception {
+    void whenEveryCopyFailedTheOneThatFailedLastComesBackAsTheSourceAndQueuedWritesLand() throws Exception {
         List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
         List<FaultyDevice> disks = base.stream().map(m -> new FaultyDevice(m.device())).toList();
         List<Member> ms = List.of(new Member("m0", disks.get(0)), new Member("m1", disks.get(1)), new Member("m2", disks.get(2)));
         byte[] before = data((int) MIB, 2);
+        byte[] during = data(4096, 3);
         try (ReplicatedArray a = ReplicatedArray.create(ms, GEOMETRY, FAST)) {
             a.volume().write(0, Unpooled.wrappedBuffer(before), 0).join();
-            // Every disk fills up: the write fails everywhere, and every copy is failed.
+            // Every disk fills up: the write fails everywhere, every copy is failed, and the write waits.
             disks.forEach(d -> d.writes = FaultyDevice.Mode.FAIL);
-            assertThrows(CompletionException.class, () -> a.volume().write(0, Unpooled.wrappedBuffer(data(4096, 3)), 0).join());
+            CompletableFuture<Void> queued = a.volume().write(0, Unpooled.wrappedBuffer(during), 0);
             await(() -> a.status().state() == ArrayStatus.State.FAILED, "every copy failed: " + a.status());
-            // Space is added: the copies come back by themselves, no restart, no administrator.
+            await(() -> a.status().queuedRequests() == 1, "the write waits for a copy: " + a.status());
+            assertTrue(a.status().outageMillis() >= 0);
+            // Space is added: the copies come back by themselves, no restart, no administrator, no client error.
+            disks.forEach(d -> d.writes = FaultyDevice.Mode.OK);
+            queued.get(20, java.util.concurrent.TimeUnit.SECONDS);
+            await(() -> a.status().state() == ArrayStatus.State.ACTIVE, "every copy back: " + a.status());
+            a.resyncsDone().join();
+            assertArrayEquals(during, Devices.read(a.volume(), 0, 4096));
+            assertArrayEquals(java.util.Arrays.copyOfRange(before, 4096, before.length),
+                    Devices.read(a.volume(), 4096, before.length - 4096));
+            assertEquals(0L, a.scrub(false).join());
+        }
+    }
+
+    @Test
+    void pastTheQueueTimeoutTheClientGetsEioAndTheArrayRecoversLater() throws Exception {
+        List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
+        List<FaultyDevice> disks = base.stream().map(m -> new FaultyDevice(m.device())).toList();
+        List<Member> ms = List.of(new Member("m0", disks.get(0)), new Member("m1", disks.get(1)), new Member("m2", disks.get(2)));
+        byte[] before = data(8192, 4);
+        try (ReplicatedArray a = ReplicatedArray.create(ms, GEOMETRY, FAST.withQueueTimeout(java.time.Duration.ofMillis(300)))) {
+            a.volume().write(0, Unpooled.wrappedBuffer(before), 0).join();
+            disks.forEach(d -> d.writes = FaultyDevice.Mode.FAIL);
+            disks.forEach(d -> d.reads = FaultyDevice.Mode.FAIL);
+            Throwable e = failure(a.volume().write(0, Unpooled.wrappedBuffer(data(4096, 5)), 0));
+            assertEquals(io.nbdvault.core.Errno.EIO, BlockDeviceException.errnoOf(e));
+            disks.forEach(d -> d.reads = FaultyDevice.Mode.OK);
             disks.forEach(d -> d.writes = FaultyDevice.Mode.OK);
             await(() -> a.status().state() == ArrayStatus.State.ACTIVE, "every copy back: " + a.status());
             a.resyncsDone().join();
-            assertArrayEquals(before, Devices.read(a.volume(), 0, before.length));
+            assertArrayEquals(java.util.Arrays.copyOfRange(before, 4096, 8192), Devices.read(a.volume(), 4096, 4096),
+                    "what the failed write did not touch is intact");
             assertEquals(0L, a.scrub(false).join());
         }
     }

@@ -54,7 +54,7 @@ class LayerContractTest {
 
         @Override
         protected BlockDevice newDevice(int size) throws IOException {
-            ArrayGeometry g = new ArrayGeometry(2, 3, 64 * 1024, size / 2);
+            ArrayGeometry g = new ArrayGeometry(2, 3, 64 * 1024, size);
             array = ReplicatedArray.create(ReplicatedArrayTest.members(6, g.memberSize()), g, WriteIntentBitmapTest.FAST);
             ReplicatedArray owner = array;
             return new ForwardingDevice(array.volume()) {

@@ -389,6 +389,35 @@ class ReplicatedServeTest {
     }
 
     @Test
+    void losingEveryReplicaForAFewSecondsCostsTheClientNoError() throws Exception {
+        replicas = new NbdkitReplicas(dir, 3, false).startAll();
+        Path key = key("outage passphrase");
+        replicas.createArray(key, replicas.uris(0, 1, 2), "--bitmap-chunk", "1M");
+        Path nbdSocket = dir.resolve("vol.sock");
+        try (NbdvaultProcess server = serve(key, nbdSocket, replicas.uris(0, 1, 2))) {
+            Process writer = inBackground(fio(nbdSocket, "--rate=8m", "--size=32M"), dir.resolve("fio.log"));
+            Thread.sleep(1000);
+            replicas.kill(0);
+            replicas.kill(1);
+            replicas.kill(2);
+            awaitStatus(nbdSocket, st -> st.path("state").asText().equals("FAILED") && st.path("queuedRequests").asLong() > 0,
+                    "requests wait while every replica is gone");
+            Thread.sleep(2000);
+            replicas.start(0);
+            replicas.start(1);
+            replicas.start(2);
+            assertTrue(writer.waitFor(120, TimeUnit.SECONDS));
+            assertEquals(0, writer.exitValue(), Files.readString(dir.resolve("fio.log")) + server.stderr());
+            awaitStatus(nbdSocket, st -> st.path("state").asText().equals("ACTIVE") && st.path("queuedRequests").asLong() == 0,
+                    "every replica back");
+            Proc.run(120, null, fio(nbdSocket, "--size=32M", "--do_verify=1", "--verify_only")).assertOk();
+            assertEquals("mismatches: 0", cli("scrub", "--admin-socket", admin(nbdSocket)).trim());
+            server.terminate(Duration.ofSeconds(60));
+        }
+        assertReplicasEqual(0, 1, 2);
+    }
+
+    @Test
     void replicasOverTlsLinks() throws Exception {
         Path pki = io.nbdvault.testing.Certificates.make(dir);
         replicas = new NbdkitReplicas(dir, 3, true).withTls(pki).startAll();
