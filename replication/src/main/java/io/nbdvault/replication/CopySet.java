@@ -32,6 +32,9 @@ final class CopySet {
     private final long size;
 
     private final Availability availability;
+    private final java.util.concurrent.atomic.AtomicInteger rotation = new java.util.concurrent.atomic.AtomicInteger();
+    /** One read in this many goes to the copy whose turn it is, so every copy's latency stays measured. */
+    private static final int EXPLORE_EVERY = 16;
 
     CopySet(List<MeteredDevice> copies, MirrorListener listener) {
         this(copies, listener, new Availability());
@@ -124,14 +127,45 @@ final class CopySet {
         return out;
     }
 
+    /**
+     * The copy a read should go to: the lowest recent latency × (queue + 1), so a distant or slow
+     * copy serves less, not none (its estimate decays back as it answers). The scan starts at a
+     * rotating position, so ties — a client reading one small request at a time from equal
+     * copies — are spread over every copy instead of always landing on the first.
+     */
     int leastBusy(List<Integer> candidates) {
-        int best = candidates.get(0);
-        for (int c : candidates) {
-            if (devices.get(c).inFlight() < devices.get(best).inFlight()) {
+        int n = candidates.size();
+        int turn = rotation.getAndIncrement();
+        int start = Math.floorMod(turn, n);
+        int best = candidates.get(start);
+        if (Math.floorMod(turn, EXPLORE_EVERY) == 0) {
+            // Now and then the copy whose turn it is, whatever its estimate: a copy that was slow
+            // once keeps being measured, and comes back into use when it is fast again.
+            return best;
+        }
+        for (int i = 1; i < n; i++) {
+            int c = candidates.get((start + i) % n);
+            // Only a clearly cheaper copy wins; between equals the rotation decides, so equal
+            // copies share the reads evenly.
+            if (devices.get(c).cost() * 1.5 < devices.get(best).cost()) {
                 best = c;
             }
         }
         return best;
+    }
+
+    /** Shares of a large read in proportion to each copy's recent speed (inverse latency), summing to 1. */
+    double[] readShares(List<Integer> candidates) {
+        double[] speed = new double[candidates.size()];
+        double total = 0;
+        for (int i = 0; i < speed.length; i++) {
+            speed[i] = 1 / Math.max(1, devices.get(candidates.get(i)).cost());
+            total += speed[i];
+        }
+        for (int i = 0; i < speed.length; i++) {
+            speed[i] /= total;
+        }
+        return speed;
     }
 
     /** Takes a copy out of service (an administrator's `fail`, or an error seen on it). */

@@ -20,6 +20,12 @@ import java.util.function.Supplier;
 final class MeteredDevice extends ForwardingDevice {
     private final ConcurrentHistogram latency = new ConcurrentHistogram(3);
     private final AtomicInteger inFlight = new AtomicInteger();
+    /**
+     * Recent latency, microseconds, as an exponentially weighted moving average (weight 1/8 per
+     * request). Updated without a lock: a lost update among racing completions only delays the
+     * average a little, which is all a read scheduler needs.
+     */
+    private volatile double recentMicros = 100;
 
     MeteredDevice(BlockDevice below) {
         super(below);
@@ -27,6 +33,19 @@ final class MeteredDevice extends ForwardingDevice {
 
     int inFlight() {
         return inFlight.get();
+    }
+
+    double recentMicros() {
+        return recentMicros;
+    }
+
+    /**
+     * How costly a new read here looks now: recent latency times the queue it would join. Latency
+     * below half a millisecond counts as half a millisecond: between local copies such differences
+     * are noise (a cold first read, a GC pause), while a distant replica is tens of milliseconds away.
+     */
+    double cost() {
+        return Math.max(500, recentMicros) * (inFlight.get() + 1);
     }
 
     /** Latency percentiles in microseconds: {p50, p99, p99.9, count}. */
@@ -47,7 +66,9 @@ final class MeteredDevice extends ForwardingDevice {
         }
         f.whenComplete((r, e) -> {
             inFlight.decrementAndGet();
-            latency.recordValue(Math.max(0, (System.nanoTime() - start) / 1000));
+            long micros = Math.max(0, (System.nanoTime() - start) / 1000);
+            latency.recordValue(micros);
+            recentMicros += (micros - recentMicros) / 8;
         });
         return f;
     }

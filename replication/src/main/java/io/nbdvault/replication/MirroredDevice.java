@@ -88,13 +88,16 @@ public final class MirroredDevice implements BlockDevice {
         if (length < SPLIT_THRESHOLD || targets.size() == 1) {
             return readFrom(copies.leastBusy(targets), offset, length, new ArrayList<>());
         }
-        // Each readable copy serves one contiguous share, aligned to 4 KiB.
-        int share = ((length / targets.size()) + 4095) & ~4095;
+        // Each readable copy serves one contiguous share, in proportion to its recent speed and
+        // aligned to 4 KiB; a slow copy still gets at least 4 KiB, the last one takes the rest.
+        double[] shares = copies.readShares(targets);
         List<CompletableFuture<ByteBuf>> parts = new ArrayList<>();
-        int i = 0;
-        for (int pos = 0; pos < length; pos += share, i++) {
-            int n = Math.min(share, length - pos);
-            parts.add(readFrom(targets.get(i % targets.size()), offset + pos, n, new ArrayList<>()));
+        int pos = 0;
+        for (int i = 0; i < targets.size() && pos < length; i++) {
+            int n = i == targets.size() - 1 ? length - pos
+                    : Math.min(length - pos, Math.max(4096, (int) (length * shares[i]) & ~4095));
+            parts.add(readFrom(targets.get(i), offset + pos, n, new ArrayList<>()));
+            pos += n;
         }
         return Futures.concat(parts);
     }

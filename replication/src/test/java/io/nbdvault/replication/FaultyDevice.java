@@ -15,7 +15,10 @@ import java.util.function.Supplier;
 /** A test device over another one that can be made to fail or hang, reads and updates separately. */
 final class FaultyDevice extends ForwardingDevice {
     /** LATE answers for real, but only after {@link #LATE_MILLIS}: past any deadline the tests set. */
-    enum Mode { OK, FAIL, HANG, LATE }
+    enum Mode { OK, FAIL, HANG, LATE, SLOW }
+
+    /** SLOW answers every request after this long: a distant but healthy replica. */
+    static final long SLOW_MILLIS = 20;
 
     static final long LATE_MILLIS = 600;
 
@@ -33,6 +36,9 @@ final class FaultyDevice extends ForwardingDevice {
             case OK -> op.get();
             case FAIL -> CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "injected failure"));
             case HANG -> new CompletableFuture<>();
+            case SLOW -> CompletableFuture.supplyAsync(() -> null,
+                    CompletableFuture.delayedExecutor(SLOW_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS))
+                    .thenCompose(x -> op.get());
             case LATE -> CompletableFuture.supplyAsync(() -> null,
                     CompletableFuture.delayedExecutor(LATE_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS))
                     .thenCompose(x -> op.get());

@@ -161,6 +161,31 @@ class MirroredDeviceTest {
     }
 
     @Test
+    void oneSmallReadAtATimeStillReachesEveryCopy() {
+        mirror.write(0, Unpooled.wrappedBuffer(random(65536, 8)), 0).join();
+        for (int i = 0; i < 30; i++) {
+            read(mirror, (i % 16) * 4096L, 4096);
+        }
+        for (FaultyDevice c : copies) {
+            assertTrue(c.readCount.get() >= 5, "every copy serves reads (and so has its damage found): " + c.readCount);
+        }
+    }
+
+    @Test
+    void aSlowCopyServesFewerReadsButStillSome() {
+        mirror.write(0, Unpooled.wrappedBuffer(random(65536, 9)), 0).join();
+        copies.get(2).reads = FaultyDevice.Mode.SLOW;
+        for (int i = 0; i < 160; i++) {
+            read(mirror, (i % 16) * 4096L, 4096);
+        }
+        int slow = copies.get(2).readCount.get();
+        int fast = Math.min(copies.get(0).readCount.get(), copies.get(1).readCount.get());
+        assertTrue(slow > 0, "the slow copy is still measured");
+        assertTrue(slow * 4 < fast, "the slow copy (" + slow + " reads) serves far less than a fast one (" + fast + ")");
+        assertEquals(List.of(), reported, "slow is not failed");
+    }
+
+    @Test
     void aRateLimitedResyncCopiesNoFasterThanAskedAndReportsProgress() {
         List<BlockDevice> devices = List.of(new MemoryDevice(4 << 20), new MemoryDevice(4 << 20));
         CopySet set = CopySet.over(devices, Duration.ofSeconds(5), (c, e) -> { });
