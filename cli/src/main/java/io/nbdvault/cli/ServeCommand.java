@@ -57,6 +57,14 @@ public final class ServeCommand implements Callable<Integer> {
             description = "When a group has lost every copy, requests wait this long for one to come back (default 30; 0: fail at once).")
     int queueTimeout = 30;
 
+    @Option(names = "--write-quorum", paramLabel = "N",
+            description = "Acknowledge writes and flushes once N up-to-date copies have them (default: every copy); the others follow.")
+    int writeQuorum;
+
+    @Option(names = "--max-lag", paramLabel = "SIZE", converter = SizeConverter.class,
+            description = "With --write-quorum: how far a copy may fall behind before writes wait for it (default 64M).")
+    long maxLag = io.nbdvault.replication.ArrayOptions.DEFAULT_MAX_LAG;
+
     @Option(names = "--data-dir", paramLabel = "DIR", description = "Folder of the embedded default (default ./nbdvault-data).")
     Path dataDir = Path.of("nbdvault-data");
 
@@ -91,7 +99,8 @@ public final class ServeCommand implements Callable<Integer> {
             array = ReplicatedArray.assemble(opened, reached.unreachable(),
                     replicas.arrayOptions(context, force, resyncRate)
                             .withBitmapIdle(java.time.Duration.ofSeconds(Math.max(1, bitmapDelay)))
-                            .withQueueTimeout(java.time.Duration.ofSeconds(Math.max(0, queueTimeout))));
+                            .withQueueTimeout(java.time.Duration.ofSeconds(Math.max(0, queueTimeout)))
+                            .withWriteQuorum(Math.max(0, writeQuorum), maxLag));
         } catch (Exception e) {
             opened.forEach(m -> m.device().close());
             context.close();

@@ -5,6 +5,7 @@ import io.nbdvault.core.BlockDeviceException;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.logging.Logger;
@@ -32,6 +33,9 @@ final class CopySet {
     private final long size;
 
     private final Availability availability;
+    /** Per copy, updates acknowledged before this copy finished them (write quorum), and their bytes. */
+    private final List<java.util.concurrent.ConcurrentLinkedQueue<Lag>> lags = new ArrayList<>();
+    private final java.util.concurrent.atomic.AtomicLongArray behind;
     private final java.util.concurrent.atomic.AtomicInteger rotation = new java.util.concurrent.atomic.AtomicInteger();
     /** One read in this many goes to the copy whose turn it is, so every copy's latency stays measured. */
     private static final int EXPLORE_EVERY = 16;
@@ -51,6 +55,10 @@ final class CopySet {
         this.syncing = new AtomicIntegerArray(copies.size());
         this.failedOrder = new java.util.concurrent.atomic.AtomicLongArray(copies.size());
         this.failedInSync = new AtomicIntegerArray(copies.size());
+        this.behind = new java.util.concurrent.atomic.AtomicLongArray(copies.size());
+        for (int i = 0; i < copies.size(); i++) {
+            lags.add(new java.util.concurrent.ConcurrentLinkedQueue<>());
+        }
         this.listener = listener;
         this.size = copies.stream().mapToLong(BlockDevice::size).min().orElseThrow();
     }
@@ -86,9 +94,45 @@ final class CopySet {
         return failed.get(copy) == null;
     }
 
-    /** In service and up to date: may serve reads and vouch for updates. */
+    /** In service and up to date (not syncing, not behind on acknowledged updates): may serve reads and vouch for updates. */
     boolean isReadable(int copy) {
-        return failed.get(copy) == null && syncing.get(copy) == 0;
+        return failed.get(copy) == null && syncing.get(copy) == 0 && behind.get(copy) == 0;
+    }
+
+    /** An update acknowledged before this copy finished it, still on its way there. */
+    record Lag(long offset, long length, CompletableFuture<Void> done) {
+        boolean overlaps(long from, long n) {
+            return from < offset + length && offset < from + n;
+        }
+    }
+
+    /** Bytes of acknowledged updates a copy has not finished yet. */
+    long behind(int copy) {
+        return behind.get(copy);
+    }
+
+    void lagging(int copy, Lag lag) {
+        lags.get(copy).add(lag);
+        behind.addAndGet(copy, lag.length());
+    }
+
+    void caughtUp(int copy, Lag lag) {
+        lags.get(copy).remove(lag);
+        if (behind.addAndGet(copy, -lag.length()) == 0) {
+            availability.changed();
+        }
+    }
+
+    /** Completes when every lagging update overlapping the range has finished on the copy: updates to a range land in order. */
+    CompletableFuture<Void> after(int copy, long offset, long length) {
+        List<CompletableFuture<Void>> earlier = new ArrayList<>();
+        for (Lag l : lags.get(copy)) {
+            if (l.overlaps(offset, length)) {
+                earlier.add(l.done().handle((x, e) -> null));
+            }
+        }
+        return earlier.isEmpty() ? CompletableFuture.completedFuture(null)
+                : CompletableFuture.allOf(earlier.toArray(CompletableFuture[]::new));
     }
 
     boolean isSyncing(int copy) {
@@ -98,7 +142,7 @@ final class CopySet {
     /** Every copy in service and up to date. */
     boolean fullyInSync() {
         for (int i = 0; i < devices.length(); i++) {
-            if (failed.get(i) != null || syncing.get(i) != 0) {
+            if (failed.get(i) != null || syncing.get(i) != 0 || behind.get(i) != 0) {
                 return false;
             }
         }
@@ -120,7 +164,7 @@ final class CopySet {
     List<Integer> readable() {
         List<Integer> out = new ArrayList<>();
         for (int i = 0; i < devices.length(); i++) {
-            if (failed.get(i) == null && syncing.get(i) == 0) {
+            if (isReadable(i)) {
                 out.add(i);
             }
         }
@@ -171,7 +215,7 @@ final class CopySet {
     /** Takes a copy out of service (an administrator's `fail`, or an error seen on it). */
     void fail(int copy, Throwable cause) {
         if (failed.compareAndSet(copy, null, cause)) {
-            failedInSync.set(copy, syncing.get(copy) == 0 ? 1 : 0);
+            failedInSync.set(copy, syncing.get(copy) == 0 && behind.get(copy) == 0 ? 1 : 0);
             failedOrder.set(copy, failures.incrementAndGet());
             LOG.warning("copy " + copy + " (" + devices.get(copy) + ") failed: " + BlockDeviceException.unwrap(cause).getMessage());
             listener.copyFailed(copy, cause);

@@ -21,8 +21,11 @@ final class IntentLogDevice extends ForwardingDevice {
     private final WriteGate gate;
     private final WriteIntentBitmap bitmap;
 
-    IntentLogDevice(BlockDevice mirror, WriteGate gate, WriteIntentBitmap bitmap) {
+    private final MirroredDevice mirror;
+
+    IntentLogDevice(MirroredDevice mirror, WriteGate gate, WriteIntentBitmap bitmap) {
         super(mirror);
+        this.mirror = mirror;
         this.gate = gate;
         this.bitmap = bitmap;
     }
@@ -34,12 +37,30 @@ final class IntentLogDevice extends ForwardingDevice {
                 .whenComplete((ok, e) -> gate.exit());
     }
 
+    /**
+     * A write is acknowledged when the mirror acknowledges it (its write quorum), but its region
+     * stays marked, the gate stays entered and the bytes stay held until every copy has it: a
+     * crash or a failover before that finds the region in the bitmap.
+     */
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
-        // Held while the write waits at the gate or for the bitmap: the caller may give up meanwhile.
         ByteBuf held = data.retainedDuplicate();
-        return logged(offset, held.readableBytes(), () -> below.write(offset, held, flags))
-                .whenComplete((ok, e) -> held.release());
+        int length = held.readableBytes();
+        return gate.enter().thenCompose(x -> bitmap.begin(offset, length).handle((marked, error) -> {
+            if (error != null) {
+                bitmap.end(offset, length);
+                gate.exit();
+                held.release();
+                return CompletableFuture.<Void>failedFuture(error);
+            }
+            QuorumWrite.Outcome outcome = mirror.writeOutcome(offset, held, flags);
+            outcome.settled().whenComplete((ok, e) -> {
+                bitmap.end(offset, length);
+                gate.exit();
+                held.release();
+            });
+            return outcome.acknowledged();
+        }).thenCompose(f -> f));
     }
 
     @Override

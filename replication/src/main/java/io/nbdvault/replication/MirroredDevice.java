@@ -34,9 +34,18 @@ public final class MirroredDevice implements BlockDevice {
     static final int SPLIT_THRESHOLD = 256 * 1024;
 
     private final CopySet copies;
+    private final int writeQuorum;
+    private final long maxLag;
 
     MirroredDevice(CopySet copies) {
+        this(copies, 0, 0);
+    }
+
+    /** With {@code writeQuorum} > 0, writes and flushes are acknowledged by that many up-to-date copies ({@link QuorumWrite}). */
+    MirroredDevice(CopySet copies, int writeQuorum, long maxLag) {
         this.copies = copies;
+        this.writeQuorum = writeQuorum;
+        this.maxLag = maxLag;
     }
 
     CopySet copies() {
@@ -144,11 +153,21 @@ public final class MirroredDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
-        return everywhere(d -> d.write(offset, data, flags), "write");
+        return writeOutcome(offset, data, flags).acknowledged();
+    }
+
+    /** A write, with both moments: acknowledged (quorum) and settled (every copy answered; {@code data} is needed until then). */
+    QuorumWrite.Outcome writeOutcome(long offset, ByteBuf data, int flags) {
+        return QuorumWrite.run(copies, writeQuorum, maxLag, offset, data.readableBytes(),
+                copy -> onCopy(copy, d -> d.write(offset, data, flags)), "write");
     }
 
     @Override
     public CompletableFuture<Void> flush() {
+        if (writeQuorum > 0) {
+            return QuorumWrite.run(copies, writeQuorum, maxLag, 0, 0, copy -> onCopy(copy, BlockDevice::flush), "flush")
+                    .acknowledged();
+        }
         return everywhere(BlockDevice::flush, "flush");
     }
 

@@ -83,7 +83,8 @@ public final class ReplicatedArray implements AutoCloseable {
                     bitmapHeader.clearedAtEvents(), stores[g]);
             bitmaps[g].load(dirty[g]);
             jobs[g] = new GroupJobs(copySets[g], gate, bitmaps[g], control);
-            logged.add(new IntentLogDevice(new MirroredDevice(copySets[g]), gate, bitmaps[g]));
+            int quorum = options.writeQuorum() >= copies ? 0 : options.writeQuorum();
+            logged.add(new IntentLogDevice(new MirroredDevice(copySets[g], quorum, options.maxLagBytes()), gate, bitmaps[g]));
         }
         this.parts = new ArrayParts(membership[0], copySets, bitmaps, stores, jobs, options, control, availability);
         this.outages = new OutageQueue(new StripedDevice(logged, geometry.chunkSize()), availability, options.queueTimeout());

@@ -15,7 +15,10 @@ import java.util.function.Supplier;
 /** A test device over another one that can be made to fail or hang, reads and updates separately. */
 final class FaultyDevice extends ForwardingDevice {
     /** LATE answers for real, but only after {@link #LATE_MILLIS}: past any deadline the tests set. */
-    enum Mode { OK, FAIL, HANG, LATE, SLOW }
+    enum Mode { OK, FAIL, HANG, LATE, SLOW, HELD }
+
+    /** HELD requests run once the test completes this (a replica far away, made to wait on purpose). */
+    volatile CompletableFuture<Void> release = new CompletableFuture<>();
 
     /** SLOW answers every request after this long: a distant but healthy replica. */
     static final long SLOW_MILLIS = 20;
@@ -31,11 +34,12 @@ final class FaultyDevice extends ForwardingDevice {
         super(below);
     }
 
-    private static <T> CompletableFuture<T> apply(Mode mode, Supplier<CompletableFuture<T>> op) {
+    private <T> CompletableFuture<T> apply(Mode mode, Supplier<CompletableFuture<T>> op) {
         return switch (mode) {
             case OK -> op.get();
             case FAIL -> CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "injected failure"));
             case HANG -> new CompletableFuture<>();
+            case HELD -> release.thenCompose(x -> op.get());
             case SLOW -> CompletableFuture.supplyAsync(() -> null,
                     CompletableFuture.delayedExecutor(SLOW_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS))
                     .thenCompose(x -> op.get());

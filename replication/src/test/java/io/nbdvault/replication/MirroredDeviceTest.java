@@ -5,6 +5,7 @@ import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Errno;
 import io.nbdvault.core.MemoryDevice;
+import io.nbdvault.core.WriteFlags;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.BeforeEach;
@@ -181,8 +182,71 @@ class MirroredDeviceTest {
         int slow = copies.get(2).readCount.get();
         int fast = Math.min(copies.get(0).readCount.get(), copies.get(1).readCount.get());
         assertTrue(slow > 0, "the slow copy is still measured");
-        assertTrue(slow * 4 < fast, "the slow copy (" + slow + " reads) serves far less than a fast one (" + fast + ")");
+        assertTrue(slow * 4 < fast, "the slow copy (" + slow + " reads) serves far less than a fast one (" + fast + "); "
+                + copies.get(0).readCount + " " + copies.get(1).readCount);
         assertEquals(List.of(), reported, "slow is not failed");
+    }
+
+    MirroredDevice quorumOfTwo(long maxLag) {
+        return new MirroredDevice(CopySet.over(List.copyOf(copies), Duration.ofSeconds(10), (copy, cause) -> reported.add(copy)),
+                2, maxLag);
+    }
+
+    static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            Thread.sleep(5);
+        }
+    }
+
+    @Test
+    void withAWriteQuorumTheLaggardServesNoReadsUntilItHasCaughtUp() throws Exception {
+        MirroredDevice m = quorumOfTwo(64 << 20);
+        copies.get(2).writes = FaultyDevice.Mode.HELD;
+        byte[] data = random(8192, 10);
+        m.write(4096, Unpooled.wrappedBuffer(data), WriteFlags.FUA).join();
+        assertArrayEquals(new byte[8192], read(stores.get(2), 4096, 8192), "acknowledged before the far copy has it");
+        assertEquals(8192, m.copies().behind(2));
+        assertFalse(m.copies().isReadable(2), "a copy behind serves no reads");
+        for (int i = 0; i < 10; i++) {
+            assertArrayEquals(data, read(m, 4096, 8192));
+        }
+        assertEquals(0, copies.get(2).readCount.get());
+        copies.get(2).release.complete(null);
+        await(() -> m.copies().behind(2) == 0, "caught up");
+        assertArrayEquals(data, read(stores.get(2), 4096, 8192));
+        assertTrue(m.copies().isReadable(2));
+        assertEquals(List.of(), reported);
+    }
+
+    @Test
+    void laterWritesToARangeReachALaggingCopyInOrder() throws Exception {
+        MirroredDevice m = quorumOfTwo(64 << 20);
+        copies.get(2).writes = FaultyDevice.Mode.HELD;
+        byte[] first = random(4096, 11);
+        byte[] second = random(4096, 12);
+        m.write(0, Unpooled.wrappedBuffer(first), 0).join();
+        copies.get(2).writes = FaultyDevice.Mode.OK;
+        // Would land at once on copy 2 — but must wait for the first, still held there.
+        m.write(0, Unpooled.wrappedBuffer(second), 0).join();
+        copies.get(2).release.complete(null);
+        await(() -> m.copies().behind(2) == 0, "caught up");
+        assertArrayEquals(second, read(stores.get(2), 0, 4096), "the later write wins on every copy");
+        assertArrayEquals(second, read(stores.get(0), 0, 4096));
+    }
+
+    @Test
+    void aCopyTooFarBehindHoldsBackTheNextWrite() throws Exception {
+        MirroredDevice m = quorumOfTwo(4096);
+        copies.get(2).writes = FaultyDevice.Mode.HELD;
+        m.write(0, Unpooled.wrappedBuffer(random(8192, 13)), 0).join();
+        java.util.concurrent.CompletableFuture<Void> next = m.write(65536, Unpooled.wrappedBuffer(random(4096, 14)), 0);
+        Thread.sleep(200);
+        assertFalse(next.isDone(), "8 KiB behind a 4 KiB bound: the next write waits for the far copy");
+        copies.get(2).release.complete(null);
+        next.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        await(() -> m.copies().behind(2) == 0, "caught up");
     }
 
     @Test
