@@ -1,0 +1,33 @@
+# `nbdvault attach /dev/nbd0 FILE` (the single-target form): mkfs, mount, write, remount, read back,
+# detach; then the same through SIGTERM instead of detach.
+. ./lib.sh
+truncate -s 128M /tmp/disk.img
+mkdir -p /mnt/x
+
+step "attach, mkfs, mount, write"
+nbdvault attach /dev/nbd0 /tmp/disk.img 2> attach1.log &
+pid=$!
+await_log attach1.log "attached" 60 $pid
+mkfs.ext4 -F -q /dev/nbd0
+mount /dev/nbd0 /mnt/x
+echo "through the kernel" > /mnt/x/hello
+umount /mnt/x
+mount /dev/nbd0 /mnt/x
+result hello "$(cat /mnt/x/hello)"
+umount /mnt/x
+step "detach"
+nbdvault detach /dev/nbd0
+await_exit $pid 60; result detach-status $status
+result size-after-detach "$(cat /sys/block/nbd0/size)"
+
+step "attach again, SIGTERM"
+nbdvault attach /dev/nbd0 /tmp/disk.img 2> attach2.log &
+pid=$!
+await_log attach2.log "attached" 60 $pid
+mount -o ro /dev/nbd0 /mnt/x
+result hello-again "$(cat /mnt/x/hello)"
+umount /mnt/x
+kill -TERM $pid
+await_exit $pid 60; result sigterm-status $status
+e2fsck -f -n /tmp/disk.img > fsck.log 2>&1 && result fsck 0 || result fsck $?
+step "done"
