@@ -8,6 +8,7 @@ step "attach, mkfs, mount, write"
 nbdvault attach /dev/nbd0 /tmp/disk.img 2> attach1.log &
 pid=$!
 await_log attach1.log "attached" 60 $pid
+result attach-mode "$(grep -o -m1 -w -e netlink -e ioctl attach1.log)"
 mkfs.ext4 -F -q /dev/nbd0
 mount /dev/nbd0 /mnt/x
 echo "through the kernel" > /mnt/x/hello

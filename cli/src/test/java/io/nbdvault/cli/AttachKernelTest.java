@@ -33,6 +33,7 @@ class AttachKernelTest {
     void attachMkfsMountReadBackDetachInAGuestKernel() throws Exception {
         KernelGuest.requireTools("mkfs.ext4", "e2fsck");
         KernelGuest.run(dir, "attach-single.sh", Map.of(), Duration.ofMinutes(4)).assertOk();
+        assertEquals("netlink", KernelGuest.read(dir, "attach-mode"));
         assertEquals("through the kernel", KernelGuest.read(dir, "hello"));
         assertEquals("0", KernelGuest.read(dir, "detach-status"));
         assertEquals("0", KernelGuest.read(dir, "size-after-detach"));
