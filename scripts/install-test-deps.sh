@@ -27,6 +27,7 @@ declare -A NEEDS=(
   # A real kernel for the /dev/nbdN tests (scripts/kernel-run.sh): user-mode-linux, with modprobe for its modules.
   [linux.uml]=user-mode-linux
   [modprobe]=kmod
+  [nbd-client]=nbd-client
 )
 # Python's cryptography (OpenSSL's EVP XTS) is a module, not a command.
 PY_MODULES=(cryptography:python3-cryptography)
