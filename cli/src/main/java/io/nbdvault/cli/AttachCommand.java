@@ -67,6 +67,10 @@ public final class AttachCommand implements Callable<Integer> {
     @Option(names = "--reconnect", description = "The device is still attached from an nbdvault that died: give the kernel new connections to it.")
     boolean reconnect;
 
+    @Option(names = "--reconnect-if-attached",
+            description = "Reconnect when the device is still attached (after a crash), else attach: for service managers that restart nbdvault.")
+    boolean reconnectIfAttached;
+
     @Option(names = "--kernel-timeout", paramLabel = "SECONDS",
             description = "Kernel request timeout: a request unanswered this long is sent again on a live connection (default 30).")
     int kernelTimeoutSeconds = 30;
@@ -86,13 +90,17 @@ public final class AttachCommand implements Callable<Integer> {
         if (fuseDir == null && positional.isEmpty()) {
             throw new IllegalArgumentException("give the device: attach /dev/nbdN [TARGET | MEMBER...] (or attach --fuse DIR ...)");
         }
-        if (fuseDir != null && reconnect) {
+        if (fuseDir != null && (reconnect || reconnectIfAttached)) {
             throw new IllegalArgumentException("--reconnect is for /dev/nbdN, not --fuse");
         }
         device = fuseDir == null ? Path.of(positional.get(0)) : null;
         List<String> targets = positional.subList(fuseDir == null ? 1 : 0, positional.size());
         if (device != null) {
             NbdKernel.requireDriver(device); // fail before unlocking anything
+            if (reconnectIfAttached && !reconnect && NbdKernel.attached(device)) {
+                LOG.info(device + " is still attached: reconnecting");
+                reconnect = true;
+            }
         }
         boolean single = targets.size() == 1 && !array;
         AutoCloseable volume;

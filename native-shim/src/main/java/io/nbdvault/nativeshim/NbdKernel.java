@@ -86,6 +86,23 @@ public final class NbdKernel {
         return new Connection(watch(netlink, index, device), true);
     }
 
+    /** Whether the kernel has {@code device} configured (over netlink; false without netlink). */
+    public static boolean attached(Path device) throws IOException {
+        requireDriver(device);
+        int index = NbdNetlink.index(device);
+        NbdNetlink netlink;
+        try {
+            netlink = NbdNetlink.open();
+        } catch (IOException noFamily) {
+            return false;
+        }
+        try {
+            return netlink.connected(index);
+        } finally {
+            netlink.close();
+        }
+    }
+
     private static NbdNetlink.Config config(Attachment a, int deadConnTimeoutSeconds) {
         return new NbdNetlink.Config(a.size(), a.blockSize(), a.transmissionFlags(), a.timeoutSeconds(),
                 deadConnTimeoutSeconds);
