@@ -21,8 +21,8 @@ nbdvault detach /dev/nbd0
 await_exit $pid 60; result detach-status $status
 result size-after-detach "$(cat /sys/block/nbd0/size)"
 
-step "attach again, SIGTERM"
-nbdvault attach /dev/nbd0 /tmp/disk.img 2> attach2.log &
+step "attach again with two connections, SIGTERM"
+nbdvault attach --nbd-connections 2 /dev/nbd0 /tmp/disk.img 2> attach2.log &
 pid=$!
 await_log attach2.log "attached" 60 $pid
 mount -o ro /dev/nbd0 /mnt/x

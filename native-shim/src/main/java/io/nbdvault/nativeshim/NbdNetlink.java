@@ -97,20 +97,7 @@ public final class NbdNetlink implements AutoCloseable {
 
     /** NBD_CMD_CONNECT: configures device {@code index} with the given connected sockets (after their handshake). */
     public void connect(int index, Config config, int... socketFds) throws IOException {
-        Message m = new Message(NBD_CMD_CONNECT);
-        m.u32(NBD_ATTR_INDEX, index);
-        m.u64(NBD_ATTR_SIZE_BYTES, config.sizeBytes());
-        m.u64(NBD_ATTR_BLOCK_SIZE_BYTES, config.blockSize());
-        m.u64(NBD_ATTR_SERVER_FLAGS, config.serverFlags());
-        if (config.timeoutSeconds() > 0) {
-            m.u64(NBD_ATTR_TIMEOUT, config.timeoutSeconds());
-        }
-        if (config.deadConnTimeoutSeconds() > 0) {
-            m.u64(NBD_ATTR_DEAD_CONN_TIMEOUT, config.deadConnTimeoutSeconds());
-        }
-        m.u64(NBD_ATTR_CLIENT_FLAGS, 0);
-        sockets(m, socketFds);
-        request(m, "NBD_CMD_CONNECT nbd" + index);
+        request(connectRequest(family, index, config, socketFds), "NBD_CMD_CONNECT nbd" + index);
     }
 
     /**
@@ -118,28 +105,48 @@ public final class NbdNetlink implements AutoCloseable {
      * process died); requests the kernel held back go out on them.
      */
     public void reconfigure(int index, Config config, int... socketFds) throws IOException {
-        Message m = new Message(NBD_CMD_RECONFIGURE);
+        request(reconfigureRequest(family, index, config, socketFds), "NBD_CMD_RECONFIGURE nbd" + index);
+    }
+
+    static Message connectRequest(int family, int index, Config config, int... socketFds) {
+        Message m = new Message(family, NBD_CMD_CONNECT);
         m.u32(NBD_ATTR_INDEX, index);
+        m.u64(NBD_ATTR_SIZE_BYTES, config.sizeBytes());
+        m.u64(NBD_ATTR_BLOCK_SIZE_BYTES, config.blockSize());
+        m.u64(NBD_ATTR_SERVER_FLAGS, config.serverFlags());
+        timeouts(m, config);
+        m.u64(NBD_ATTR_CLIENT_FLAGS, 0);
+        sockets(m, socketFds);
+        return m;
+    }
+
+    static Message reconfigureRequest(int family, int index, Config config, int... socketFds) {
+        Message m = new Message(family, NBD_CMD_RECONFIGURE);
+        m.u32(NBD_ATTR_INDEX, index);
+        timeouts(m, config);
+        sockets(m, socketFds);
+        return m;
+    }
+
+    private static void timeouts(Message m, Config config) {
         if (config.timeoutSeconds() > 0) {
             m.u64(NBD_ATTR_TIMEOUT, config.timeoutSeconds());
         }
         if (config.deadConnTimeoutSeconds() > 0) {
             m.u64(NBD_ATTR_DEAD_CONN_TIMEOUT, config.deadConnTimeoutSeconds());
         }
-        sockets(m, socketFds);
-        request(m, "NBD_CMD_RECONFIGURE nbd" + index);
     }
 
     /** NBD_CMD_DISCONNECT: the kernel sends NBD_CMD_DISC, shuts the sockets down and releases the device. */
     public void disconnect(int index) throws IOException {
-        Message m = new Message(NBD_CMD_DISCONNECT);
+        Message m = message(NBD_CMD_DISCONNECT);
         m.u32(NBD_ATTR_INDEX, index);
         request(m, "NBD_CMD_DISCONNECT nbd" + index);
     }
 
     /** NBD_CMD_STATUS: whether device {@code index} is configured (connected, or waiting for a reconnect). */
     public boolean connected(int index) throws IOException {
-        Message m = new Message(NBD_CMD_STATUS);
+        Message m = message(NBD_CMD_STATUS);
         m.u32(NBD_ATTR_INDEX, index);
         for (ByteBuffer reply : request(m, "NBD_CMD_STATUS nbd" + index)) {
             ByteBuffer list = attribute(reply, NBD_ATTR_DEVICE_LIST);
@@ -160,7 +167,7 @@ public final class NbdNetlink implements AutoCloseable {
         Native.libc().close(fd);
     }
 
-    private static void sockets(Message m, int... fds) {
+    static void sockets(Message m, int... fds) {
         int sockets = m.begin(NBD_ATTR_SOCKETS);
         for (int socketFd : fds) {
             int item = m.begin(NBD_SOCK_ITEM);
@@ -235,7 +242,7 @@ public final class NbdNetlink implements AutoCloseable {
     }
 
     /** The payload of the first attribute of {@code type} in an attribute area, or null. */
-    private static ByteBuffer attribute(ByteBuffer area, int type) {
+    static ByteBuffer attribute(ByteBuffer area, int type) {
         ByteBuffer b = area.duplicate().order(ByteOrder.nativeOrder());
         while (b.remaining() >= 4) {
             int length = Short.toUnsignedInt(b.getShort(b.position()));
@@ -254,7 +261,7 @@ public final class NbdNetlink implements AutoCloseable {
     }
 
     /** The payload of the next attribute in {@code area} (advancing it). */
-    private static ByteBuffer next(ByteBuffer area) {
+    static ByteBuffer next(ByteBuffer area) {
         int length = Short.toUnsignedInt(area.getShort(area.position()));
         if (length < 4 || length > area.remaining()) {
             area.position(area.limit());
@@ -270,14 +277,14 @@ public final class NbdNetlink implements AutoCloseable {
         return (n + 3) & ~3;
     }
 
-    /** A generic-netlink request under construction. */
-    private final class Message {
+    private Message message(int command) {
+        return new Message(family, command);
+    }
+
+    /** A generic-netlink request under construction: nlmsghdr, genlmsghdr, attributes. */
+    static final class Message {
         private final ByteBuffer b = ByteBuffer.allocate(4096).order(ByteOrder.nativeOrder());
         private final int type;
-
-        Message(int command) {
-            this(family, command);
-        }
 
         Message(int type, int command) {
             this.type = type;
