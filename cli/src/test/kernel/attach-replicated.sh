@@ -7,7 +7,12 @@ R=/tmp/replicas
 mkdir -p $R /mnt/x
 printf 'a guest passphrase' > /tmp/key
 for i in 1 2 3; do truncate -s 82M $R/r$i.img; done
-replica() { nbdkit -f -U $R/r$1.sock file $R/r$1.img 2>> nbdkit-$1.log & echo $! > $R/r$1.pid; }
+# Replica 1 logs every request (nbdkit's log filter), so the test sees flushes and trims arrive.
+replica() {
+  local filter=() log=(); [ "$1" = 1 ] && filter=(--filter=log) log=(logfile=$R/r1-requests.log)
+  nbdkit -f -U $R/r$1.sock "${filter[@]}" file $R/r$1.img "${log[@]}" 2>> nbdkit-$1.log & echo $! > $R/r$1.pid
+}
+requests() { grep -c -E "connection=[0-9]+ $1 id=" $R/r1-requests.log || true; }
 await_socket() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done; echo "no socket $1"; return 1; }
 for i in 1 2 3; do replica $i; done
 for i in 1 2 3; do await_socket $R/r$i.sock; done
@@ -27,15 +32,27 @@ step "mkfs, mount"
 mkfs.ext4 -q -F -E nodiscard /dev/nbd0
 mount /dev/nbd0 /mnt/x
 
+step "sync and fsync reach the replicas as flushes"
+sync
+flushes=$(requests Flush)
+head -c 1M /dev/urandom > /mnt/x/synced
+sync
+result flushes-by-sync $(($(requests Flush) - flushes))
+flushes=$(requests Flush)
+dd if=/dev/urandom of=/mnt/x/fsynced bs=64k count=4 conv=fsync status=none
+result flushes-by-fsync $(($(requests Flush) - flushes))
+
 step "fstrim"
 head -c 24M /dev/urandom > /mnt/x/big
 sync
+trims=$(requests Trim)
 result allocated-with-file "$(allocated)"
 rm /mnt/x/big
 sync
 fstrim -v /mnt/x > fstrim.log 2>&1 && result fstrim-status 0 || result fstrim-status $?
 sync
 result allocated-after-trim "$(allocated)"
+result trims-by-fstrim $(($(requests Trim) - trims))
 
 step "write a tree"
 write_tree() {  # write_tree DIR COUNT

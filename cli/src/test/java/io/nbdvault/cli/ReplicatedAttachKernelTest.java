@@ -15,7 +15,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The replicated, encrypted volume as /dev/nbd0 in a real kernel (user-mode-linux; the guest script
  * is cli/src/test/kernel/attach-replicated.sh): three nbdkit file replicas, ext4, one replica
- * SIGKILLed while writing goes on, detach, re-attach, e2fsck; fstrim reaching the replicas; fio
+ * SIGKILLed while writing goes on, detach, re-attach, e2fsck; sync, fsync and fstrim reaching the
+ * replicas as flushes and trims (and fstrim shrinking their allocation); fio
  * verifying through libaio and O_DIRECT.
  */
 @Timeout(600)
@@ -37,6 +38,10 @@ class ReplicatedAttachKernelTest {
         assertEquals("0", KernelGuest.read(dir, "fio"), () -> read("fio.log"));
         assertTrue(Set.of("0", "143").contains(KernelGuest.read(dir, "sigterm-status")));
 
+        // Kernel flushes and trims arrive at the replicas (counted by nbdkit's log filter on one of them).
+        assertTrue(Integer.parseInt(KernelGuest.read(dir, "flushes-by-sync")) >= 1, "sync flushed the replicas");
+        assertTrue(Integer.parseInt(KernelGuest.read(dir, "flushes-by-fsync")) >= 1, "fsync flushed the replicas");
+        assertTrue(Integer.parseInt(KernelGuest.read(dir, "trims-by-fstrim")) >= 1, "fstrim trimmed the replicas");
         assertEquals("0", KernelGuest.read(dir, "fstrim-status"), () -> read("fstrim.log"));
         long withFile = Long.parseLong(KernelGuest.read(dir, "allocated-with-file"));
         long afterTrim = Long.parseLong(KernelGuest.read(dir, "allocated-after-trim"));
