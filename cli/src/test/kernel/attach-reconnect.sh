@@ -52,6 +52,10 @@ result writer-status "$(cat writer-w1-status)"
 result writer-count "$(cat writer-w1-count)"
 result io-errors "$(dmesg | grep -c -i -e 'I/O error' -e 'EXT4-fs error' || true)"
 dmesg > dmesg-reconnect.log
+# A second server for the same device is refused while this one lives.
+nbdvault attach --reconnect /dev/nbd0 "${opts[@]}" "${members[@]}" 2> attach-second.log \
+  && result second-reconnect 0 || result second-reconnect $?
+kill -0 $pid && result first-alive 0 || result first-alive 1
 tree_sums /mnt/x > sums-before
 umount /mnt/x
 e2fsck -f -n /dev/nbd0 > fsck1.log 2>&1 && result fsck 0 || result fsck $?

@@ -97,6 +97,7 @@ public final class AttachCommand implements Callable<Integer> {
         List<String> targets = positional.subList(fuseDir == null ? 1 : 0, positional.size());
         if (device != null) {
             NbdKernel.requireDriver(device); // fail before unlocking anything
+            lockDevice(device);
             if (reconnectIfAttached && !reconnect && NbdKernel.attached(device)) {
                 LOG.info(device + " is still attached: reconnecting");
                 reconnect = true;
@@ -151,6 +152,30 @@ public final class AttachCommand implements Callable<Integer> {
         }
         return 0;
     }
+
+    /**
+     * One nbdvault per device: a lock held for the life of the process (the kernel itself would
+     * accept a second server's RECONFIGURE while the first is alive, and silently drop its sockets).
+     */
+    private static void lockDevice(Path device) throws java.io.IOException {
+        Path dir = Files.isDirectory(Path.of("/run/lock")) ? Path.of("/run/lock") : Path.of(System.getProperty("java.io.tmpdir"));
+        Path lockFile = dir.resolve("nbdvault-" + device.getFileName() + ".lock");
+        java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(lockFile,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+        java.nio.channels.FileLock lock;
+        try {
+            lock = channel.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            lock = null;
+        }
+        if (lock == null) {
+            channel.close();
+            throw new java.io.IOException("another nbdvault is serving " + device + " (it holds " + lockFile + ")");
+        }
+        deviceLock = lock; // held until the process exits
+    }
+
+    private static java.nio.channels.FileLock deviceLock;
 
     private CompletableFuture<Void> kernel(Path device, Path socket, Teardown teardown, String what) throws Exception {
         if (nbdConnections < 1) {

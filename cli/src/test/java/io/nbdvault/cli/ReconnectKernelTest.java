@@ -34,6 +34,8 @@ class ReconnectKernelTest {
         assertEquals("0", read("writer-status"), () -> read("dmesg-reconnect.log"));
         assertEquals("80", read("writer-count"));
         assertEquals("0", read("io-errors"), () -> read("dmesg-reconnect.log"));
+        assertEquals("1", read("second-reconnect"), () -> read("attach-second.log"));
+        assertEquals("0", read("first-alive"));
         assertEquals("0", read("fsck"), () -> read("fsck1.log"));
         assertEquals(read("sums-before"), read("sums-after"));
 

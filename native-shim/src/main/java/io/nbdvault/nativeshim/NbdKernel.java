@@ -73,6 +73,16 @@ public final class NbdKernel {
                         + (sectors == 0 ? " (it is not attached: attach without --reconnect)" : " (another volume?)"));
             }
         }
+        // The kernel accepts a RECONFIGURE while the old server still lives (it just drops the new
+        // sockets): refuse then, or two processes would serve one array.
+        Path pidFile = Path.of("/sys/block", device.getFileName().toString(), "pid");
+        if (Files.exists(pidFile)) {
+            String task = Files.readString(pidFile).trim();
+            if (!task.isEmpty() && Files.exists(Path.of("/proc", task))) {
+                throw new IOException(device + " is still served by a live process (task " + task
+                        + "): stop it first; --reconnect is for after it died");
+            }
+        }
         NbdNetlink netlink = NbdNetlink.open();
         try {
             if (!netlink.connected(index)) {
