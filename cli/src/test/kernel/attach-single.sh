@@ -30,5 +30,16 @@ result hello-again "$(cat /mnt/x/hello)"
 umount /mnt/x
 kill -TERM $pid
 await_exit $pid 60; result sigterm-status $status
+step "attach through the ioctls (the fallback for kernels without netlink), detach"
+nbdvault attach --ioctl /dev/nbd0 /tmp/disk.img 2> attach3.log &
+pid=$!
+await_log attach3.log "attached" 60 $pid
+result ioctl-mode "$(grep -o -m1 -w -e netlink -e ioctl attach3.log)"
+mount -o ro /dev/nbd0 /mnt/x
+result hello-ioctl "$(cat /mnt/x/hello)"
+umount /mnt/x
+nbdvault detach /dev/nbd0
+await_exit $pid 60
+result ioctl-detach-status $status
 e2fsck -f -n /tmp/disk.img > fsck.log 2>&1 && result fsck 0 || result fsck $?
 step "done"

@@ -82,6 +82,9 @@ public final class AttachCommand implements Callable<Integer> {
     @Option(names = "--nbd-connections", paramLabel = "N", description = "Connections from the kernel to the volume (netlink only; default 1).")
     int nbdConnections = 1;
 
+    @Option(names = "--ioctl", description = "Configure the device through the old ioctls even where the kernel has netlink (no --reconnect then).")
+    boolean ioctlOnly;
+
     private Path device;
 
     @Override
@@ -89,6 +92,9 @@ public final class AttachCommand implements Callable<Integer> {
         Logging.configure();
         if (fuseDir == null && positional.isEmpty()) {
             throw new IllegalArgumentException("give the device: attach /dev/nbdN [TARGET | MEMBER...] (or attach --fuse DIR ...)");
+        }
+        if (ioctlOnly && (reconnect || reconnectIfAttached)) {
+            throw new IllegalArgumentException("--reconnect needs netlink: not with --ioctl");
         }
         if (fuseDir != null && (reconnect || reconnectIfAttached)) {
             throw new IllegalArgumentException("--reconnect is for /dev/nbdN, not --fuse");
@@ -191,7 +197,7 @@ public final class AttachCommand implements Callable<Integer> {
             }
             connection = reconnect
                     ? NbdKernel.reconnect(device, attachment, deadConnTimeoutSeconds, fds)
-                    : NbdKernel.connect(device, attachment, deadConnTimeoutSeconds, fds);
+                    : NbdKernel.connect(device, attachment, deadConnTimeoutSeconds, ioctlOnly, fds);
         } catch (Exception e) {
             for (UnixSocketFd fd : fds) {
                 if (fd != null) {

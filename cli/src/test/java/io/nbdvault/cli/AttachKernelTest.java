@@ -28,7 +28,11 @@ class AttachKernelTest {
         assertTrue(run.err().contains("modprobe nbd"), run.err());
     }
 
-    /** In a real kernel (user-mode-linux): attach, mkfs, mount, write, read back, detach; then SIGTERM. */
+    /**
+     * In a real kernel (user-mode-linux; cli/src/test/kernel/attach-single.sh): attach over netlink,
+     * mkfs, mount, write, read back, detach; again with two connections, ended by SIGTERM; again
+     * through the ioctls.
+     */
     @Test
     void attachMkfsMountReadBackDetachInAGuestKernel() throws Exception {
         KernelGuest.requireTools("mkfs.ext4", "e2fsck");
@@ -40,6 +44,9 @@ class AttachKernelTest {
         assertEquals("through the kernel", KernelGuest.read(dir, "hello-again"));
         // SIGTERM: the JVM exits 143 once the shutdown hook has detached and flushed.
         assertTrue(Set.of("0", "143").contains(KernelGuest.read(dir, "sigterm-status")));
+        assertEquals("ioctl", KernelGuest.read(dir, "ioctl-mode"));
+        assertEquals("through the kernel", KernelGuest.read(dir, "hello-ioctl"));
+        assertEquals("0", KernelGuest.read(dir, "ioctl-detach-status"));
         assertEquals("0", KernelGuest.read(dir, "fsck"));
     }
 }

@@ -31,10 +31,19 @@ public final class NbdKernel {
      */
     public static Connection connect(Path device, Attachment a, int deadConnTimeoutSeconds, UnixSocketFd... sockets)
             throws IOException {
+        return connect(device, a, deadConnTimeoutSeconds, false, sockets);
+    }
+
+    /** As {@link #connect(Path, Attachment, int, UnixSocketFd...)}; {@code ioctlOnly} skips netlink. */
+    public static Connection connect(Path device, Attachment a, int deadConnTimeoutSeconds, boolean ioctlOnly,
+                                     UnixSocketFd... sockets) throws IOException {
         requireDriver(device);
         int index = NbdNetlink.index(device);
         NbdNetlink netlink;
         try {
+            if (ioctlOnly) {
+                throw new IOException("netlink not wanted");
+            }
             netlink = NbdNetlink.open();
         } catch (IOException noFamily) {
             if (sockets.length != 1) {
