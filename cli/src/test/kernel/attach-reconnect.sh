@@ -2,7 +2,9 @@
 # while a writer writes files with fsync; `attach --reconnect` hands the kernel new sockets within
 # the dead-connection timeout; the writer must finish without an error, the kernel must log no I/O
 # error, and the files and the filesystem must be intact. Then past the timeout: the kernel fails the
-# I/O, and after a reconnect, umount and e2fsck the files written before are intact.
+# I/O, and after a reconnect, umount and e2fsck the files written before are intact. In between, a
+# server that is alive but stalled past the kernel's request timeout (SIGSTOP) gets its connection
+# dropped by the kernel and hands it a new one by itself.
 . ./lib.sh
 R=/tmp/replicas
 mkdir -p $R /mnt/x
@@ -61,6 +63,22 @@ umount /mnt/x
 e2fsck -f -n /dev/nbd0 > fsck1.log 2>&1 && result fsck 0 || result fsck $?
 mount /dev/nbd0 /mnt/x
 tree_sums /mnt/x > sums-after
+
+step "stalled past the kernel timeout (SIGSTOP): the kernel drops the connection, nbdvault replaces it"
+dmesg -C
+writer w4 30 &
+wpid=$!
+for _ in $(seq 300); do [ "$(cat writer-w4-count 2>/dev/null || echo 0)" -ge 5 ] && break; sleep 0.1; done
+kill -STOP $pid
+sleep 9
+kill -CONT $pid
+wait $wpid
+result stall-writer-status "$(cat writer-w4-status)"
+result stall-writer-count "$(cat writer-w4-count)"
+dmesg > dmesg-stall.log
+result stall-io-errors "$(grep -c -i -e 'I/O error' -e 'EXT4-fs error' dmesg-stall.log || true)"
+result stall-dropped "$(grep -c -i 'timed out' dmesg-stall.log || true)"
+result stall-replaced "$(grep -c 'reconnected$' attach2.log || true)"
 
 step "past the timeout: SIGKILL, no reconnect for longer than the dead-connection timeout"
 sync

@@ -7,7 +7,7 @@ mkdir -p /mnt/x
 step "attach, mkfs, mount, write"
 nbdvault attach /dev/nbd0 /tmp/disk.img 2> attach1.log &
 pid=$!
-await_log attach1.log "attached" 60 $pid
+await_log attach1.log "attached" 120 $pid
 result attach-mode "$(grep -o -m1 -w -e netlink -e ioctl attach1.log)"
 mkfs.ext4 -F -q /dev/nbd0
 mount /dev/nbd0 /mnt/x
@@ -24,7 +24,7 @@ result size-after-detach "$(cat /sys/block/nbd0/size)"
 step "attach again with two connections, SIGTERM"
 nbdvault attach --nbd-connections 2 /dev/nbd0 /tmp/disk.img 2> attach2.log &
 pid=$!
-await_log attach2.log "attached" 60 $pid
+await_log attach2.log "attached" 120 $pid
 mount -o ro /dev/nbd0 /mnt/x
 result hello-again "$(cat /mnt/x/hello)"
 umount /mnt/x
@@ -33,7 +33,7 @@ await_exit $pid 60; result sigterm-status $status
 step "attach through the ioctls (the fallback for kernels without netlink), detach"
 nbdvault attach --ioctl /dev/nbd0 /tmp/disk.img 2> attach3.log &
 pid=$!
-await_log attach3.log "attached" 60 $pid
+await_log attach3.log "attached" 120 $pid
 result ioctl-mode "$(grep -o -m1 -w -e netlink -e ioctl attach3.log)"
 mount -o ro /dev/nbd0 /mnt/x
 result hello-ioctl "$(cat /mnt/x/hello)"

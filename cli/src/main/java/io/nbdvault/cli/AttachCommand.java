@@ -213,6 +213,10 @@ public final class AttachCommand implements Callable<Integer> {
             }
         }
         CompletableFuture<Void> done = connection.detached();
+        NbdKernel.Attachment negotiated = attachment;
+        if (connection.netlink()) {
+            NbdKernel.onLinkDead(device, () -> replaceDeadConnection(device, socket, negotiated, teardown));
+        }
         teardown.before(() -> {
             if (!done.isDone()) {
                 try {
@@ -237,6 +241,26 @@ public final class AttachCommand implements Callable<Integer> {
         return done;
     }
 
+    /**
+     * The kernel declared a connection dead while this process lives (a request went unanswered
+     * past --kernel-timeout, e.g. while every replica was slow, or the process was stopped): it shut
+     * that socket down and holds the I/O for --dead-conn-timeout. Give it a fresh connection at once;
+     * the requests it held are sent again on it.
+     */
+    private void replaceDeadConnection(Path device, Path socket, NbdKernel.Attachment attachment, Teardown teardown) {
+        if (teardown.stopping()) {
+            return;
+        }
+        try (UnixSocketFd fd = UnixSocketFd.connect(socket)) {
+            KernelHandshake.negotiate(fd, attachment.blockSize(), kernelTimeoutSeconds);
+            NbdKernel.replaceDeadConnections(device, attachment, deadConnTimeoutSeconds, fd);
+            LOG.warning("the kernel dropped a connection to " + device
+                    + " (a request unanswered for " + kernelTimeoutSeconds + " s?); reconnected");
+        } catch (Exception e) {
+            LOG.warning("could not replace a dead connection to " + device + ": " + e.getMessage());
+        }
+    }
+
     /** Stops everything once, in order: the local device, then the server, then the volume. */
     static final class Teardown implements Runnable {
         private final NbdServer server;
@@ -253,6 +277,10 @@ public final class AttachCommand implements Callable<Integer> {
 
         synchronized void before(Runnable step) {
             first = step;
+        }
+
+        synchronized boolean stopping() {
+            return done;
         }
 
         @Override

@@ -17,7 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * is cli/src/test/kernel/attach-reconnect.sh): SIGKILL while a writer fsyncs files, then
  * {@code attach --reconnect} within the dead-connection timeout: the writer sees no error and the
  * filesystem is clean. Past the timeout the kernel fails the I/O; after a reconnect and e2fsck the
- * files written before are intact.
+ * files written before are intact. A live server stalled past the kernel's request timeout
+ * (SIGSTOP) has its connection dropped by the kernel and replaces it by itself, without an error.
  */
 @Timeout(600)
 class ReconnectKernelTest {
@@ -38,6 +39,12 @@ class ReconnectKernelTest {
         assertEquals("0", read("first-alive"));
         assertEquals("0", read("fsck"), () -> read("fsck1.log"));
         assertEquals(read("sums-before"), read("sums-after"));
+
+        assertEquals("0", read("stall-writer-status"), () -> read("dmesg-stall.log"));
+        assertEquals("30", read("stall-writer-count"));
+        assertNotEquals("0", read("stall-dropped"), () -> "the kernel timed a request out: " + read("dmesg-stall.log"));
+        assertNotEquals("0", read("stall-replaced"), "nbdvault replaced the dropped connection");
+        assertEquals("0", read("stall-io-errors"), () -> read("dmesg-stall.log"));
 
         assertNotEquals("0", read("late-writer-status"), "past the timeout the kernel fails the I/O");
         assertTrue(Integer.parseInt(read("fsck-repair")) <= 1, () -> read("fsck2.log"));

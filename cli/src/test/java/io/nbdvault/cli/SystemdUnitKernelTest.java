@@ -71,6 +71,28 @@ class SystemdUnitKernelTest {
         assertEquals("0", read("fsck"), () -> read("fsck.log"));
     }
 
+    /** Without a kernel: the unit's command lines, expanded from a configuration, are the intended commands. */
+    @Test
+    void theUnitsCommandLinesExpandToAttachAndDetach() throws Exception {
+        Path unit = KernelGuest.projectRoot().resolve("packaging/systemd/nbdvault@.service");
+        Map<String, List<String>> exec = execLines(Files.readString(unit));
+        Map<String, String> env = environmentFile("""
+                DEVICE=/dev/nbd3
+                MEMBERS="nbd://s1/ nbd://s2/  nbd://s3/"
+                KEY_FILE=/etc/nbdvault/v.key
+                DEAD_CONN_TIMEOUT=90
+                OPTIONS=""
+                """);
+        assertEquals(List.of("/usr/bin/nbdvault", "attach", "--reconnect-if-attached", "/dev/nbd3", "--key-file",
+                "/etc/nbdvault/v.key", "--dead-conn-timeout", "90", "nbd://s1/", "nbd://s2/", "nbd://s3/"),
+                expand(exec.get("ExecStart"), env, "v"));
+        assertEquals(List.of("/usr/bin/nbdvault", "detach", "/dev/nbd3"), expand(exec.get("ExecStop"), env, "v"));
+        List<String> post = expand(exec.get("ExecStartPost"), env, "v");
+        assertEquals(List.of("/bin/sh", "-c"), post.subList(0, 2));
+        assertTrue(post.get(2).contains("/sys/block/${0#/dev/}/size"), post.get(2));
+        assertEquals("/dev/nbd3", post.get(3));
+    }
+
     /** ExecXxx= lines of the unit (the last of each kind), split into words as systemd does; "-" prefixes dropped. */
     static Map<String, List<String>> execLines(String unit) {
         Map<String, List<String>> out = new LinkedHashMap<>();

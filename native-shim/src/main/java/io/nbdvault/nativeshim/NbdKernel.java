@@ -105,6 +105,43 @@ public final class NbdKernel {
         return new Connection(watch(netlink, index, device), true);
     }
 
+    /**
+     * Runs {@code onDead} (on a daemon thread) each time the kernel gives up on a connection of
+     * {@code device} while it stays configured — a request unanswered past the kernel timeout, say,
+     * while this process lives — so that it can hand over a new one ({@link #replaceDeadConnections}).
+     */
+    public static void onLinkDead(Path device, Runnable onDead) throws IOException {
+        int index = NbdNetlink.index(device);
+        NbdNetlink listener = NbdNetlink.open();
+        try {
+            listener.subscribeLinkDead();
+        } catch (IOException | RuntimeException e) {
+            listener.close();
+            throw e;
+        }
+        Thread t = new Thread(() -> {
+            try (listener) {
+                while (true) {
+                    if (listener.awaitLinkDead() == index) {
+                        onDead.run();
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                System.err.println("nbdvault: warning: no longer watching " + device + " for dead connections: " + e.getMessage());
+            }
+        }, "nbd-link-dead " + device);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** RECONFIGURE from the live server: new sockets in place of the connections the kernel declared dead. */
+    public static void replaceDeadConnections(Path device, Attachment a, int deadConnTimeoutSeconds, UnixSocketFd... sockets)
+            throws IOException {
+        try (NbdNetlink netlink = NbdNetlink.open()) {
+            netlink.reconfigure(NbdNetlink.index(device), config(a, deadConnTimeoutSeconds), fds(sockets));
+        }
+    }
+
     /** Whether the kernel has {@code device} configured (over netlink; false without netlink). */
     public static boolean attached(Path device) throws IOException {
         requireDriver(device);

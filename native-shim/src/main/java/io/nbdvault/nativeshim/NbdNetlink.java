@@ -33,10 +33,17 @@ public final class NbdNetlink implements AutoCloseable {
     private static final int CTRL_CMD_GETFAMILY = 3;
     private static final int CTRL_ATTR_FAMILY_ID = 1;
     private static final int CTRL_ATTR_FAMILY_NAME = 2;
+    private static final int CTRL_ATTR_MCAST_GROUPS = 7;
+    private static final int CTRL_ATTR_MCAST_GRP_NAME = 1;
+    private static final int CTRL_ATTR_MCAST_GRP_ID = 2;
+    private static final int SOL_NETLINK = 270;
+    private static final int NETLINK_ADD_MEMBERSHIP = 1;
+    private static final String NBD_MCAST_GROUP = "nbd_mc_group";
 
     static final int NBD_CMD_CONNECT = 1;
     static final int NBD_CMD_DISCONNECT = 2;
     static final int NBD_CMD_RECONFIGURE = 3;
+    static final int NBD_CMD_LINK_DEAD = 4;
     static final int NBD_CMD_STATUS = 5;
 
     static final int NBD_ATTR_INDEX = 1;
@@ -58,14 +65,15 @@ public final class NbdNetlink implements AutoCloseable {
     private static final int BUFFER = 1 << 16;
 
     private final int fd;
-    private final int family;
     private final Pointer buffer;
+    private int family;
+    private int linkDeadGroup = -1;
     private int sequence;
 
     private NbdNetlink(int fd) throws IOException {
         this.fd = fd;
         this.buffer = jnr.ffi.Memory.allocateDirect(Native.runtime(), BUFFER);
-        this.family = resolveFamily();
+        resolveFamily();
     }
 
     /** Opens a generic-netlink socket and looks up the "nbd" family (present once the nbd module is loaded). */
@@ -177,16 +185,77 @@ public final class NbdNetlink implements AutoCloseable {
         m.end(sockets);
     }
 
-    private int resolveFamily() throws IOException {
+    private void resolveFamily() throws IOException {
         Message m = new Message(GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
         m.string(CTRL_ATTR_FAMILY_NAME, "nbd");
         for (ByteBuffer reply : request(m, "resolving the generic-netlink family \"nbd\" (is the nbd module loaded?)")) {
             ByteBuffer id = attribute(reply, CTRL_ATTR_FAMILY_ID);
             if (id != null) {
-                return Short.toUnsignedInt(id.getShort(id.position()));
+                family = Short.toUnsignedInt(id.getShort(id.position()));
+                ByteBuffer groups = attribute(reply, CTRL_ATTR_MCAST_GROUPS);
+                while (groups != null && groups.remaining() >= 4) {
+                    ByteBuffer group = next(groups);
+                    ByteBuffer name = attribute(group, CTRL_ATTR_MCAST_GRP_NAME);
+                    ByteBuffer groupId = attribute(group, CTRL_ATTR_MCAST_GRP_ID);
+                    if (name != null && groupId != null && StandardCharsets.US_ASCII.decode(name).toString()
+                            .replace("\0", "").equals(NBD_MCAST_GROUP)) {
+                        linkDeadGroup = groupId.getInt(groupId.position());
+                    }
+                }
+                return;
             }
         }
         throw new IOException("the kernel did not name the generic-netlink family \"nbd\"");
+    }
+
+    /**
+     * Subscribes this socket to the kernel's NBD notifications: from then on {@link #awaitLinkDead()}
+     * returns each time the kernel gives up on a connection of a device that is still configured (its
+     * server died, or a request went unanswered past the timeout). Use a socket of its own for this.
+     */
+    public NbdNetlink subscribeLinkDead() throws IOException {
+        if (linkDeadGroup < 0) {
+            throw new IOException("the kernel's nbd netlink family has no " + NBD_MCAST_GROUP + " group");
+        }
+        Pointer value = jnr.ffi.Memory.allocateDirect(Native.runtime(), 4);
+        value.putInt(0, linkDeadGroup);
+        if (Native.libc().setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, value, 4) != 0) {
+            throw Native.failure("setsockopt(NETLINK_ADD_MEMBERSHIP)", NBD_MCAST_GROUP, Native.errno());
+        }
+        return this;
+    }
+
+    /** Blocks until an NBD_CMD_LINK_DEAD notification arrives; returns the device index it names. */
+    public int awaitLinkDead() throws IOException {
+        while (true) {
+            long n = Native.libc().read(fd, buffer, BUFFER);
+            if (n < 0) {
+                if (Native.errno() == Linux.EINTR) {
+                    continue;
+                }
+                throw Native.failure("recv", NBD_MCAST_GROUP, Native.errno());
+            }
+            byte[] in = new byte[(int) n];
+            buffer.get(0, in, 0, in.length);
+            ByteBuffer all = ByteBuffer.wrap(in).order(ByteOrder.nativeOrder());
+            while (all.remaining() >= 20) {
+                int start = all.position();
+                int length = all.getInt(start);
+                if (length < 20 || length > all.remaining()) {
+                    break;
+                }
+                int type = Short.toUnsignedInt(all.getShort(start + 4));
+                int command = all.get(start + 16);
+                all.position(Math.min(all.limit(), start + align(length)));
+                if (type == family && command == NBD_CMD_LINK_DEAD) {
+                    ByteBuffer attrs = ByteBuffer.wrap(in, start + 20, length - 20).slice().order(ByteOrder.nativeOrder());
+                    ByteBuffer index = attribute(attrs, NBD_ATTR_INDEX);
+                    if (index != null) {
+                        return index.getInt(index.position());
+                    }
+                }
+            }
+        }
     }
 
     /** Sends one request and reads until its acknowledgement; returns the data replies' attribute areas. */
