@@ -47,7 +47,7 @@ public final class AttachCommand implements Callable<Integer> {
     @Option(names = "--fuse", paramLabel = "DIR", description = "Expose the volume as DIR/nbdvault via nbdfuse instead.")
     Path fuseDir;
 
-    @Parameters(arity = "0..*", paramLabel = "[/dev/nbdN] [TARGET | MEMBER...]",
+    @Parameters(arity = "0..*", paramLabel = "[/dev/nbdN] [TARGET | MEMBER...]", hideParamSyntax = true,
             description = {"The kernel NBD device (not with --fuse), then a file, block device or memory:SIZE,",
                     "or the members of a replicated volume (none: the embedded default in --data-dir)."})
     List<String> positional = new ArrayList<>();

@@ -28,6 +28,24 @@ class AttachKernelTest {
         assertTrue(run.err().contains("modprobe nbd"), run.err());
     }
 
+    @Test
+    void argumentsAreCheckedBeforeAnythingIsCreatedOrUnlocked() {
+        CliBasicsTest.Run none = CliBasicsTest.run("attach");
+        assertEquals(1, none.code());
+        assertTrue(none.err().contains("/dev/nbdN"), none.err());
+        CliBasicsTest.Run ioctlReconnect = CliBasicsTest.run("attach", "--ioctl", "--reconnect", "/dev/nbd15", "m1", "m2");
+        assertEquals(1, ioctlReconnect.code());
+        assertTrue(ioctlReconnect.err().contains("--reconnect"), ioctlReconnect.err());
+        org.junit.jupiter.api.Assumptions.assumeTrue(!Files.exists(Path.of("/dev/nbd15")),
+                "this machine has nbd devices");
+        // The embedded default (no members) is not created when the device cannot be attached.
+        Path data = dir.resolve("vault");
+        CliBasicsTest.Run embedded = CliBasicsTest.run("attach", "/dev/nbd15", "--data-dir", data.toString());
+        assertEquals(1, embedded.code());
+        assertTrue(embedded.err().contains("modprobe nbd"), embedded.err());
+        assertTrue(!Files.exists(data), "nothing created");
+    }
+
     /**
      * In a real kernel (user-mode-linux; cli/src/test/kernel/attach-single.sh): attach over netlink,
      * mkfs, mount, write, read back, detach; again with two connections, ended by SIGTERM; again
