@@ -54,8 +54,19 @@ final class KernelGuest {
         ExternalTool.requireRoot("the guest kernel mounts and attaches devices as root");
         ExternalTool.require("linux.uml");
         ExternalTool.require("modprobe");
+        if (hostHasAvx512()) {
+            ExternalTool.require("gcc"); // kernel-run.sh builds its UML register-state shim
+        }
         for (String tool : tools) {
             ExternalTool.require(tool);
+        }
+    }
+
+    private static boolean hostHasAvx512() {
+        try {
+            return Files.readString(Path.of("/proc/cpuinfo")).contains(" avx512f");
+        } catch (IOException e) {
+            return false;
         }
     }
 
