@@ -41,5 +41,17 @@ umount /mnt/x
 nbdvault detach /dev/nbd0
 await_exit $pid 60
 result ioctl-detach-status $status
+step "the embedded default: attach /dev/nbd3 with no members (a small one, made by the test)"
+cp -r --sparse=always "$SHARE/vault" /tmp/vault
+nbdvault attach /dev/nbd3 --data-dir /tmp/vault 2> attach4.log &
+pid=$!
+await_log attach4.log "attached" 300 $pid
+result embedded-size "$(($(cat /sys/block/nbd3/size) * 512))"
+head -c 1M /dev/urandom > /tmp/block
+dd if=/tmp/block of=/dev/nbd3 bs=1M seek=5 oflag=direct status=none
+result embedded-readback "$(dd if=/dev/nbd3 bs=1M skip=5 count=1 iflag=direct status=none | cmp - /tmp/block && echo same)"
+nbdvault detach /dev/nbd3
+await_exit $pid 60
+result embedded-detach-status $status
 e2fsck -f -n /tmp/disk.img > fsck.log 2>&1 && result fsck 0 || result fsck $?
 step "done"
