@@ -72,7 +72,7 @@ write_status=0
 write_tree /mnt/x/after 60 || write_status=$?
 sync || write_status=$?
 result write-after-kill-status $write_status
-nbdvault status --admin-socket /tmp/admin.sock --json > status-degraded.json 2>&1 || true
+nbdvault status --admin-socket /tmp/admin.sock --json > status-degraded.json 2> status.err || true
 tree_sums /mnt/x > sums-before
 umount /mnt/x
 

@@ -30,6 +30,15 @@ class ReplicatedAttachKernelTest {
         KernelGuest.run(dir, "attach-replicated.sh", Map.of(), Duration.ofMinutes(8)).assertOk();
         assertEquals("netlink", KernelGuest.read(dir, "attach-mode"));
         assertEquals("0", KernelGuest.read(dir, "write-after-kill-status"), "writes after a replica died");
+        // attach answers on its admin socket like serve: degraded, the killed replica failed.
+        String json = KernelGuest.read(dir, "status-degraded.json");
+        com.fasterxml.jackson.databind.JsonNode status = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        assertEquals("DEGRADED", status.path("state").asText(), json);
+        long failed = 0;
+        for (com.fasterxml.jackson.databind.JsonNode member : status.path("members")) {
+            failed += member.path("state").asText().equalsIgnoreCase("failed") ? 1 : 0;
+        }
+        assertEquals(1, failed, json);
         assertEquals("0", KernelGuest.read(dir, "detach-status"));
         assertEquals("0", KernelGuest.read(dir, "fsck"), () -> read("fsck.log"));
         String before = KernelGuest.read(dir, "sums-before");
