@@ -1,7 +1,8 @@
 # The systemd unit's commands (unit-commands.sh, expanded from packaging/systemd/nbdvault@.service
 # and a volume's configuration by the Java test), run the way systemd runs them: ExecStartPre,
-# ExecStart in the background, ExecStartPost; a crash (SIGKILL) and a restart under a mounted
-# filesystem; ExecStop, then the main process must exit cleanly.
+# ExecStart in the background, ExecStartPost; a crash (SIGKILL), ExecStop without $MAINPID (as
+# systemd runs it then) and a restart under a mounted filesystem; ExecStop with $MAINPID, then the
+# main process must exit cleanly.
 . ./lib.sh
 . ./unit-commands.sh
 R=/tmp/replicas
@@ -24,7 +25,9 @@ sync
 step "crash and restart (Restart=on-failure)"
 kill -KILL $pid
 wait $pid 2>/dev/null || true
-sleep 1
+# systemd runs ExecStop after the main process died too, without $MAINPID, then restarts it.
+(unset MAINPID; "${ExecStop[@]}") && result stop-after-crash 0 || result stop-after-crash $?
+[ "$(cat /sys/block/nbd2/size)" -gt 0 ] && result attached-after-crash-stop 1 || result attached-after-crash-stop 0
 "${ExecStart[@]}" 2> restart.log &
 pid=$!
 "${ExecStartPost[@]}" && result restart-post 0 || result restart-post $?
@@ -41,7 +44,7 @@ umount /mnt/x
 e2fsck -f -n /dev/nbd2 > fsck.log 2>&1 && result fsck 0 || result fsck $?
 
 step "stop"
-"${ExecStop[@]}" && result stop 0 || result stop $?
+MAINPID=$pid "${ExecStop[@]}" && result stop 0 || result stop $?
 await_exit $pid 120
 result main-status $status
 result size-after-stop "$(cat /sys/block/nbd2/size)"

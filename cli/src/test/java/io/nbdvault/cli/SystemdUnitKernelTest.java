@@ -23,8 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * packaging/systemd/nbdvault@.service as systemd would run it, without systemd: its ExecStartPre,
  * ExecStart, ExecStartPost and ExecStop lines are read from the unit, expanded with a per-volume
  * configuration file like systemd's EnvironmentFile= (and %i), and run in a real kernel
- * (cli/src/test/kernel/systemd-unit.sh): start, a filesystem, a crash (SIGKILL) and the restart
- * that Restart=on-failure does, which must reconnect under the mounted filesystem, then stop.
+ * (cli/src/test/kernel/systemd-unit.sh): start, a filesystem, a crash (SIGKILL), the ExecStop
+ * systemd runs then (which must not detach) and the restart Restart=on-failure does, which must
+ * reconnect under the mounted filesystem, then stop.
  */
 @Timeout(600)
 class SystemdUnitKernelTest {
@@ -53,7 +54,7 @@ class SystemdUnitKernelTest {
         for (String key : List.of("ExecStartPre", "ExecStart", "ExecStartPost", "ExecStop")) {
             assertTrue(exec.containsKey(key), "the unit has " + key);
             List<String> words = expand(exec.get(key), env, "vault").stream()
-                    .map(w -> w.equals("/usr/bin/nbdvault") ? dir.resolve("nbdvault").toString() : w).toList();
+                    .map(w -> w.replace("/usr/bin/nbdvault", dir.resolve("nbdvault").toString())).toList();
             commands.append(key).append("=(").append(words.stream().map(KernelGuest::quote)
                     .collect(Collectors.joining(" "))).append(")\n");
         }
@@ -61,6 +62,8 @@ class SystemdUnitKernelTest {
 
         KernelGuest.run(dir, "systemd-unit.sh", Map.of(), Duration.ofMinutes(6)).assertOk();
         assertEquals("0", read("start-post"));
+        assertEquals("0", read("stop-after-crash"));
+        assertEquals("1", read("attached-after-crash-stop"), "ExecStop after a crash leaves the device attached");
         assertEquals("0", read("restart-post"));
         assertTrue(read("restart.log").contains("reconnect"), "the restart reconnected");
         assertEquals("0", read("write-after-restart"));
@@ -86,7 +89,10 @@ class SystemdUnitKernelTest {
         assertEquals(List.of("/usr/bin/nbdvault", "attach", "--reconnect-if-attached", "/dev/nbd3", "--key-file",
                 "/etc/nbdvault/v.key", "--dead-conn-timeout", "90", "nbd://s1/", "nbd://s2/", "nbd://s3/"),
                 expand(exec.get("ExecStart"), env, "v"));
-        assertEquals(List.of("/usr/bin/nbdvault", "detach", "/dev/nbd3"), expand(exec.get("ExecStop"), env, "v"));
+        List<String> stop = expand(exec.get("ExecStop"), env, "v");
+        assertEquals(List.of("/bin/sh", "-c"), stop.subList(0, 2));
+        assertTrue(stop.get(2).contains("$MAINPID") && stop.get(2).contains("/usr/bin/nbdvault detach \"$0\""), stop.get(2));
+        assertEquals("/dev/nbd3", stop.get(3));
         List<String> post = expand(exec.get("ExecStartPost"), env, "v");
         assertEquals(List.of("/bin/sh", "-c"), post.subList(0, 2));
         assertTrue(post.get(2).contains("/sys/block/${0#/dev/}/size"), post.get(2));
