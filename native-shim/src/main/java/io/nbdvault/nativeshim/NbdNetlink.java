@@ -63,6 +63,7 @@ public final class NbdNetlink implements AutoCloseable {
     private static final int NBD_GENL_VERSION = 1;
 
     private static final int BUFFER = 1 << 16;
+    private static final int ENOBUFS = 105;
 
     private final int fd;
     private final Pointer buffer;
@@ -230,10 +231,11 @@ public final class NbdNetlink implements AutoCloseable {
         while (true) {
             long n = Native.libc().read(fd, buffer, BUFFER);
             if (n < 0) {
-                if (Native.errno() == Linux.EINTR) {
-                    continue;
+                int errno = Native.errno();
+                if (errno == Linux.EINTR || errno == ENOBUFS) {
+                    continue; // ENOBUFS: notifications were lost while the socket was full; keep listening
                 }
-                throw Native.failure("recv", NBD_MCAST_GROUP, Native.errno());
+                throw Native.failure("recv", NBD_MCAST_GROUP, errno);
             }
             byte[] in = new byte[(int) n];
             buffer.get(0, in, 0, in.length);
