@@ -94,7 +94,7 @@ umount /mnt/x
 
 step "fio libaio O_DIRECT crc32c on /dev/nbd0"
 fio --name=verify --filename=/dev/nbd0 --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=16 \
-    --size=16M --verify=crc32c --do_verify=1 --verify_fatal=1 > fio.log 2>&1 && result fio 0 || result fio $?
+    --size=8M --verify=crc32c --do_verify=1 --verify_fatal=1 > fio.log 2>&1 && result fio 0 || result fio $?
 
 step "SIGTERM"
 kill -TERM $pid
