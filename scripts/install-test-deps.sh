@@ -24,6 +24,10 @@ declare -A NEEDS=(
   [iscsi-inq]=libiscsi-bin
   [gcc]=gcc
   [mount]=mount
+  # A real kernel for the /dev/nbdN tests (scripts/kernel-run.sh): user-mode-linux, with modprobe for its modules.
+  [linux.uml]=user-mode-linux
+  [modprobe]=kmod
+  [nbd-client]=nbd-client
 )
 # Python's cryptography (OpenSSL's EVP XTS) is a module, not a command.
 PY_MODULES=(cryptography:python3-cryptography)

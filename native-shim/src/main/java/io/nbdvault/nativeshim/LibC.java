@@ -49,6 +49,9 @@ public interface LibC {
     int connect(int fd, Pointer address, int length);
 
     @SaveError
+    int setsockopt(int fd, int level, int name, Pointer value, int length);
+
+    @SaveError
     long read(int fd, Pointer buffer, long count);
 
     @SaveError

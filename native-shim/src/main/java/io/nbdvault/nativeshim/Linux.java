@@ -17,6 +17,7 @@ public final class Linux {
     public static final int SEEK_HOLE = 4;
 
     public static final int EINTR = 4;
+    public static final int EBUSY = 16;
     public static final int ENXIO = 6;
     public static final int EPERM = 1;
     public static final int ENOMEM = 12;
