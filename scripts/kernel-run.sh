@@ -38,7 +38,11 @@ if grep -qw avx512f /proc/cpuinfo; then
   guest_env=("GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,-AVX512ER,-AVX512PF"
              "JAVA_TOOL_OPTIONS=-XX:UseAVX=2")
 fi
-printf 'SHARE=%q\nWORKDIR=%q\n' "$share" "$PWD" > "$ctl/env"
+# $KERNEL_RO_SHARE (optional): one more host folder shown read-only at its own path, for a checkout
+# that lives under /tmp (the guest's /tmp is a fresh tmpfs).
+ro_share=""
+[ -n "${KERNEL_RO_SHARE:-}" ] && ro_share=$(realpath "$KERNEL_RO_SHARE")
+printf 'SHARE=%q\nWORKDIR=%q\nRO_SHARE=%q\n' "$share" "$PWD" "$ro_share" > "$ctl/env"
 printf 'GUEST_ENV=(%s)\n' "${guest_env[*]@Q}" > "$ctl/guest-env"
 printf '%s\n' "$*" > "$ctl/command"
 
@@ -65,6 +69,10 @@ mkdir -p dev/pts dev/shm run/lock
 mount -t devpts devpts dev/pts
 mount -t tmpfs shm dev/shm
 mount -t tmpfs -o mode=1777 tmp tmp
+if [ -n "$RO_SHARE" ]; then
+  mkdir -p ".$RO_SHARE"
+  mount -r -t hostfs -o "$RO_SHARE" project ".$RO_SHARE"
+fi
 mkdir -p ".$SHARE"
 mount -t hostfs -o "$SHARE" share ".$SHARE"
 ip link set lo up 2>/dev/null

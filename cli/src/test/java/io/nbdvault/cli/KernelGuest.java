@@ -94,6 +94,8 @@ final class KernelGuest {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("KERNEL_SHARE", share.toString());
+        // The checkout (guest scripts, compiled classes) may itself be under /tmp, which the guest replaces.
+        pb.environment().put("KERNEL_RO_SHARE", root.toString());
         pb.environment().put("KERNEL_TIMEOUT", Long.toString(timeout.toSeconds()));
         long start = System.nanoTime();
         Process p = pb.start();

@@ -162,10 +162,15 @@ public final class EncryptedDevice implements BlockDevice {
         ByteBuf patch = data.retainedDuplicate();
         return locks.withSectors(start / sectorSize, (end - 1) / sectorSize, () ->
                 readSectors(start, (int) (end - start)).thenCompose(plain -> onWorker(plain.readableBytes(), plain, () -> {
-                    plain.setBytes(plain.readerIndex() + (int) (offset - start), patch, patch.readerIndex(), length);
-                    cipher.encrypt(plain.nioBuffer(plain.readerIndex(), plain.readableBytes()), sectorSize,
-                            tweakOf(start), tweakStep);
-                    return plain;
+                    try {
+                        plain.setBytes(plain.readerIndex() + (int) (offset - start), patch, patch.readerIndex(), length);
+                        cipher.encrypt(plain.nioBuffer(plain.readerIndex(), plain.readableBytes()), sectorSize,
+                                tweakOf(start), tweakStep);
+                        return plain;
+                    } catch (RuntimeException e) {
+                        plain.release();
+                        throw e;
+                    }
                 }).thenCompose(encrypted -> below.write(payloadOffset + start, encrypted, flags)
                         .whenComplete((ok, error) -> encrypted.release())))).whenComplete((ok, error) -> patch.release());
     }

@@ -52,6 +52,10 @@ final class ArrayAdmin {
      */
     CompletableFuture<Void> replace(String oldName, String newName, long rate, boolean force) {
         MemberSlot s = membership.slotOf(oldName);
+        if (!force && membership.copiesOf(s).readable().equals(java.util.List.of(s.copy))) {
+            throw new IllegalStateException(oldName + " is the last up-to-date copy of group " + s.group
+                    + "; replacing it would leave nothing to rebuild from (use --force to replace it anyway)");
+        }
         if (parts.options().opener() == null) {
             return CompletableFuture.failedFuture(new IllegalStateException("this array cannot open new members"));
         }
@@ -86,14 +90,18 @@ final class ArrayAdmin {
             throw new IllegalStateException(s.name() + " is being resynchronised; wait for it to finish");
         }
         CopySet copies = membership.copiesOf(s);
-        s.adminFailed = false;
-        copies.fail(s.copy, new IOException("replaced by the administrator"));
         String oldName = s.name();
-        s.memberId = UUID.randomUUID();
-        s.role = MemberRole.State.REBUILDING;
-        Superblock first = membership.superblockFor(s, membership.events(), false);
-        // The newcomer carries metadata from the start: after a crash it is known, and known to need a full copy.
+        UUID newId = UUID.randomUUID();
+        // The newcomer's first superblock names it in the slot; the slot itself changes only once that is written.
+        java.util.List<MemberRole> roles = new java.util.ArrayList<>(membership.roles());
+        roles.set(s.index, new MemberRole(newId, MemberRole.State.REBUILDING));
+        Superblock first = new Superblock(membership.arrayId, newId, s.group, s.copy, membership.geometry,
+                membership.events(), false, roles);
         return MetadataIo.write(replacement.metadata(), first).thenComposeAsync(x -> {
+            s.adminFailed = false;
+            copies.fail(s.copy, new IOException("replaced by the administrator"));
+            s.memberId = newId;
+            s.role = MemberRole.State.REBUILDING;
             copies.replace(s.copy, replacement.data());
             MemberIo previous = s.io;
             s.io = replacement;

@@ -244,6 +244,27 @@ final class CopySet {
         failed.set(copy, null);
     }
 
+    /** Ends a resync: the copy serves reads again — unless it failed meanwhile, which ends the resync in failure. */
+    void finishSync(int copy) {
+        if (failed.get(copy) != null) {
+            throw new IllegalStateException("copy " + copy + " failed during its resync");
+        }
+        syncing.set(copy, 0);
+        if (failed.get(copy) != null) {
+            throw new IllegalStateException("copy " + copy + " failed during its resync");
+        }
+        availability.changed();
+    }
+
+    /**
+     * Takes out a copy that was not up to date to begin with (missing or stale at assembly): it
+     * can never be the copy a group comes back from after an outage.
+     */
+    void failStale(int copy, Throwable cause) {
+        fail(copy, cause);
+        failedInSync.set(copy, 0);
+    }
+
     /** Puts a copy back in service; its data must already be up to date. */
     void restore(int copy) {
         syncing.set(copy, 0);

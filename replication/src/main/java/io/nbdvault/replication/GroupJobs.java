@@ -51,6 +51,14 @@ final class GroupJobs {
         return mine;
     }
 
+    /**
+     * For shutdown, after {@link #cancelAll}: holds new writes and completes once every write in
+     * flight has settled on every copy (with a write quorum, the lagging copies too).
+     */
+    CompletableFuture<Void> drainWrites() {
+        return gate.pause();
+    }
+
     /** Cancels every job queued or running; completes when they have stopped. */
     CompletableFuture<Void> cancelAll() {
         List<RegionJob> all = List.copyOf(jobs);

@@ -53,7 +53,15 @@ final class IntentLogDevice extends ForwardingDevice {
                 held.release();
                 return CompletableFuture.<Void>failedFuture(error);
             }
-            QuorumWrite.Outcome outcome = mirror.writeOutcome(offset, held, flags);
+            QuorumWrite.Outcome outcome;
+            try {
+                outcome = mirror.writeOutcome(offset, held, flags);
+            } catch (RuntimeException e) {
+                bitmap.end(offset, length);
+                gate.exit();
+                held.release();
+                return CompletableFuture.<Void>failedFuture(e);
+            }
             outcome.settled().whenComplete((ok, e) -> {
                 bitmap.end(offset, length);
                 gate.exit();

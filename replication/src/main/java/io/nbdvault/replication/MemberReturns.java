@@ -153,8 +153,18 @@ final class MemberReturns {
     }
 
     /** The returning member's superblock, provided no other server holds its lease. */
-    private static CompletableFuture<Superblock> identify(MemberIo io) {
-        return MetadataIo.read(io.metadata()).thenCompose(sb -> Leases.checkFree(io).thenApply(free -> sb));
+    private CompletableFuture<Superblock> identify(MemberIo io) {
+        return MetadataIo.read(io.metadata()).thenCompose(sb -> Leases.checkFree(io).thenApply(free -> {
+            if (sb.array().equals(membership.arrayId) && sb.events() > membership.events()) {
+                // It saw events this array never did: it was assembled elsewhere meanwhile and may
+                // hold writes this array lacks. Resyncing it would silently drop them.
+                throw new java.util.concurrent.CompletionException(new InvalidMetadataException(io.name()
+                        + " records event " + sb.events() + ", newer than this array's " + membership.events()
+                        + ": it served elsewhere meanwhile (split brain); stop this array and assemble all members"
+                        + " to choose a side"));
+            }
+            return sb;
+        }));
     }
 
     private CompletableFuture<Boolean> takeBack(MemberSlot s) {

@@ -171,14 +171,17 @@ public final class MirroredDevice implements BlockDevice {
         return everywhere(BlockDevice::flush, "flush");
     }
 
+    /** Trim and zeroes wait for every copy (no quorum), but still reach a lagging copy after the writes it owes the range. */
     @Override
     public CompletableFuture<Void> trim(long offset, long length, int flags) {
-        return everywhere(d -> d.trim(offset, length, flags), "trim");
+        return QuorumWrite.run(copies, 0, maxLag, offset, length, copy -> onCopy(copy, d -> d.trim(offset, length, flags)),
+                "trim").acknowledged();
     }
 
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
-        return everywhere(d -> d.writeZeroes(offset, length, flags), "write zeroes");
+        return QuorumWrite.run(copies, 0, maxLag, offset, length,
+                copy -> onCopy(copy, d -> d.writeZeroes(offset, length, flags)), "write zeroes").acknowledged();
     }
 
     @Override

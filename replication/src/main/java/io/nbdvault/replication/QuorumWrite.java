@@ -16,7 +16,9 @@ import java.util.function.IntFunction;
  * update is behind: it serves no reads and vouches for nothing until it has caught up, later
  * updates to the same range reach it only after the earlier ones, and a copy more than
  * {@code maxLag} bytes behind must take the next update before it is acknowledged (back-pressure).
- * A copy that errors is failed; the deadline under each copy bounds how long one can lag.
+ * A copy that errors is failed; the deadline under each copy bounds how long one can lag. The
+ * quorum always includes the first up-to-date copy in slot order (like md, where only write-mostly
+ * devices may lag): list a distant replica after the near ones.
  * Without a quorum (0) every copy must answer, as before.
  */
 final class QuorumWrite {
@@ -49,7 +51,9 @@ final class QuorumWrite {
         @SuppressWarnings("unchecked")
         CompletableFuture<Void>[] earlier = new CompletableFuture[n];
         AtomicInteger remaining = new AtomicInteger(n);
-        Runnable check = () -> tryAcknowledge(copies, targets, quorum, state, ok, mustTake, lags, offset, length, ack, settled);
+        java.util.concurrent.atomic.AtomicBoolean decided = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable check = () -> tryAcknowledge(copies, targets, quorum, state, ok, mustTake, lags, offset, length, decided, ack,
+                settled);
         for (int i = 0; i < n; i++) {
             // All set up before the first copy is asked: a copy may answer at once, and the check it runs sees every target.
             mustTake[i] = quorum > 0 && copies.behind(targets.get(i)) > maxLag;
@@ -88,23 +92,37 @@ final class QuorumWrite {
 
     private static void tryAcknowledge(CopySet copies, List<Integer> targets, int quorum, AtomicIntegerArray state,
                                        boolean[] ok, boolean[] mustTake, CopySet.Lag[] lags, long offset, long length,
-                                       CompletableFuture<Void> ack, CompletableFuture<Void> settled) {
-        if (ack.isDone()) {
+                                       java.util.concurrent.atomic.AtomicBoolean decided, CompletableFuture<Void> ack,
+                                       CompletableFuture<Void> settled) {
+        if (decided.get()) {
             return;
         }
         int vouching = 0;
         boolean waitingForMust = false;
+        // The anchor: the first target, in slot order, still up to date. Every acknowledged update
+        // is on it, so it is always a safe source — for reads now, and for the resync after a
+        // crash, which copies the marked regions from the first current copy.
+        boolean anchorDone = false;
+        boolean anchorSeen = false;
         synchronized (ok) {
             for (int i = 0; i < targets.size(); i++) {
                 boolean done = state.get(i) == DONE;
-                if (done && ok[i] && copies.isReadable(targets.get(i))) {
+                boolean readable = copies.isReadable(targets.get(i));
+                if (done && ok[i] && readable) {
                     vouching++;
+                }
+                if (!anchorSeen && readable) {
+                    anchorSeen = true;
+                    anchorDone = done && ok[i];
                 }
                 waitingForMust |= mustTake[i] && !done;
             }
         }
-        boolean quorumMet = quorum > 0 && vouching >= quorum && !waitingForMust;
+        boolean quorumMet = quorum > 0 && vouching >= quorum && anchorDone && !waitingForMust;
         if (!quorumMet && !settled.isDone()) {
+            return;
+        }
+        if (!decided.compareAndSet(false, true)) {
             return;
         }
         if (vouching == 0) {
@@ -112,18 +130,18 @@ final class QuorumWrite {
                     + " is on no up-to-date copy in service"));
             return;
         }
-        if (ack.complete(null)) {
-            // Copies still working on it are behind from now on, until they finish it.
-            for (int i = 0; i < targets.size(); i++) {
-                if (state.get(i) != PENDING) {
-                    continue;
-                }
-                // Registered first, withdrawn if the copy finished meanwhile: never left behind forever.
-                copies.lagging(targets.get(i), lags[i]);
-                if (!state.compareAndSet(i, PENDING, LAGGING)) {
-                    copies.caughtUp(targets.get(i), lags[i]);
-                }
+        // Copies still working on it are behind from now on, until they finish it — recorded before
+        // the client hears of it, so no read or later write can slip past the lag.
+        for (int i = 0; i < targets.size(); i++) {
+            if (state.get(i) != PENDING) {
+                continue;
+            }
+            // Registered first, withdrawn if the copy finished meanwhile: never left behind forever.
+            copies.lagging(targets.get(i), lags[i]);
+            if (!state.compareAndSet(i, PENDING, LAGGING)) {
+                copies.caughtUp(targets.get(i), lags[i]);
             }
         }
+        ack.complete(null);
     }
 }

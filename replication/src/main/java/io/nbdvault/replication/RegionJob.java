@@ -125,10 +125,15 @@ abstract class RegionJob {
             }
             long now = done + n;
             progress.progress(now, total);
-            long delayNanos = rate <= 0 || cancelled ? 0 : (long) (now * 1e9 / rate) - (System.nanoTime() - start);
-            later(delayNanos, () -> {
+            long delayNanos = rate <= 0 ? 0 : (long) (now * 1e9 / rate) - (System.nanoTime() - start);
+            // The step's I/O is over: from here a cancel ends the job at once, even during the rate-limit wait.
+            later(0, () -> {
                 stepRunning = false;
-                next(range, within + n, now, counted + found);
+                if (cancelled) {
+                    result.completeExceptionally(new CancellationException("cancelled after " + now + " of " + total + " bytes"));
+                    return;
+                }
+                later(delayNanos, () -> next(range, within + n, now, counted + found));
             });
         });
     }

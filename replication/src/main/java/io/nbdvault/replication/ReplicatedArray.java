@@ -94,7 +94,7 @@ public final class ReplicatedArray implements AutoCloseable {
         this.leases = new Leases(membership[0]);
         for (MemberSlot s : slots) {
             if (s.role != MemberRole.State.ACTIVE || s.io == null) {
-                copySets[s.group].fail(s.copy, new IOException("member is not in sync"));
+                copySets[s.group].failStale(s.copy, new IOException("member is not in sync"));
             }
         }
     }
@@ -263,6 +263,8 @@ public final class ReplicatedArray implements AutoCloseable {
         Membership membership = parts.membership();
         try {
             join(Futures.all(java.util.Arrays.stream(parts.jobs()).map(GroupJobs::cancelAll).toList()));
+            // Every write settled on every copy (lagging ones too) before anything is called clean.
+            join(Futures.all(java.util.Arrays.stream(parts.jobs()).map(GroupJobs::drainWrites).toList()));
             join(outages.flush().exceptionally(e -> {
                 LOG.warning("final flush failed: " + BlockDeviceException.unwrap(e).getMessage());
                 return null;

@@ -32,7 +32,10 @@ final class ResyncJob extends RegionJob {
         }
         List<Integer> sources = copies.readable();
         if (sources.isEmpty()) {
-            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "no up-to-date copy to resync from"));
+            // Failed, so that it is probed and comes back once a source exists, instead of syncing forever.
+            BlockDeviceException none = new BlockDeviceException(Errno.EIO, "no up-to-date copy to resync from");
+            copies.fail(target, none);
+            return CompletableFuture.failedFuture(none);
         }
         int source = copies.leastBusy(sources);
         return copies.device(source).read(pos, n)
@@ -46,8 +49,9 @@ final class ResyncJob extends RegionJob {
                 });
     }
 
+    /** Back in service only if it did not fail meanwhile (between the last step and now). */
     @Override
     protected void finished() {
-        copies.restore(target);
+        copies.finishSync(target);
     }
 }

@@ -48,13 +48,15 @@ final class InFlightBudget {
         }
     }
 
-    /** Asks to be woken once some budget is returned; a wake-up may be spurious. */
-    void await(Runnable wake) {
+    /** Asks to be woken once {@code bytes} may fit; a wake-up may be spurious. */
+    void await(long bytes, Runnable wake) {
         waiting.add(wake);
         // Released between the failed try and this registration: nobody else would wake us.
-        if (used.get() == 0) {
-            waiting.remove(wake);
-            wake.run();
+        long now = used.get();
+        if (now == 0 || now + bytes <= limit) {
+            if (waiting.remove(wake)) {
+                wake.run();
+            }
         }
     }
 

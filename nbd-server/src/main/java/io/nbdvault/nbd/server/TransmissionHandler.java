@@ -99,7 +99,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                 ctx.channel().config().setAutoRead(false);
                 if (!connectionFull && !awaitingBudget) {
                     awaitingBudget = true;
-                    connections.budget.await(() -> ctx.executor().execute(() -> {
+                    connections.budget.await(cost, () -> ctx.executor().execute(() -> {
                         awaitingBudget = false;
                         admit();
                     }));
@@ -120,6 +120,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
      * one returns it when answered ({@link #finished}); one answered at once returns it here.
      */
     private void run(NbdRequest request, long cost) {
+        // Saved and restored: answering one request can admit the next from inside this call.
+        boolean outer = startedNow;
         startedNow = false;
         try {
             if (draining) {
@@ -131,10 +133,16 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         } catch (RuntimeException e) {
             LOG.warning("request " + request + " failed: " + e);
             reply(request, Errno.EIO, "internal error");
+            if (startedNow) {
+                // Started, then failed before it could be answered: nothing else will finish it
+                // (finished returns its budget, so the finally below must not).
+                finished(cost);
+            }
         } finally {
             if (!startedNow) {
                 connections.budget.release(cost);
             }
+            startedNow = outer;
             request.release();
         }
     }
@@ -342,6 +350,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                 ctx.executor().execute(() -> send(reply, bytes));
             } catch (java.util.concurrent.RejectedExecutionException shutDown) {
                 io.netty.util.ReferenceCountUtil.release(reply);
+                connections.budget.release(bytes);
             }
             return;
         }
