@@ -201,4 +201,26 @@ class ArraySafetyTest {
         }
         assertEquals(0, MetadataIo.readLease(ms.get(1).device()).join().expiresAtMillis(), "a clean shutdown gives it up");
     }
+
+    @Test
+    void aMemberThatServedElsewhereMeanwhileIsNotResyncedOver() throws Exception {
+        List<Member> ms = reopenable(members(3, GEOMETRY.memberSize()));
+        ReplicatedArray.create(ms, GEOMETRY, FROZEN).close();
+        // m0 was served alone elsewhere meanwhile and wrote there.
+        for (int i = 0; i < 5; i++) {
+            try (ReplicatedArray alone = ReplicatedArray.assemble(List.of(ms.get(0)), FROZEN)) {
+                alone.volume().write(0, Unpooled.wrappedBuffer(data(4096, 20 + i)), 0).join();
+            }
+        }
+        byte[] itsData = Devices.read(ms.get(0).device(), 0, 4096);
+        MemberOpener opener = name -> CompletableFuture.completedFuture(ms.get(0).device());
+        try (ReplicatedArray a = ReplicatedArray.assemble(List.of(ms.get(1), ms.get(2)), List.of("m0"),
+                FROZEN.withOpener(opener))) {
+            Throwable refused = failure(a.reAdd("m0"));
+            assertTrue(refused.getMessage().contains("served elsewhere"), refused.getMessage());
+            assertEquals(List.of("missing", "active", "active"),
+                    a.status().members().stream().map(ArrayStatus.MemberStatus::state).toList());
+        }
+        assertArrayEquals(itsData, Devices.read(ms.get(0).device(), 0, 4096), "nothing was copied over m0");
+    }
 }

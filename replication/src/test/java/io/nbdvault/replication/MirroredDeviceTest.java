@@ -221,6 +221,19 @@ class MirroredDeviceTest {
     }
 
     @Test
+    void theQuorumAlwaysIncludesTheFirstUpToDateCopy() throws Exception {
+        // The first copy is the source a crash resync copies from: it may never lag.
+        MirroredDevice m = quorumOfTwo(64 << 20);
+        copies.get(0).writes = FaultyDevice.Mode.HELD;
+        java.util.concurrent.CompletableFuture<Void> w = m.write(0, Unpooled.wrappedBuffer(random(4096, 15)), 0);
+        Thread.sleep(200);
+        assertFalse(w.isDone(), "copies 1 and 2 make a quorum of two, but not without copy 0");
+        copies.get(0).release.complete(null);
+        w.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(0, m.copies().behind(1) + m.copies().behind(2));
+    }
+
+    @Test
     void laterWritesToARangeReachALaggingCopyInOrder() throws Exception {
         MirroredDevice m = quorumOfTwo(64 << 20);
         copies.get(2).writes = FaultyDevice.Mode.HELD;
