@@ -102,11 +102,21 @@ final class AssembledVolume implements AutoCloseable {
         List<Member> opened = List.of();
         try {
             ReplicaOptions.Opened reached = ReplicaOptions.openReachable(context, members);
-            opened = reached.reachable();
+            opened = new java.util.ArrayList<>(reached.reachable());
             if (opened.isEmpty()) {
                 throw new java.io.IOException("no member could be reached");
             }
-            array = ReplicatedArray.assemble(opened, reached.unreachable(),
+            // Members not given are found where the others recorded them (mdadm --assemble --scan).
+            List<String> unreachable = new java.util.ArrayList<>(reached.unreachable());
+            List<String> recorded = ReplicatedArray.recordedAddresses(opened, o.replicas.timeout()).stream()
+                    .filter(address -> !unreachable.contains(address)).toList();
+            if (!recorded.isEmpty()) {
+                LOG.info("members found in the array's metadata: " + String.join(", ", recorded));
+                ReplicaOptions.Opened more = ReplicaOptions.openReachable(context, recorded);
+                opened.addAll(more.reachable());
+                unreachable.addAll(more.unreachable());
+            }
+            array = ReplicatedArray.assemble(opened, unreachable,
                     o.replicas.arrayOptions(context, o.force, o.resyncRate)
                             .withBitmapIdle(java.time.Duration.ofSeconds(Math.max(1, o.bitmapDelay)))
                             .withQueueTimeout(java.time.Duration.ofSeconds(Math.max(0, o.queueTimeout)))

@@ -108,7 +108,7 @@ final class ArrayAdmin {
             if (previous != null) {
                 previous.close();
             }
-            return membership.writeMetadata(false);
+            return membership.writeMetadata(false).thenCompose(written -> membership.writeAddresses());
         }, parts.control()).thenRunAsync(() -> {
             LOG.info("replacing " + oldName + " with " + replacement.name() + ": full rebuild"
                     + (rate > 0 ? " at up to " + rate + " bytes/s" : ""));

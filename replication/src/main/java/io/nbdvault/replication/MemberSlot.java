@@ -18,6 +18,8 @@ final class MemberSlot {
     final int group;
     final int copy;
     volatile MemberIo io;
+    /** Where the member was last reached (its name when present; else what the address book recorded). */
+    volatile String address = "";
     volatile UUID memberId;
     volatile MemberRole.State role;
     volatile boolean adminFailed;

@@ -114,6 +114,27 @@ final class Membership {
         return Futures.all(writes);
     }
 
+    /** Records every slot's address on every member in service (see {@link AddressBook}). */
+    CompletableFuture<Void> writeAddresses() {
+        List<String> names = new ArrayList<>();
+        for (MemberSlot s : slots) {
+            MemberIo io = s.io;
+            names.add(io != null ? io.name() : s.address);
+        }
+        AddressBook book = new AddressBook(names);
+        List<CompletableFuture<Void>> writes = new ArrayList<>();
+        for (MemberSlot s : slots) {
+            MemberIo io = s.io;
+            if (io != null && groups[s.group].isLive(s.copy)) {
+                writes.add(MetadataIo.writeAddresses(io.metadata(), book).exceptionally(e -> {
+                    LOG.warning("address book write to " + io.name() + " failed: " + e.getMessage());
+                    return null;
+                }));
+            }
+        }
+        return Futures.all(writes);
+    }
+
     /** Completes when every superblock write sent so far has finished (failed ones included). */
     CompletableFuture<Void> metadataWritesDone() {
         List<CompletableFuture<Void>> all = new ArrayList<>();

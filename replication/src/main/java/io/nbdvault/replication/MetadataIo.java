@@ -116,6 +116,30 @@ final class MetadataIo {
         return d.write(leaseOffset(d), Unpooled.wrappedBuffer(lease.encode()), WriteFlags.FUA);
     }
 
+    /** The member's address book; null when it has none or a damaged one. */
+    static CompletableFuture<AddressBook> readAddresses(BlockDevice d) {
+        return d.read(d.size() - AddressBook.FROM_END, AddressBook.SIZE).thenApply(buf -> {
+            try {
+                byte[] bytes = new byte[AddressBook.SIZE];
+                buf.getBytes(buf.readerIndex(), bytes);
+                return AddressBook.decode(bytes);
+            } catch (InvalidMetadataException e) {
+                return null;
+            } finally {
+                buf.release();
+            }
+        });
+    }
+
+    /** Writes the address book; does nothing when the names do not fit one block. */
+    static CompletableFuture<Void> writeAddresses(BlockDevice d, AddressBook book) {
+        byte[] bytes = book.encodeOrNull();
+        if (bytes == null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return d.write(d.size() - AddressBook.FROM_END, Unpooled.wrappedBuffer(bytes), WriteFlags.FUA);
+    }
+
     record LoadedBitmap(BitmapHeader header, java.util.BitSet bits) {
     }
 }

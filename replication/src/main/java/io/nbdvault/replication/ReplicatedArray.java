@@ -165,6 +165,7 @@ public final class ReplicatedArray implements AutoCloseable {
         plan.ignored().forEach(m -> m.device().close());
         ReplicatedArray a = new ReplicatedArray(plan.newest().array(), plan.newest().geometry(), plan.members(), plan.ids(),
                 plan.states(), plan.newest().events(), options, plan.bitmaps().header(), plan.bitmaps().dirty(), away);
+        MemberDiscovery.keepRecordedAddresses(a.parts.membership(), plan.members(), options.requestTimeout());
         a.markDirty();
         if (!plan.bitmaps().valid()) {
             for (int g = 0; g < a.geometry().groups(); g++) {
@@ -178,6 +179,14 @@ public final class ReplicatedArray implements AutoCloseable {
             return CompletableFuture.completedFuture(null);
         }));
         return a.startMaintenance();
+    }
+
+    /**
+     * The recorded addresses of the members not among {@code given}: what `serve` needs to open to
+     * assemble the whole array from one member (see {@link MemberDiscovery}).
+     */
+    public static List<String> recordedAddresses(List<Member> given, java.time.Duration deadline) {
+        return MemberDiscovery.recordedAddresses(given, deadline);
     }
 
     WriteIntentBitmap bitmapForTest(int group) {
@@ -239,10 +248,11 @@ public final class ReplicatedArray implements AutoCloseable {
         return ArrayStatusReport.of(parts, outages.waiting());
     }
 
-    /** Records that the array runs (not clean) and takes the members' leases. */
+    /** Records that the array runs (not clean), takes the members' leases and records where they are. */
     private void markDirty() throws IOException {
         join(onControl(() -> parts.membership().writeMetadata(false)));
         join(onControl(leases::renew));
+        join(onControl(() -> parts.membership().writeAddresses()));
     }
 
     /**

@@ -203,4 +203,15 @@ class ReplicatedArrayTest {
                     io.nbdvault.testing.Devices.read(ms.get(2).device(), 0, 3 << 20));
         }
     }
+
+    @Test
+    void membersRecordWhereTheOthersAreSoOneFindsTheRest() throws Exception {
+        List<Member> ms = reopenable(members(3, ONE_GROUP.memberSize()));
+        ReplicatedArray.create(ms, ONE_GROUP, OPTIONS).close();
+        assertEquals(List.of("m1", "m2"), ReplicatedArray.recordedAddresses(List.of(ms.get(0)), Duration.ofSeconds(5)));
+        assertEquals(List.of("m0"), ReplicatedArray.recordedAddresses(List.of(ms.get(2), ms.get(1)), Duration.ofSeconds(5)));
+        // Assembled without m2: its address is kept in the book, not forgotten.
+        ReplicatedArray.assemble(ms.subList(0, 2), OPTIONS).close();
+        assertEquals(List.of("m2"), ReplicatedArray.recordedAddresses(List.of(ms.get(0), ms.get(1)), Duration.ofSeconds(5)));
+    }
 }

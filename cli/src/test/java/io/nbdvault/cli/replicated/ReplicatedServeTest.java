@@ -418,6 +418,22 @@ class ReplicatedServeTest {
     }
 
     @Test
+    void oneMemberIsEnoughToFindTheOthers() throws Exception {
+        replicas = new NbdkitReplicas(dir, 3, false).startAll();
+        Path key = key("scan passphrase");
+        replicas.createArray(key, replicas.uris(0, 1, 2));
+        Path nbdSocket = dir.resolve("vol.sock");
+        try (NbdvaultProcess server = serve(key, nbdSocket, replicas.uris(1))) {
+            com.fasterxml.jackson.databind.JsonNode s = awaitStatus(nbdSocket,
+                    st -> st.path("state").asText().equals("ACTIVE"), "all three members assembled from one");
+            for (int i = 0; i < 3; i++) {
+                assertEquals("active", memberState(s, replicas.uri(i)), s.toPrettyString());
+            }
+            server.terminate(Duration.ofSeconds(60));
+        }
+    }
+
+    @Test
     void replicasOverTlsLinks() throws Exception {
         Path pki = io.nbdvault.testing.Certificates.make(dir);
         replicas = new NbdkitReplicas(dir, 3, true).withTls(pki).startAll();
