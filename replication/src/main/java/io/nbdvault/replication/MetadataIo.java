@@ -99,11 +99,20 @@ final class MetadataIo {
 
     /** The member's lease; null when it has none (never assembled since leases exist, or given up). */
     static CompletableFuture<Lease> readLease(BlockDevice d) {
-        return d.read(leaseOffset(d), Lease.SIZE).thenApply(buf -> {
+        return readOptional(d, leaseOffset(d), Lease.SIZE, Lease::decode);
+    }
+
+    /** A metadata block that may be absent: null when it is missing or damaged. */
+    private interface Decoder<T> {
+        T decode(byte[] bytes) throws InvalidMetadataException;
+    }
+
+    private static <T> CompletableFuture<T> readOptional(BlockDevice d, long offset, int size, Decoder<T> decoder) {
+        return d.read(offset, size).thenApply(buf -> {
             try {
-                byte[] bytes = new byte[Lease.SIZE];
+                byte[] bytes = new byte[size];
                 buf.getBytes(buf.readerIndex(), bytes);
-                return Lease.decode(bytes);
+                return decoder.decode(bytes);
             } catch (InvalidMetadataException e) {
                 return null;
             } finally {
@@ -118,17 +127,7 @@ final class MetadataIo {
 
     /** The member's address book; null when it has none or a damaged one. */
     static CompletableFuture<AddressBook> readAddresses(BlockDevice d) {
-        return d.read(d.size() - AddressBook.FROM_END, AddressBook.SIZE).thenApply(buf -> {
-            try {
-                byte[] bytes = new byte[AddressBook.SIZE];
-                buf.getBytes(buf.readerIndex(), bytes);
-                return AddressBook.decode(bytes);
-            } catch (InvalidMetadataException e) {
-                return null;
-            } finally {
-                buf.release();
-            }
-        });
+        return readOptional(d, d.size() - AddressBook.FROM_END, AddressBook.SIZE, AddressBook::decode);
     }
 
     /** Writes the address book; does nothing when the names do not fit one block. */

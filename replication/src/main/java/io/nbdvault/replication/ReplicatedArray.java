@@ -33,6 +33,7 @@ public final class ReplicatedArray implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ReplicatedArray.class.getName());
 
     private final ArrayParts parts;
+    private final StripedDevice striped;
     private final OutageQueue outages;
     private final MemberReturns returns;
     private final ArrayAdmin admin;
@@ -87,7 +88,8 @@ public final class ReplicatedArray implements AutoCloseable {
             logged.add(new IntentLogDevice(new MirroredDevice(copySets[g], quorum, options.maxLagBytes()), gate, bitmaps[g]));
         }
         this.parts = new ArrayParts(membership[0], copySets, bitmaps, stores, jobs, options, control, availability);
-        this.outages = new OutageQueue(new StripedDevice(logged, geometry.chunkSize()), availability, options.queueTimeout());
+        this.striped = new StripedDevice(logged, geometry.chunkSize());
+        this.outages = new OutageQueue(striped, availability, options.queueTimeout());
         this.returns = new MemberReturns(parts, unreachable);
         this.admin = new ArrayAdmin(parts, returns);
         this.clearing = new BitmapClearing(parts);
@@ -275,7 +277,8 @@ public final class ReplicatedArray implements AutoCloseable {
             join(Futures.all(java.util.Arrays.stream(parts.jobs()).map(GroupJobs::cancelAll).toList()));
             // Every write settled on every copy (lagging ones too) before anything is called clean.
             join(Futures.all(java.util.Arrays.stream(parts.jobs()).map(GroupJobs::drainWrites).toList()));
-            join(outages.flush().exceptionally(e -> {
+            // Below the outage queue: shutting down never waits out the queue timeout.
+            join(striped.flush().exceptionally(e -> {
                 LOG.warning("final flush failed: " + BlockDeviceException.unwrap(e).getMessage());
                 return null;
             }));

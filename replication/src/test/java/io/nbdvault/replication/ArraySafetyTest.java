@@ -1,5 +1,6 @@
 package io.nbdvault.replication;
 
+import io.nbdvault.testing.Await;
 import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.MemoryDevice;
@@ -31,16 +32,21 @@ class ArraySafetyTest {
         return a.status().members().stream().filter(m -> m.name().equals(name)).findFirst().orElseThrow().state();
     }
 
-    static Throwable failure(CompletableFuture<?> f) {
-        return BlockDeviceException.unwrap(assertThrows(CompletionException.class, f::join));
+    /** Reopenable in-memory members m0.. behind fault injection. */
+    static List<FaultyDevice> faultyDisks(int n) {
+        return reopenable(members(n, GEOMETRY.memberSize())).stream().map(m -> new FaultyDevice(m.device())).toList();
     }
 
-    static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, what);
-            Thread.sleep(20);
+    static List<Member> membersOver(List<FaultyDevice> disks) {
+        List<Member> out = new java.util.ArrayList<>();
+        for (int i = 0; i < disks.size(); i++) {
+            out.add(new Member("m" + i, disks.get(i)));
         }
+        return out;
+    }
+
+    static Throwable failure(CompletableFuture<?> f) {
+        return BlockDeviceException.unwrap(assertThrows(CompletionException.class, f::join));
     }
 
     @Test
@@ -60,9 +66,8 @@ class ArraySafetyTest {
 
     @Test
     void whenEveryCopyFailedTheOneThatFailedLastComesBackAsTheSourceAndQueuedWritesLand() throws Exception {
-        List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
-        List<FaultyDevice> disks = base.stream().map(m -> new FaultyDevice(m.device())).toList();
-        List<Member> ms = List.of(new Member("m0", disks.get(0)), new Member("m1", disks.get(1)), new Member("m2", disks.get(2)));
+        List<FaultyDevice> disks = faultyDisks(3);
+        List<Member> ms = membersOver(disks);
         byte[] before = data((int) MIB, 2);
         byte[] during = data(4096, 3);
         try (ReplicatedArray a = ReplicatedArray.create(ms, GEOMETRY, FAST)) {
@@ -70,13 +75,13 @@ class ArraySafetyTest {
             // Every disk fills up: the write fails everywhere, every copy is failed, and the write waits.
             disks.forEach(d -> d.writes = FaultyDevice.Mode.FAIL);
             CompletableFuture<Void> queued = a.volume().write(0, Unpooled.wrappedBuffer(during), 0);
-            await(() -> a.status().state() == ArrayStatus.State.FAILED, "every copy failed: " + a.status());
-            await(() -> a.status().queuedRequests() == 1, "the write waits for a copy: " + a.status());
+            Await.until(() -> a.status().state() == ArrayStatus.State.FAILED, "every copy failed: " + a.status());
+            Await.until(() -> a.status().queuedRequests() == 1, "the write waits for a copy: " + a.status());
             assertTrue(a.status().outageMillis() >= 0);
             // Space is added: the copies come back by themselves, no restart, no administrator, no client error.
             disks.forEach(d -> d.writes = FaultyDevice.Mode.OK);
             queued.get(20, java.util.concurrent.TimeUnit.SECONDS);
-            await(() -> a.status().state() == ArrayStatus.State.ACTIVE, "every copy back: " + a.status());
+            Await.until(() -> a.status().state() == ArrayStatus.State.ACTIVE, "every copy back: " + a.status());
             a.resyncsDone().join();
             assertArrayEquals(during, Devices.read(a.volume(), 0, 4096));
             assertArrayEquals(java.util.Arrays.copyOfRange(before, 4096, before.length),
@@ -87,9 +92,8 @@ class ArraySafetyTest {
 
     @Test
     void pastTheQueueTimeoutTheClientGetsEioAndTheArrayRecoversLater() throws Exception {
-        List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
-        List<FaultyDevice> disks = base.stream().map(m -> new FaultyDevice(m.device())).toList();
-        List<Member> ms = List.of(new Member("m0", disks.get(0)), new Member("m1", disks.get(1)), new Member("m2", disks.get(2)));
+        List<FaultyDevice> disks = faultyDisks(3);
+        List<Member> ms = membersOver(disks);
         byte[] before = data(8192, 4);
         try (ReplicatedArray a = ReplicatedArray.create(ms, GEOMETRY, FAST.withQueueTimeout(java.time.Duration.ofMillis(300)))) {
             a.volume().write(0, Unpooled.wrappedBuffer(before), 0).join();
@@ -99,7 +103,7 @@ class ArraySafetyTest {
             assertEquals(io.nbdvault.core.Errno.EIO, BlockDeviceException.errnoOf(e));
             disks.forEach(d -> d.reads = FaultyDevice.Mode.OK);
             disks.forEach(d -> d.writes = FaultyDevice.Mode.OK);
-            await(() -> a.status().state() == ArrayStatus.State.ACTIVE, "every copy back: " + a.status());
+            Await.until(() -> a.status().state() == ArrayStatus.State.ACTIVE, "every copy back: " + a.status());
             a.resyncsDone().join();
             assertArrayEquals(java.util.Arrays.copyOfRange(before, 4096, 8192), Devices.read(a.volume(), 4096, 4096),
                     "what the failed write did not touch is intact");
@@ -139,7 +143,7 @@ class ArraySafetyTest {
                 FAST.withOpener(opener))) {
             // Both were left out rather than stopping the volume; both are probed and join.
             a.volume().write(0, Unpooled.wrappedBuffer(data(4096, 4)), 0).join();
-            await(() -> a.status().state() == ArrayStatus.State.ACTIVE, "left-out members joined: " + a.status());
+            Await.until(() -> a.status().state() == ArrayStatus.State.ACTIVE, "left-out members joined: " + a.status());
             a.resyncsDone().join();
             assertEquals(0L, a.scrub(false).join());
         }

@@ -1,5 +1,6 @@
 package io.nbdvault.replication;
 
+import io.nbdvault.testing.Await;
 import static io.nbdvault.testing.Devices.read;
 import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.BlockDeviceException;
@@ -192,14 +193,6 @@ class MirroredDeviceTest {
                 2, maxLag);
     }
 
-    static void await(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, what);
-            Thread.sleep(5);
-        }
-    }
-
     @Test
     void withAWriteQuorumTheLaggardServesNoReadsUntilItHasCaughtUp() throws Exception {
         MirroredDevice m = quorumOfTwo(64 << 20);
@@ -214,7 +207,7 @@ class MirroredDeviceTest {
         }
         assertEquals(0, copies.get(2).readCount.get());
         copies.get(2).release.complete(null);
-        await(() -> m.copies().behind(2) == 0, "caught up");
+        Await.until(() -> m.copies().behind(2) == 0, "caught up");
         assertArrayEquals(data, read(stores.get(2), 4096, 8192));
         assertTrue(m.copies().isReadable(2));
         assertEquals(List.of(), reported);
@@ -244,7 +237,7 @@ class MirroredDeviceTest {
         // Would land at once on copy 2 — but must wait for the first, still held there.
         m.write(0, Unpooled.wrappedBuffer(second), 0).join();
         copies.get(2).release.complete(null);
-        await(() -> m.copies().behind(2) == 0, "caught up");
+        Await.until(() -> m.copies().behind(2) == 0, "caught up");
         assertArrayEquals(second, read(stores.get(2), 0, 4096), "the later write wins on every copy");
         assertArrayEquals(second, read(stores.get(0), 0, 4096));
     }
@@ -259,7 +252,7 @@ class MirroredDeviceTest {
         assertFalse(next.isDone(), "8 KiB behind a 4 KiB bound: the next write waits for the far copy");
         copies.get(2).release.complete(null);
         next.get(10, java.util.concurrent.TimeUnit.SECONDS);
-        await(() -> m.copies().behind(2) == 0, "caught up");
+        Await.until(() -> m.copies().behind(2) == 0, "caught up");
     }
 
     @Test
