@@ -24,7 +24,7 @@ final class Login {
 
     /** What we declare we can receive, and offer for bursts. */
     static final int OUR_MAX_RECV = 262144;
-    static final int OUR_MAX_BURST = 16 * 1024 * 1024;
+    static final int OUR_MAX_BURST = 16776192; // the largest multiple of 1 KiB below 2^24
     static final int OUR_FIRST_BURST = 262144;
 
     private enum Step { SECURITY_OFFER, CHAP_ALGORITHM, CHAP_RESPONSE, SECURITY_DONE, OPERATIONAL, DONE }
@@ -264,7 +264,7 @@ final class Login {
 
     private int number(String key, int def, int min, int max) throws LoginException {
         String v = operational.get(key);
-        if (v == null || v.equals("Irrelevant") || v.equals("NotUnderstood")) {
+        if (v == null || v.equals("Irrelevant") || v.equals("NotUnderstood") || v.equals("Reject")) {
             return def;
         }
         try {
