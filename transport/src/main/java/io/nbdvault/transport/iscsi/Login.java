@@ -193,25 +193,29 @@ final class Login {
                     }
                 }
                 step = Step.SECURITY_DONE;
-                return afterSecurity(transit, nsg);
+                return afterSecurity(transit, nsg, response);
             }
             case SECURITY_DONE -> {
-                return afterSecurity(transit, nsg);
+                return afterSecurity(transit, nsg, response);
             }
             default -> throw new LoginException("unexpected login response in the security stage", false);
         }
     }
 
-    private Pdu afterSecurity(boolean transit, int nsg) {
+    private Pdu afterSecurity(boolean transit, int nsg, Pdu response) throws LoginException {
         if (!transit) {
             return request(CSG_SECURITY, CSG_OPERATIONAL, true, Map.of());
         }
+        if (nsg == FULL_FEATURE) {
+            // The target went straight to the full-feature phase: every operational key keeps its default.
+            finish(response);
+            return null;
+        }
+        if (nsg != CSG_OPERATIONAL) {
+            throw new LoginException("target asked for login stage " + nsg + " after security negotiation", false);
+        }
         stage = nsg;
         step = Step.OPERATIONAL;
-        if (nsg == FULL_FEATURE) {
-            // The target skipped operational negotiation: defaults hold. Not reached with tgtd.
-            return request(CSG_OPERATIONAL, FULL_FEATURE, true, operationalOffer());
-        }
         return request(CSG_OPERATIONAL, FULL_FEATURE, true, operationalOffer());
     }
 
