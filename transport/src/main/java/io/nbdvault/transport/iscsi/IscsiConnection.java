@@ -497,8 +497,11 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         if (n > 0) {
-            if (t.received + n > t.readLength) {
-                fatal(peer + " sent more Data-In than the read asked for");
+            if (offset != t.received) {
+                // DataPDUInOrder=Yes and DataSequenceInOrder=Yes: each Data-In continues where the last ended,
+                // so "received" is also the end of the filled part and nothing can be left unfilled.
+                fatal(String.format("%s sent Data-In at offset %d where %d was expected (DataSN %d, itt 0x%08x)",
+                        peer, offset, t.received, pdu.intAt(36), t.itt));
                 return;
             }
             if (t.in == null && offset == 0 && n == t.readLength) {

@@ -49,8 +49,12 @@ final class IscsiTargets {
      * flush, then everything read back and compared with the model; returns the model.
      */
     static byte[] workout(BlockDevice d, long seed) throws Exception {
+        return workout(d, seed, new byte[(int) d.size()]);
+    }
+
+    /** As above, on a device whose current contents are {@code model} (updated in place). */
+    static byte[] workout(BlockDevice d, long seed, byte[] model) throws Exception {
         int bs = d.blockSize();
-        byte[] model = new byte[(int) d.size()];
         Random rnd = new Random(seed);
         List<CompletableFuture<Void>> writes = new ArrayList<>();
         List<ByteBuf> buffers = new ArrayList<>();
@@ -104,19 +108,42 @@ final class IscsiTargets {
             reads.add(d.read(pos, (int) Math.min(chunk, model.length - pos)));
         }
         long pos = 0;
-        for (CompletableFuture<ByteBuf> r : reads) {
-            ByteBuf b = r.get(60, TimeUnit.SECONDS);
-            try {
-                byte[] got = new byte[b.readableBytes()];
-                b.getBytes(b.readerIndex(), got);
-                byte[] want = java.util.Arrays.copyOfRange(model, (int) pos, (int) pos + got.length);
-                if (!java.util.Arrays.equals(want, got)) {
-                    assertArrayEquals(want, got, "data read back at " + pos);
+        int consumed = 0;
+        try {
+            for (CompletableFuture<ByteBuf> r : reads) {
+                consumed++;
+                ByteBuf b = r.get(60, TimeUnit.SECONDS);
+                try {
+                    byte[] got = new byte[b.readableBytes()];
+                    b.getBytes(b.readerIndex(), got);
+                    byte[] want = java.util.Arrays.copyOfRange(model, (int) pos, (int) pos + got.length);
+                    if (!java.util.Arrays.equals(want, got)) {
+                        int first = java.util.Arrays.mismatch(want, got);
+                        int last = first;
+                        for (int i = got.length - 1; i > first; i--) {
+                            if (want[i] != got[i]) {
+                                last = i;
+                                break;
+                            }
+                        }
+                        byte[] needle = java.util.Arrays.copyOfRange(got, first, first + 64);
+                        String found = "";
+                        for (int at = 0; at + 64 <= model.length; at += 512) {
+                            if (java.util.Arrays.equals(needle, java.util.Arrays.copyOfRange(model, at, at + 64))) {
+                                found += " (the model has those bytes at " + at + ")";
+                            }
+                        }
+                        assertArrayEquals(want, got, found + " data read back at " + pos + " differs from " + (pos + first)
+                                + " to " + (pos + last));
+                    }
+                    pos += got.length;
+                } finally {
+                    b.release();
                 }
-                pos += got.length;
-            } finally {
-                b.release();
             }
+        } finally {
+            // release what a failed comparison left unread
+            reads.subList(consumed, reads.size()).forEach(r -> r.thenAccept(ByteBuf::release));
         }
         assertEquals(model.length, pos);
     }
