@@ -36,6 +36,7 @@ public final class TransportContext implements AutoCloseable {
     private final Function<Path, FileSpace> fileSpaces;
     private final SslContext tls;
     private final ChapSecrets chapSecrets;
+    private final java.util.Map<String, String> withSecrets = new java.util.concurrent.ConcurrentHashMap<>();
 
     public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces) {
         this(options, fileSpaces, null);
@@ -57,7 +58,17 @@ public final class TransportContext implements AutoCloseable {
         this.fileSpaces = fileSpaces;
     }
 
-    public CompletableFuture<BlockDevice> open(String uri) {
+    /**
+     * Opens a replica. A URI with a secret in it may later be given back in its redacted form
+     * ({@link ReplicaUri#redact}, what members are named by, so no secret reaches logs, status or
+     * metadata): it is then opened with the secret this context saw first.
+     */
+    public CompletableFuture<BlockDevice> open(String name) {
+        String uri = withSecrets.getOrDefault(name, name);
+        String shown = ReplicaUri.redact(uri);
+        if (!shown.equals(uri)) {
+            withSecrets.putIfAbsent(shown, uri);
+        }
         ReplicaUri r;
         try {
             r = ReplicaUri.parse(uri);

@@ -270,11 +270,42 @@ public final class IscsiDevice implements BlockDevice {
         return new Capabilities(false, true, true, unmap || writeSameUnmap, true, false, false, false, false);
     }
 
+    private long alignDown(long v) {
+        return v - Math.floorMod(v, (long) blockSize);
+    }
+
+    private long alignUp(long v) {
+        return alignDown(v + blockSize - 1);
+    }
+
+    private boolean aligned(long offset, long length) {
+        return offset % blockSize == 0 && length % blockSize == 0;
+    }
+
+    /**
+     * SCSI reads whole blocks: a request that does not cover whole blocks (a superblock probe of a
+     * few bytes) reads the blocks around it and hands out the part asked for.
+     */
     @Override
     public CompletableFuture<ByteBuf> read(long offset, int length) {
-        if (offset % blockSize != 0 || length % blockSize != 0) {
-            return CompletableFuture.failedFuture(unaligned(offset, length));
+        if (!aligned(offset, length)) {
+            long start = alignDown(offset);
+            long end = alignUp(offset + length);
+            if (end - start > Integer.MAX_VALUE) {
+                return CompletableFuture.failedFuture(unaligned(offset, length));
+            }
+            return readAligned(start, (int) (end - start)).thenApply(whole -> {
+                try {
+                    return whole.retainedSlice(whole.readerIndex() + (int) (offset - start), length);
+                } finally {
+                    whole.release();
+                }
+            });
         }
+        return readAligned(offset, length);
+    }
+
+    private CompletableFuture<ByteBuf> readAligned(long offset, int length) {
         if (length == 0) {
             return CompletableFuture.completedFuture(Unpooled.EMPTY_BUFFER);
         }
@@ -306,12 +337,40 @@ public final class IscsiDevice implements BlockDevice {
         });
     }
 
+    /**
+     * A write that does not cover whole blocks reads the blocks around it, patches them and writes
+     * them back (read-modify-write). The layers above write whole blocks of {@link #blockSize()} on the
+     * data path; this is for their small metadata updates. Two such writes into the same block at
+     * the same time are not serialised here.
+     */
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
         int length = data.readableBytes();
-        if (offset % blockSize != 0 || length % blockSize != 0) {
-            return CompletableFuture.failedFuture(unaligned(offset, length));
+        if (!aligned(offset, length)) {
+            long start = alignDown(offset);
+            long end = alignUp(offset + length);
+            if (end - start > Integer.MAX_VALUE) {
+                return CompletableFuture.failedFuture(unaligned(offset, length));
+            }
+            ByteBuf patch = data.retainedSlice();
+            return readAligned(start, (int) (end - start)).handle((whole, error) -> {
+                if (error != null) {
+                    patch.release();
+                    return CompletableFuture.<Void>failedFuture(BlockDeviceException.unwrap(error));
+                }
+                ByteBuf copy = ByteBufAllocator.DEFAULT.directBuffer((int) (end - start));
+                copy.writeBytes(whole, whole.readerIndex(), whole.readableBytes());
+                whole.release();
+                copy.setBytes((int) (offset - start), patch, patch.readerIndex(), length);
+                patch.release();
+                return writeAligned(start, copy, flags).whenComplete((ok, e) -> copy.release());
+            }).thenCompose(f -> f);
         }
+        return writeAligned(offset, data, flags);
+    }
+
+    private CompletableFuture<Void> writeAligned(long offset, ByteBuf data, int flags) {
+        int length = data.readableBytes();
         boolean fua = WriteFlags.has(flags, WriteFlags.FUA);
         List<CompletableFuture<ScsiResult>> parts = new ArrayList<>();
         for (int pos = 0; pos < length; pos += maxTransfer) {
@@ -337,8 +396,11 @@ public final class IscsiDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> trim(long offset, long length, int flags) {
-        if (offset % blockSize != 0 || length % blockSize != 0) {
-            return CompletableFuture.failedFuture(unaligned(offset, length));
+        if (!aligned(offset, length)) {
+            // A discard is advice: only the whole blocks inside the range are discarded.
+            long start = alignUp(offset);
+            long end = alignDown(offset + length);
+            return end > start ? trim(start, end - start, flags) : Requests.done();
         }
         if (!unmap && !writeSameUnmap) {
             return zeroWrites(offset, length, flags);
@@ -360,8 +422,22 @@ public final class IscsiDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
-        if (offset % blockSize != 0 || length % blockSize != 0) {
-            return CompletableFuture.failedFuture(unaligned(offset, length));
+        if (!aligned(offset, length)) {
+            // the partial blocks at either end are written as data, the whole blocks between as zeroes
+            long start = alignUp(offset);
+            long end = Math.max(start, alignDown(offset + length));
+            List<CompletableFuture<Void>> parts = new ArrayList<>();
+            long headEnd = Math.min(offset + length, start);
+            if (headEnd > offset) {
+                parts.add(write(offset, Unpooled.wrappedBuffer(ZEROES, 0, (int) (headEnd - offset)), flags & WriteFlags.FUA));
+            }
+            if (end > start) {
+                parts.add(writeZeroes(start, end - start, flags));
+            }
+            if (offset + length > end && end >= headEnd) {
+                parts.add(write(end, Unpooled.wrappedBuffer(ZEROES, 0, (int) (offset + length - end)), flags & WriteFlags.FUA));
+            }
+            return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
         }
         if (!writeSame) {
             if (WriteFlags.has(flags, WriteFlags.FAST_ZERO)) {

@@ -18,10 +18,10 @@ import java.util.concurrent.TimeUnit;
  * A real tgtd for the tests, on its own control port (-C N) and a portal on 127.0.0.1, configured
  * with tgtadm; stopped cleanly (targets offline and deleted, then the system deleted) by close().
  */
-final class Tgtd implements AutoCloseable {
-    final int control;
-    final int port;
-    final Path log;
+public final class Tgtd implements AutoCloseable {
+    public final int control;
+    public final int port;
+    public final Path log;
     private final String tgtd;
     private final String tgtadm;
     private final Set<Integer> targets = new TreeSet<>();
@@ -38,7 +38,7 @@ final class Tgtd implements AutoCloseable {
         log = dir.resolve("tgtd-" + control + ".log");
     }
 
-    static Tgtd start(Path dir) throws Exception {
+    public static Tgtd start(Path dir) throws Exception {
         Tgtd t = new Tgtd(dir);
         t.launch();
         return t;
@@ -67,16 +67,16 @@ final class Tgtd implements AutoCloseable {
         }
     }
 
-    String portal() {
+    public String portal() {
         return "127.0.0.1:" + port;
     }
 
-    String uri(String iqn, int lun) {
+    public String uri(String iqn, int lun) {
         return "iscsi://" + portal() + "/" + iqn + "/" + lun;
     }
 
     /** A target with one file-backed disk LUN 1, open to every initiator. */
-    Tgtd target(int tid, String iqn, Path backing, int blockSize) throws Exception {
+    public Tgtd target(int tid, String iqn, Path backing, int blockSize) throws Exception {
         adm("--mode", "target", "--op", "new", "--tid", Integer.toString(tid), "--targetname", iqn);
         targets.add(tid);
         adm("--mode", "logicalunit", "--op", "new", "--tid", Integer.toString(tid), "--lun", "1",
@@ -85,13 +85,13 @@ final class Tgtd implements AutoCloseable {
         return this;
     }
 
-    Tgtd param(int tid, String name, String value) throws Exception {
+    public Tgtd param(int tid, String name, String value) throws Exception {
         adm("--mode", "target", "--op", "update", "--tid", Integer.toString(tid), "--name", name, "--value", value);
         return this;
     }
 
     /** An incoming (the initiator proves itself) or outgoing (the target does, mutual CHAP) account bound to a target. */
-    Tgtd account(int tid, String user, String password, boolean outgoing) throws Exception {
+    public Tgtd account(int tid, String user, String password, boolean outgoing) throws Exception {
         adm("--mode", "account", "--op", "new", "--user", user, "--password", password);
         List<String> bind = new ArrayList<>(List.of("--mode", "account", "--op", "bind", "--tid", Integer.toString(tid),
                 "--user", user));
@@ -102,7 +102,7 @@ final class Tgtd implements AutoCloseable {
         return this;
     }
 
-    Tgtd removeLun(int tid, int lun) throws Exception {
+    public Tgtd removeLun(int tid, int lun) throws Exception {
         adm("--mode", "logicalunit", "--op", "delete", "--tid", Integer.toString(tid), "--lun", Integer.toString(lun));
         return this;
     }
@@ -127,13 +127,13 @@ final class Tgtd implements AutoCloseable {
     }
 
     /** SIGKILL: the sessions die with it. */
-    void kill() throws Exception {
+    public void kill() throws Exception {
         process.destroyForcibly();
         process.waitFor(10, TimeUnit.SECONDS);
     }
 
     /** Starts again on the same ports with the same configuration. */
-    void restart() throws Exception {
+    public void restart() throws Exception {
         launch();
         for (List<String> args : new ArrayList<>(replay)) {
             run(true, args.toArray(String[]::new));
