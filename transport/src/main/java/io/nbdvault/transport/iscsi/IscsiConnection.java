@@ -4,6 +4,7 @@ import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Errno;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -30,7 +31,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Thread model: every field below is read and written only on the channel's event loop.
  * {@link #submit} and {@link #logout} may be called from any thread and hop onto it; every future
- * they return is completed there. {@link #inFlight} is the one value read from elsewhere (an atomic).
+ * they return is completed there. Read from elsewhere: {@link #inFlight} (an atomic) and what
+ * {@link #isOpen} and {@link #negotiated} look at (volatile, written once).
  *
  * <p>Ownership: a command's write data is retained by the command and released when it completes
  * or fails; each Data-Out PDU takes its own retained slice, released by the encoder. Read data is
@@ -73,7 +75,7 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private PduEncoder encoder;
     private Login login;
     private CompletableFuture<IscsiConnection> loggedIn;
-    private Negotiated session;
+    private volatile Negotiated session;
     private int nextItt = 1;
     private int cmdSn;
     private int expStatSn;
@@ -83,11 +85,19 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<Task> waiting = new ArrayDeque<>();
     /** Tags of commands we gave up on: late answers for them are dropped, not errors. */
     private final Set<Integer> abandoned = new HashSet<>();
-    private final Map<Integer, ScheduledFuture<?>> aborts = new HashMap<>();
-    private CompletableFuture<Void> logoutDone;
+    /** ABORT TASKs awaiting their response, by their own tag: the watchdog and the tag they abort. */
+    private record Abort(ScheduledFuture<?> watchdog, int aborted) {
+    }
+
+    private final Map<Integer, Abort> aborts = new HashMap<>();
+    private volatile CompletableFuture<Void> logoutDone;
     private int logoutItt;
     private final AtomicInteger inFlight = new AtomicInteger();
-    private String failure;
+    /** When the target last sent anything: every PDU is a sign of life. */
+    private long lastHeard = System.nanoTime();
+    private int pingItt = Pdu.RESERVED_TAG;
+    private ScheduledFuture<?> keepalive;
+    private volatile String failure;
 
     private IscsiConnection(IscsiTarget target, String peer, Duration timeout) {
         this.target = target;
@@ -109,10 +119,14 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         IscsiConnection c = new IscsiConnection(target, target.toString(), timeout);
         CompletableFuture<IscsiConnection> result = new CompletableFuture<>();
         c.loggedIn = result;
-        Bootstrap b = bootstrap.clone().handler(new ChannelInitializer<>() {
+        Bootstrap b = bootstrap.clone().option(io.netty.channel.ChannelOption.RCVBUF_ALLOCATOR,
+                new io.netty.channel.AdaptiveRecvByteBufAllocator(512, 16384, 1 << 20)).handler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
                 c.decoder = new PduDecoder(Login.OUR_MAX_RECV);
+                // Data segments are kept as slices of what was received (see dataIn): composing the
+                // received buffers instead of merging them avoids copying each segment as it grows.
+                c.decoder.setCumulator(io.netty.handler.codec.ByteToMessageDecoder.COMPOSITE_CUMULATOR);
                 c.encoder = new PduEncoder();
                 ch.pipeline().addLast("decoder", c.decoder).addLast("encoder", c.encoder).addLast("session", c);
             }
@@ -280,8 +294,8 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
             // ABORT TASK, immediate; no answer within the deadline drops the connection.
             send(new Pdu.Header(Pdu.TASK_MGMT_REQUEST, true, Pdu.FLAG_FINAL | 1).u64(8, lun).u32(16, tmf)
                     .u32(20, t.itt).u32(24, cmdSn).u32(28, expStatSn).u32(32, t.cmdSn).with(null), true);
-            aborts.put(tmf, channel.eventLoop().schedule(() -> fatal("ABORT TASK to " + peer + " not answered"),
-                    timeout.toMillis(), TimeUnit.MILLISECONDS));
+            aborts.put(tmf, new Abort(channel.eventLoop().schedule(() -> fatal("ABORT TASK to " + peer + " not answered"),
+                    timeout.toMillis(), TimeUnit.MILLISECONDS), t.itt));
         }
     }
 
@@ -328,11 +342,14 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         for (Task t : tasks.values().toArray(Task[]::new)) {
             fail(t, new BlockDeviceException(Errno.EIO, why));
         }
-        aborts.values().forEach(a -> a.cancel(false));
+        aborts.values().forEach(a -> a.watchdog().cancel(false));
         aborts.clear();
     }
 
     private void closed() {
+        if (keepalive != null) {
+            keepalive.cancel(false);
+        }
         String why = failure != null ? failure : "connection to " + peer + " lost";
         if (!loggedIn.isDone()) {
             loggedIn.completeExceptionally(new BlockDeviceException(Errno.EIO, "login to " + peer + " failed: "
@@ -363,9 +380,38 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         return done;
     }
 
+    private long keepaliveInterval() {
+        return Math.max(500, Math.min(5000, timeout.toMillis() / 2));
+    }
+
+    /**
+     * NOP-Out only on an idle link: when nothing has come from the target for a keep-alive
+     * interval, one ping goes out; if nothing at all answers within the timeout, the session is
+     * given up (a target that stopped, or a link that silently died).
+     */
+    private void idleCheck() {
+        if (!isOpen()) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (pingItt != Pdu.RESERVED_TAG) {
+            if (now - lastHeard > TimeUnit.MILLISECONDS.toNanos(timeout.toMillis())) {
+                fatal(peer + " did not answer a NOP-Out within " + timeout.toMillis() + " ms");
+            }
+            return;
+        }
+        if (now - lastHeard >= TimeUnit.MILLISECONDS.toNanos(keepaliveInterval())) {
+            pingItt = nextTag();
+            lastHeard = now; // the answer's deadline runs from here
+            send(new Pdu.Header(Pdu.NOP_OUT, true, Pdu.FLAG_FINAL).u32(16, pingItt).u32(20, Pdu.RESERVED_TAG)
+                    .u32(24, cmdSn).u32(28, expStatSn).with(null), true);
+        }
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         Pdu pdu = (Pdu) msg;
+        lastHeard = System.nanoTime();
         try {
             if (session == null) {
                 loginResponse(pdu);
@@ -395,6 +441,8 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
             maxCmdSn = session.maxCmdSn();
             decoder.digests(session.headerDigest(), session.dataDigest());
             encoder.digests(session.headerDigest(), session.dataDigest());
+            long interval = keepaliveInterval();
+            keepalive = channel.eventLoop().scheduleAtFixedRate(this::idleCheck, interval, interval, TimeUnit.MILLISECONDS);
             loggedIn.complete(this);
         } catch (Login.LoginException e) {
             loginFailed("login to " + peer + " failed: " + e.getMessage(), e.authentication ? Errno.EPERM : Errno.EIO);
@@ -409,12 +457,14 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
             case Pdu.NOP_IN -> nopIn(pdu);
             case Pdu.TASK_MGMT_RESPONSE -> {
                 statSn(pdu);
-                ScheduledFuture<?> watchdog = aborts.remove(pdu.initiatorTaskTag());
-                if (watchdog == null) {
+                Abort abort = aborts.remove(pdu.initiatorTaskTag());
+                if (abort == null) {
                     fatal("task management response for an unknown task tag from " + peer);
                     return;
                 }
-                watchdog.cancel(false);
+                abort.watchdog().cancel(false);
+                // Once the abort is answered nothing more comes for that task (RFC 7143 §11.6.2).
+                abandoned.remove(abort.aborted());
             }
             case Pdu.LOGOUT_RESPONSE -> {
                 statSn(pdu);
@@ -504,14 +554,14 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
                         peer, offset, t.received, pdu.intAt(36), t.itt));
                 return;
             }
-            if (t.in == null && offset == 0 && n == t.readLength) {
-                t.in = data.retain(); // one PDU covers the read: keep it without a copy
+            // No copy: the read's buffer is made of the Data-In segments themselves, in order.
+            if (t.in == null && n == t.readLength) {
+                t.in = data.retain();
             } else {
                 if (t.in == null) {
-                    t.in = channel.alloc().buffer(t.readLength, t.readLength);
-                    t.in.writerIndex(t.readLength);
+                    t.in = channel.alloc().compositeBuffer(1024);
                 }
-                t.in.setBytes(offset, data, data.readerIndex(), n);
+                ((CompositeByteBuf) t.in).addComponent(true, data.retain());
             }
             t.received += n;
         }
@@ -574,8 +624,13 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private void nopIn(Pdu pdu) {
         if (pdu.initiatorTaskTag() != Pdu.RESERVED_TAG) {
+            if (pdu.initiatorTaskTag() != pingItt) {
+                fatal(String.format("%s answered a NOP-Out we did not send (task tag 0x%08x)", peer, pdu.initiatorTaskTag()));
+                return;
+            }
+            pingItt = Pdu.RESERVED_TAG;
             statSn(pdu);
-            return; // an answer to a NOP-Out of ours: the link is alive, nothing else to do
+            return; // the answer to our ping: the link is alive
         }
         window(pdu); // a target ping does not advance StatSN
         if (pdu.targetTransferTag() != Pdu.RESERVED_TAG) {

@@ -97,6 +97,36 @@ class IscsiFaultTest {
         }
     }
 
+    /** NOP-Out keeps an idle session honest: answered while the target lives, fatal when it hangs. */
+    @Test
+    void idleLinkIsProbedAndAHungTargetNoticed() throws Exception {
+        try (Tgtd tgtd = Tgtd.start(dir); TransportContext ctx = context(Duration.ofMillis(1500))) {
+            Path lun = lunFile(dir, "idle.img");
+            String iqn = "iqn.2024-01.io.nbdvault.test:idle";
+            tgtd.target(1, iqn, lun, 512);
+            try (BlockDevice d = open(ctx, tgtd.uri(iqn, 1))) {
+                IscsiDevice device = (IscsiDevice) d;
+                Negotiated before = device.negotiated();
+                Thread.sleep(3000); // several keep-alive intervals with nothing to do
+                assertTrue(device.isConnected());
+                assertTrue(before == device.negotiated(), "the same session, not a new one");
+                tgtd.signal("STOP");
+                long start = System.nanoTime();
+                while (device.isConnected()) {
+                    assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(6), "a hung target is noticed");
+                    Thread.sleep(20);
+                }
+                tgtd.signal("CONT");
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (!device.isConnected()) {
+                    assertTrue(System.nanoTime() < deadline, "no new session within 30 s");
+                    Thread.sleep(50);
+                }
+                d.read(0, 4096).get(10, TimeUnit.SECONDS).release();
+            }
+        }
+    }
+
     @Test
     void removedLunFailsItsCommands() throws Exception {
         try (Tgtd tgtd = Tgtd.start(dir); TransportContext ctx = context(Duration.ofSeconds(5))) {

@@ -126,6 +126,21 @@ public final class Tgtd implements AutoCloseable {
         return p.exitValue();
     }
 
+    /** SIGSTOP or SIGCONT: a target that hangs, with its connections open. */
+    public void signal(String name) throws Exception {
+        new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).start().waitFor();
+        if (name.equals("STOP")) {
+            Path status = Path.of("/proc/" + process.pid() + "/status");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!Files.readString(status).contains("State:\tT")) {
+                if (System.nanoTime() > deadline) {
+                    throw new IOException("tgtd did not stop");
+                }
+                Thread.sleep(5);
+            }
+        }
+    }
+
     /** SIGKILL: the sessions die with it. */
     public void kill() throws Exception {
         process.destroyForcibly();
@@ -143,6 +158,7 @@ public final class Tgtd implements AutoCloseable {
     @Override
     public void close() throws Exception {
         if (process.isAlive()) {
+            signal("CONT");
             for (int tid : targets) {
                 run(true, "--mode", "target", "--op", "update", "--tid", Integer.toString(tid), "--name", "state",
                         "--value", "offline");
