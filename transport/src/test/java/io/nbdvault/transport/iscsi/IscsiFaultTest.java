@@ -112,6 +112,11 @@ class IscsiFaultTest {
                 assertTrue(before == device.negotiated(), "the same session, not a new one");
                 tgtd.signal("STOP");
                 long start = System.nanoTime();
+                // a command to a hung target fails at its deadline (then ABORT TASK goes unanswered too)
+                ExecutionException hung = assertThrows(ExecutionException.class,
+                        () -> d.read(8192, 4096).get(20, TimeUnit.SECONDS));
+                assertEquals(Errno.EIO, BlockDeviceException.errnoOf(hung.getCause()));
+                assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) < 4000, "failed at its deadline");
                 while (device.isConnected()) {
                     assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(6), "a hung target is noticed");
                     Thread.sleep(20);
