@@ -86,6 +86,24 @@ class TextAndChapTest {
         assertThrows(IllegalArgumentException.class, () -> ReplicaUri.parse("iscsi://host/iqn.x/0?bogus=1", k -> null));
     }
 
+    /** Members are named by their redacted URI; the context reopens such a name with the secret it saw. */
+    @Test
+    void redactedNamesReopenWithTheirSecret() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort(); // closed again: connections are refused
+        }
+        String full = "iscsi://alice%pw1234@127.0.0.1:" + port + "/iqn.2024-01.test:x/1";
+        try (io.nbdvault.transport.TransportContext ctx = IscsiTargets.context(java.time.Duration.ofSeconds(2))) {
+            String first = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> ctx.open(full).get(10, java.util.concurrent.TimeUnit.SECONDS)).getCause().getMessage();
+            String again = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> ctx.open(ReplicaUri.redact(full)).get(10, java.util.concurrent.TimeUnit.SECONDS)).getCause().getMessage();
+            assertTrue(first.contains("cannot connect") && again.contains("cannot connect"), first + " / " + again);
+            assertFalse(first.contains("pw1234") || again.contains("pw1234"));
+        }
+    }
+
     @Test
     void senseDataBecomesClearErrors() {
         byte[] fixed = new byte[18];
