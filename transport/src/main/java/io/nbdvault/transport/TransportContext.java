@@ -4,7 +4,7 @@ import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.FileDevice;
 import io.nbdvault.core.FileSpace;
 import io.nbdvault.transport.iscsi.ChapSecrets;
-import io.nbdvault.transport.iscsi.IscsiDevice;
+import io.nbdvault.transport.iscsi.IscsiSessions;
 import io.nbdvault.transport.iscsi.IscsiTarget;
 import io.nbdvault.transport.nbd.NbdClientDevice;
 import io.nbdvault.transport.nbd.NbdClientOptions;
@@ -37,6 +37,7 @@ public final class TransportContext implements AutoCloseable {
     private final SslContext tls;
     private final ChapSecrets chapSecrets;
     private final java.util.Map<String, String> withSecrets = new java.util.concurrent.ConcurrentHashMap<>();
+    private final IscsiSessions iscsiSessions = new IscsiSessions();
 
     public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces) {
         this(options, fileSpaces, null);
@@ -109,7 +110,7 @@ public final class TransportContext implements AutoCloseable {
                 } catch (IllegalArgumentException e) {
                     yield CompletableFuture.failedFuture(e);
                 }
-                yield IscsiDevice.connect(new Bootstrap().group(group)
+                yield iscsiSessions.open(new Bootstrap().group(group)
                     .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,

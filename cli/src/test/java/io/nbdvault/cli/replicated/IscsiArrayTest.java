@@ -125,6 +125,57 @@ class IscsiArrayTest {
                 luns.get(0).toString()).assertOk();
     }
 
+    /** tgtd killed under load: the iSCSI member fails, the volume carries on; restarted, it comes back from the bitmap. */
+    @Test
+    void killedTargetIsTakenBackFromTheBitmap() throws Exception {
+        tgtd = Tgtd.start(dir);
+        Path lun = lun(1);
+        tgtd.target(1, iqn(1), lun, 512);
+        replicas = new NbdkitReplicas(dir, 2, false).startAll();
+        List<String> members = new ArrayList<>(List.of(tgtd.uri(iqn(1), 1)));
+        members.addAll(replicas.uris(0, 1));
+        Path key = dir.resolve("key");
+        Files.writeString(key, "restart passphrase");
+        replicas.createArray(key, members, "--copies", "3");
+        Path nbdSocket = dir.resolve("vol.sock");
+        List<String> serve = new ArrayList<>(List.of("serve", "--key-file", key.toString(), "--socket", nbdSocket.toString(),
+                "--timeout", "1500", "--bitmap-delay", "1"));
+        serve.addAll(members);
+        try (NbdvaultProcess server = NbdvaultProcess.start(dir, serve.toArray(String[]::new))
+                .awaitSocket(nbdSocket, Duration.ofSeconds(60)).awaitLog("serving array", Duration.ofSeconds(30))) {
+            List<String> fio = List.of(ExternalTool.require("fio"), "--name=restart", "--ioengine=nbd",
+                    "--uri=nbd+unix:///?socket=" + nbdSocket, "--rw=randwrite", "--bs=4k", "--iodepth=16",
+                    "--size=32M", "--rate=16m", "--verify=crc32c", "--verify_fatal=1", "--randseed=11",
+                    "--verify_state_save=0");
+            Process writer = new ProcessBuilder(fio).redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("fio.log").toFile()).start();
+            try {
+                Thread.sleep(700);
+                tgtd.kill();
+                Thread.sleep(1500);
+                tgtd.restart();
+                assertTrue(writer.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+                assertEquals(0, writer.exitValue(), Files.readString(dir.resolve("fio.log")) + server.stderr());
+            } finally {
+                writer.destroyForcibly();
+            }
+            assertTrue(server.stderr().contains("failed"), server.stderr());
+            ReplicatedServeTest.awaitResyncs(server, 1, true);
+            Proc.run(120, null, List.of(ExternalTool.require("fio"), "--name=restart", "--ioengine=nbd",
+                    "--uri=nbd+unix:///?socket=" + nbdSocket, "--rw=randwrite", "--bs=4k", "--iodepth=16",
+                    "--size=32M", "--verify=crc32c", "--verify_fatal=1", "--randseed=11", "--verify_state_save=0",
+                    "--do_verify=1", "--verify_only")).assertOk();
+            String status = cli("status", "--admin-socket", nbdSocket + ".admin");
+            assertFalse(status.contains("degraded"), status);
+            assertEquals("mismatches: 0", cli("scrub", "--admin-socket", nbdSocket + ".admin").trim());
+            int code = server.terminate(Duration.ofSeconds(60));
+            assertTrue(code == 0 || code == 143, server.stderr());
+        }
+        byte[] iscsi = java.util.Arrays.copyOf(Files.readAllBytes(lun), (int) (80 * MIB));
+        assertTrue(java.util.Arrays.equals(iscsi, java.util.Arrays.copyOf(Files.readAllBytes(replicas.image(0)),
+                (int) (80 * MIB))), "the iSCSI member caught up with the NBD ones");
+    }
+
     @Test
     void oneIscsiMemberMixedWithTwoNbdOnes() throws Exception {
         tgtd = Tgtd.start(dir);

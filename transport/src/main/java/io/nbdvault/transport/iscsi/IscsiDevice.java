@@ -479,18 +479,22 @@ public final class IscsiDevice implements BlockDevice {
         return CompletableFuture.completedFuture(List.of(Extent.data(length)));
     }
 
-    @Override
-    public void close() {
+    /** Stops reconnecting and logs out; completes when the session is gone (never blocks). */
+    public CompletableFuture<Void> closeAsync() {
         closed = true;
         IscsiConnection c = connection;
-        if (c != null) {
-            CompletableFuture<Void> done = c.logout();
-            if (!c.eventLoop().inEventLoop()) {
-                try {
-                    done.get(Math.min(options.requestTimeout().toMillis(), 3000), TimeUnit.MILLISECONDS);
-                } catch (Exception e) {
-                    LOG.fine(() -> "logout from " + target + ": " + e);
-                }
+        return c == null ? Requests.done() : c.logout();
+    }
+
+    @Override
+    public void close() {
+        CompletableFuture<Void> done = closeAsync();
+        IscsiConnection c = connection;
+        if (c != null && !c.eventLoop().inEventLoop()) {
+            try {
+                done.get(Math.min(options.requestTimeout().toMillis(), 3000), TimeUnit.MILLISECONDS);
+            } catch (Exception e) {
+                LOG.fine(() -> "logout from " + target + ": " + e);
             }
         }
     }
