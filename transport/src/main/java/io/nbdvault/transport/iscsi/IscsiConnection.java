@@ -93,6 +93,8 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private volatile CompletableFuture<Void> logoutDone;
     private int logoutItt;
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** Between channelRead and channelReadComplete: flushes wait for the end of the batch. */
+    private boolean reading;
     /** When the target last sent anything: every PDU is a sign of life. */
     private long lastHeard = System.nanoTime();
     private int pingItt = Pdu.RESERVED_TAG;
@@ -191,7 +193,7 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         ByteBuf data = out == null ? null : out.retainedSlice();
         inFlight.incrementAndGet();
         future.whenComplete((r, e) -> inFlight.decrementAndGet());
-        channel.eventLoop().execute(() -> {
+        Runnable start = () -> {
             if (!isOpen()) {
                 if (data != null) {
                     data.release();
@@ -205,7 +207,12 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
             t.deadline = channel.eventLoop().schedule(() -> timedOut(t), timeout.toMillis(), TimeUnit.MILLISECONDS);
             waiting.add(t);
             drain();
-        });
+        };
+        if (channel.eventLoop().inEventLoop()) {
+            start.run(); // a command issued from a completion: no hop, and it leaves with the others (see drain)
+        } else {
+            channel.eventLoop().execute(start);
+        }
         return future;
     }
 
@@ -227,8 +234,8 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
             sendCommand(t);
             sent = true;
         }
-        if (sent) {
-            channel.flush();
+        if (sent && !reading) {
+            channel.flush(); // while reading, channelReadComplete flushes everything queued at once
         }
     }
 
@@ -412,6 +419,7 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         Pdu pdu = (Pdu) msg;
         lastHeard = System.nanoTime();
+        reading = true;
         try {
             if (session == null) {
                 loginResponse(pdu);
@@ -638,6 +646,13 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
             send(new Pdu.Header(Pdu.NOP_OUT, true, Pdu.FLAG_FINAL).u64(8, pdu.longAt(8)).u32(16, Pdu.RESERVED_TAG)
                     .u32(20, pdu.targetTransferTag()).u32(24, cmdSn).u32(28, expStatSn).with(echo), true);
         }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        reading = false;
+        channel.flush();
+        ctx.fireChannelReadComplete();
     }
 
     @Override
