@@ -22,6 +22,7 @@ declare -A NEEDS=(
   [tgtadm]=tgt
   [iscsi-ls]=libiscsi-bin
   [iscsi-inq]=libiscsi-bin
+  [iscsi-readcapacity16]=libiscsi-bin
   [gcc]=gcc
   [mount]=mount
   # A real kernel for the /dev/nbdN tests (scripts/kernel-run.sh): user-mode-linux, with modprobe for its modules.

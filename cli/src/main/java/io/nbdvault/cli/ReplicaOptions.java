@@ -4,7 +4,9 @@ import io.nbdvault.core.BlockDevice;
 import io.nbdvault.replication.ArrayOptions;
 import io.nbdvault.replication.Member;
 import io.nbdvault.replication.ReplicatedArray;
+import io.nbdvault.transport.ReplicaUri;
 import io.nbdvault.transport.TransportContext;
+import io.nbdvault.transport.iscsi.ChapSecrets;
 import io.nbdvault.transport.nbd.NbdClientOptions;
 import picocli.CommandLine.Option;
 
@@ -34,9 +36,15 @@ public final class ReplicaOptions {
     @Option(names = "--replica-key", paramLabel = "FILE", description = "PEM (PKCS#8) key of --replica-cert.")
     Path tlsKey;
 
+    @Option(names = "--replica-chap-file", paramLabel = "FILE",
+            description = "CHAP secrets for iscsi:// members (mode 0600), one line each: TARGET-IQN|* USER SECRET "
+                    + "[TARGET-USER TARGET-SECRET]. Also LIBISCSI_CHAP_PASSWORD, as libiscsi.")
+    Path chapFile;
+
     TransportContext context() throws IOException {
         return new TransportContext(NbdClientOptions.defaults().withRequestTimeout(Duration.ofMillis(timeoutMillis))
-                .withConnections(connections), path -> NativeSupport.fileSpace(path, false), tls());
+                .withConnections(connections), path -> NativeSupport.fileSpace(path, false), tls(),
+                chapFile == null ? ChapSecrets.NONE : ChapSecrets.read(chapFile));
     }
 
     /** The TLS client context for nbds:// members; null when no CA is given (then they are refused). */
@@ -87,11 +95,13 @@ public final class ReplicaOptions {
         List<String> unreachable = new ArrayList<>();
         for (String uri : uris) {
             try {
-                members.add(new Member(uri, ReplicatedArrayJoin.join(context.open(uri), uri)));
+                // Members are named without their secrets: the name reaches logs, status and metadata.
+                String name = ReplicaUri.redact(uri);
+                members.add(new Member(name, ReplicatedArrayJoin.join(context.open(uri), name)));
             } catch (IOException e) {
                 java.util.logging.Logger.getLogger(ReplicaOptions.class.getName())
                         .warning("leaving out unreachable member " + e.getMessage() + "; it joins when it answers");
-                unreachable.add(uri);
+                unreachable.add(ReplicaUri.redact(uri));
             }
         }
         return new Opened(members, unreachable);
@@ -110,8 +120,9 @@ public final class ReplicaOptions {
                         f.setLength(createSize);
                     }
                 }
-                BlockDevice d = ReplicatedArrayJoin.join(context.open(uri), uri);
-                members.add(new Member(uri, d));
+                String name = ReplicaUri.redact(uri);
+                BlockDevice d = ReplicatedArrayJoin.join(context.open(uri), name);
+                members.add(new Member(name, d));
             }
             return members;
         } catch (IOException | RuntimeException e) {

@@ -3,6 +3,9 @@ package io.nbdvault.transport;
 import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.FileDevice;
 import io.nbdvault.core.FileSpace;
+import io.nbdvault.transport.iscsi.ChapSecrets;
+import io.nbdvault.transport.iscsi.IscsiSessions;
+import io.nbdvault.transport.iscsi.IscsiTarget;
 import io.nbdvault.transport.nbd.NbdClientDevice;
 import io.nbdvault.transport.nbd.NbdClientOptions;
 import io.netty.bootstrap.Bootstrap;
@@ -32,6 +35,9 @@ public final class TransportContext implements AutoCloseable {
     private final NbdClientOptions options;
     private final Function<Path, FileSpace> fileSpaces;
     private final SslContext tls;
+    private final ChapSecrets chapSecrets;
+    private final java.util.Map<String, String> withSecrets = new java.util.concurrent.ConcurrentHashMap<>();
+    private final IscsiSessions iscsiSessions = new IscsiSessions();
 
     public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces) {
         this(options, fileSpaces, null);
@@ -39,6 +45,13 @@ public final class TransportContext implements AutoCloseable {
 
     /** With {@code tls} (trust and optional client key), nbds:// and nbds+unix:// replicas can be opened. */
     public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces, SslContext tls) {
+        this(options, fileSpaces, tls, ChapSecrets.NONE);
+    }
+
+    /** With CHAP secrets (--replica-chap-file) for iscsi:// members that do not carry their own. */
+    public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces, SslContext tls,
+                            ChapSecrets chapSecrets) {
+        this.chapSecrets = chapSecrets;
         this.tls = tls;
         this.epoll = Epoll.isAvailable();
         this.group = epoll ? new EpollEventLoopGroup() : new NioEventLoopGroup();
@@ -46,7 +59,17 @@ public final class TransportContext implements AutoCloseable {
         this.fileSpaces = fileSpaces;
     }
 
-    public CompletableFuture<BlockDevice> open(String uri) {
+    /**
+     * Opens a replica. A URI with a secret in it may later be given back in its redacted form
+     * ({@link ReplicaUri#redact}, what members are named by, so no secret reaches logs, status or
+     * metadata): it is then opened with the secret this context saw first.
+     */
+    public CompletableFuture<BlockDevice> open(String name) {
+        String uri = withSecrets.getOrDefault(name, name);
+        String shown = ReplicaUri.redact(uri);
+        if (!shown.equals(uri)) {
+            withSecrets.putIfAbsent(shown, uri);
+        }
         ReplicaUri r;
         try {
             r = ReplicaUri.parse(uri);
@@ -57,7 +80,7 @@ public final class TransportContext implements AutoCloseable {
         if (r.tls()) {
             if (tls == null) {
                 return CompletableFuture.failedFuture(new IllegalArgumentException(
-                        "a TLS replica (" + uri + ") needs --replica-ca, the CA that signed its certificate"));
+                        "a TLS replica (" + ReplicaUri.redact(uri) + ") needs --replica-ca, the CA that signed its certificate"));
             }
             // Over a unix socket there is no host name in the URI: the certificate must name localhost.
             link = new TlsClient(tls, r.host() != null ? r.host() : "localhost", r.port());
@@ -79,6 +102,20 @@ public final class TransportContext implements AutoCloseable {
                 }
                 yield connect(new Bootstrap().group(group).channel(EpollDomainSocketChannel.class),
                         new DomainSocketAddress(r.socket().toFile()), uri, r.export(), secure);
+            }
+            case ISCSI -> {
+                IscsiTarget target;
+                try {
+                    target = chapSecrets.apply(r.iscsi());
+                } catch (IllegalArgumentException e) {
+                    yield CompletableFuture.failedFuture(e);
+                }
+                yield iscsiSessions.open(new Bootstrap().group(group)
+                    .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                            (int) Math.min(Integer.MAX_VALUE, options.requestTimeout().toMillis())),
+                        target, options).thenApply(d -> d);
             }
         };
     }

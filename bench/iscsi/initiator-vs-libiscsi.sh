@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# nbdvault's iSCSI initiator (in-process load generator, no NBD in the path) against libiscsi
+# (qemu-img bench on the iscsi:// URI: qemu's iscsi driver), on the same tgtd LUN (a file in /dev/shm), same run,
+# same request size, depth and count, sequential offsets for both (qemu-img bench's pattern).
+# Median of RUNS runs each; prints MB/s or IOPS and the ratio nbdvault / libiscsi per job.
+# usage: bench/iscsi/initiator-vs-libiscsi.sh [runs=3] [lun_size=1G]
+set -euo pipefail
+RUNS=${1:-3}; SZ=${2:-1G}
+here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/../.." && pwd)"
+PATH="$PATH:/usr/sbin:/sbin"
+for tool in tgtd tgtadm qemu-img; do command -v $tool >/dev/null || { echo "needs $tool (scripts/install-test-deps.sh)" >&2; exit 1; }; done
+W=$(mktemp -d /dev/shm/nbdvault-iscsi-bench.XXXX)
+CTL=$((RANDOM % 20000 + 1000))
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+IQN=iqn.2024-01.io.nbdvault.bench:lun
+cleanup() {
+  tgtadm -C $CTL --lld iscsi --mode target --op update --tid 1 --name state --value offline >/dev/null 2>&1 || true
+  tgtadm -C $CTL --lld iscsi --mode target --op delete --force --tid 1 >/dev/null 2>&1 || true
+  tgtadm -C $CTL --mode system --op delete >/dev/null 2>&1 || true
+  sleep 0.5; kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"
+}
+trap cleanup EXIT
+(cd "$root" && mvn -B -q -o -DskipTests -pl bench -am package >&2)
+JAR="$root/bench/target/benchmarks.jar"
+truncate -s "$SZ" "$W/lun.img"
+tgtd -f -C $CTL --iscsi portal=127.0.0.1:$PORT >"$W/tgtd.log" 2>&1 &
+for _ in $(seq 100); do tgtadm -C $CTL --lld iscsi --mode system --op show >/dev/null 2>&1 && break; sleep 0.1; done
+tgtadm -C $CTL --lld iscsi --mode target --op new --tid 1 --targetname $IQN
+tgtadm -C $CTL --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --backing-store "$W/lun.img"
+tgtadm -C $CTL --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL
+URI="iscsi://127.0.0.1:$PORT/$IQN/1"
+# fill the LUN once so that reads read data
+qemu-img bench -f raw -w -c $(( $(numfmt --from=iec "$SZ") / 1048576 )) -d 8 -s 1M -t none "$URI" >/dev/null
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# job: name rw size depth count
+JOBS=("read-1M-QD8 read 1048576 8 3000" "write-1M-QD8 write 1048576 8 3000"
+      "read-4k-QD32 read 4096 32 100000" "write-4k-QD32 write 4096 32 100000")
+echo "tgtd LUN in /dev/shm ($SZ), sequential, median of $RUNS, $(nproc) cores, $(lscpu | sed -n 's/Model name: *//p'), $(java -version 2>&1 | head -1), $(date -u +%FT%TZ)"
+printf '%-14s %14s %14s %7s\n' job nbdvault libiscsi ratio
+for job in "${JOBS[@]}"; do
+  read -r name rw size depth count <<<"$job"
+  ours=(); theirs=()
+  for _ in $(seq "$RUNS"); do
+    ours+=("$(java -cp "$JAR" io.nbdvault.bench.IscsiLoad "$URI" "$rw" "$size" "$depth" "$count")")
+    flag=""; [ "$rw" = write ] && flag="-w"
+    t=$(qemu-img bench -f raw $flag -c "$count" -d "$depth" -s "$size" -t none "$URI" \
+          | sed -n 's/Run completed in \([0-9.]*\) seconds./\1/p')
+    theirs+=("$t")
+  done
+  a=$(printf '%s\n' "${ours[@]}" | median); b=$(printf '%s\n' "${theirs[@]}" | median)
+  if [ "$size" -ge 1048576 ]; then
+    fa=$(awk -v c="$count" -v s="$size" -v t="$a" 'BEGIN{printf "%.0f MB/s", c*s/t/1e6}')
+    fb=$(awk -v c="$count" -v s="$size" -v t="$b" 'BEGIN{printf "%.0f MB/s", c*s/t/1e6}')
+  else
+    fa=$(awk -v c="$count" -v t="$a" 'BEGIN{printf "%.0f IOPS", c/t}')
+    fb=$(awk -v c="$count" -v t="$b" 'BEGIN{printf "%.0f IOPS", c/t}')
+  fi
+  printf '%-14s %14s %14s %6.2fx\n' "$name" "$fa" "$fb" "$(awk -v a="$a" -v b="$b" 'BEGIN{print b/a}')"
+done

@@ -1,0 +1,88 @@
+package io.nbdvault.bench;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.transport.TransportContext;
+import io.nbdvault.transport.nbd.NbdClientOptions;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A load generator for one replica URI that takes NBD out of the picture, shaped like
+ * {@code qemu-img bench}: COUNT requests of SIZE bytes, DEPTH in flight, sequential offsets that
+ * wrap at the end of the device. Prints the seconds the measured run took (after an unmeasured
+ * warm-up of a quarter of COUNT, for the JIT).
+ *
+ * <p>usage: IscsiLoad URI read|write SIZE DEPTH COUNT
+ */
+public final class IscsiLoad {
+    private IscsiLoad() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String uri = args[0];
+        boolean write = args[1].equals("write");
+        int size = Integer.parseInt(args[2]);
+        int depth = Integer.parseInt(args[3]);
+        long count = Long.parseLong(args[4]);
+        try (TransportContext ctx = new TransportContext(NbdClientOptions.defaults()
+                .withRequestTimeout(Duration.ofSeconds(30)), p -> null);
+             BlockDevice d = ctx.open(uri).get(30, TimeUnit.SECONDS)) {
+            ByteBuf data = ByteBufAllocator.DEFAULT.directBuffer(size);
+            data.writeZero(size);
+            for (int i = 0; i < size; i += 8) {
+                data.setLong(i, i * 0x9e3779b97f4a7c15L);
+            }
+            run(d, write, data, depth, Math.max(depth, count / 4));
+            long start = System.nanoTime();
+            run(d, write, data, depth, count);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            data.release();
+            System.out.printf("%.3f%n", seconds);
+        }
+    }
+
+    private static void run(BlockDevice d, boolean write, ByteBuf data, int depth, long count) throws Exception {
+        int size = data.readableBytes();
+        long span = d.size() / size * size;
+        AtomicLong next = new AtomicLong();
+        AtomicLong done = new AtomicLong();
+        CountDownLatch finished = new CountDownLatch(1);
+        Throwable[] failure = new Throwable[1];
+        for (int i = 0; i < depth; i++) {
+            issue(d, write, data, span, count, next, done, finished, failure);
+        }
+        finished.await();
+        if (failure[0] != null) {
+            throw new RuntimeException(failure[0]);
+        }
+    }
+
+    private static void issue(BlockDevice d, boolean write, ByteBuf data, long span, long count, AtomicLong next,
+                              AtomicLong done, CountDownLatch finished, Throwable[] failure) {
+        long n = next.getAndIncrement();
+        if (n >= count) {
+            return;
+        }
+        int size = data.readableBytes();
+        long offset = n * size % span;
+        CompletableFuture<?> f = write ? d.write(offset, data, 0) : d.read(offset, size).thenAccept(ByteBuf::release);
+        f.whenComplete((ok, e) -> {
+            if (e != null) {
+                failure[0] = e;
+                finished.countDown();
+                return;
+            }
+            if (done.incrementAndGet() == count) {
+                finished.countDown();
+            } else {
+                issue(d, write, data, span, count, next, done, finished, failure);
+            }
+        });
+    }
+}

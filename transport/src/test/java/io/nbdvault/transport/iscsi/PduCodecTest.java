@@ -1,0 +1,155 @@
+package io.nbdvault.transport.iscsi;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.DecoderException;
+import org.junit.jupiter.api.Test;
+
+import java.util.HexFormat;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The PDU codec with nothing but byte buffers. */
+class PduCodecTest {
+    static {
+        LeakCheck.paranoid();
+    }
+
+    private static String wire(byte[] data) {
+        ByteBuf b = Unpooled.buffer(4).writeIntLE(Crc32c.of(Unpooled.wrappedBuffer(data)));
+        return HexFormat.of().formatHex(b.array(), 0, 4);
+    }
+
+    @Test
+    void crc32cMatchesRfc3720AppendixB4() {
+        byte[] zeroes = new byte[32];
+        byte[] ones = new byte[32];
+        byte[] up = new byte[32];
+        byte[] down = new byte[32];
+        for (int i = 0; i < 32; i++) {
+            ones[i] = (byte) 0xff;
+            up[i] = (byte) i;
+            down[i] = (byte) (31 - i);
+        }
+        assertEquals("aa36918a", wire(zeroes));
+        assertEquals("43aba862", wire(ones));
+        assertEquals("4e79dd46", wire(up));
+        assertEquals("5cdb3f11", wire(down));
+    }
+
+    private static byte[] targetHeader(int opcode, int itt, int dataLength) {
+        byte[] h = new byte[48];
+        h[0] = (byte) opcode;
+        h[1] = (byte) 0x80;
+        h[5] = (byte) (dataLength >>> 16);
+        h[6] = (byte) (dataLength >>> 8);
+        h[7] = (byte) dataLength;
+        h[16] = (byte) (itt >>> 24);
+        h[17] = (byte) (itt >>> 16);
+        h[18] = (byte) (itt >>> 8);
+        h[19] = (byte) itt;
+        return h;
+    }
+
+    @Test
+    void decodesAcrossFragmentsWithPaddingAndDigests() {
+        for (boolean digests : new boolean[] {false, true}) {
+            PduDecoder decoder = new PduDecoder(8192);
+            decoder.digests(digests, digests);
+            EmbeddedChannel ch = new EmbeddedChannel(decoder);
+            byte[] header = targetHeader(Pdu.DATA_IN, 7, 5);
+            ByteBuf wire = Unpooled.buffer();
+            wire.writeBytes(header);
+            if (digests) {
+                wire.writeIntLE(Crc32c.of(Unpooled.wrappedBuffer(header)));
+            }
+            byte[] data = {1, 2, 3, 4, 5, 0, 0, 0};
+            wire.writeBytes(data);
+            if (digests) {
+                wire.writeIntLE(Crc32c.of(Unpooled.wrappedBuffer(data)));
+            }
+            // byte by byte: nothing comes out before the whole PDU is there
+            while (wire.readableBytes() > 1) {
+                ch.writeInbound(wire.readRetainedSlice(1));
+                assertNull(ch.readInbound());
+            }
+            ch.writeInbound(wire.readRetainedSlice(1));
+            wire.release();
+            Pdu pdu = ch.readInbound();
+            assertEquals(Pdu.DATA_IN, pdu.opcode());
+            assertEquals(7, pdu.initiatorTaskTag());
+            assertEquals(5, pdu.content().readableBytes());
+            assertEquals(3, pdu.content().getByte(2));
+            pdu.release();
+            assertFalse(ch.finish());
+        }
+    }
+
+    @Test
+    void digestMismatchUnknownOpcodeAndOversizedSegmentAreErrors() {
+        PduDecoder decoder = new PduDecoder(8192);
+        decoder.digests(true, false);
+        EmbeddedChannel ch = new EmbeddedChannel(decoder);
+        ByteBuf bad = Unpooled.buffer().writeBytes(targetHeader(Pdu.NOP_IN, 1, 0)).writeInt(0x12345678);
+        assertTrue(assertThrows(DecoderException.class, () -> ch.writeInbound(bad)).getMessage().contains("digest"));
+        ch.finishAndReleaseAll();
+
+        EmbeddedChannel ch2 = new EmbeddedChannel(new PduDecoder(8192));
+        assertTrue(assertThrows(DecoderException.class, () -> ch2.writeInbound(
+                Unpooled.wrappedBuffer(targetHeader(0x1c, 1, 0)))).getMessage().contains("unknown iSCSI opcode"));
+        ch2.finishAndReleaseAll();
+
+        EmbeddedChannel ch3 = new EmbeddedChannel(new PduDecoder(8192));
+        assertTrue(assertThrows(DecoderException.class, () -> ch3.writeInbound(
+                Unpooled.wrappedBuffer(targetHeader(Pdu.DATA_IN, 1, 8193)))).getMessage().contains("MaxRecvDataSegmentLength"));
+        ch3.finishAndReleaseAll();
+    }
+
+    @Test
+    void encoderPadsAndDigestsWithoutCopyingData() {
+        PduEncoder encoder = new PduEncoder();
+        encoder.digests(true, true);
+        EmbeddedChannel ch = new EmbeddedChannel(encoder);
+        ByteBuf data = Unpooled.directBuffer(6).writeBytes(new byte[] {9, 8, 7, 6, 5, 4});
+        Pdu pdu = new Pdu.Header(Pdu.DATA_OUT, false, Pdu.FLAG_FINAL).u32(16, 42).u32(40, 4096).with(data);
+        assertTrue(ch.writeOutbound(pdu));
+        ByteBuf header = ch.readOutbound();
+        ByteBuf payload = ch.readOutbound();
+        ByteBuf tail = ch.readOutbound();
+        assertEquals(52, header.readableBytes());
+        assertEquals(Pdu.DATA_OUT, header.getByte(0));
+        assertEquals(6, header.getMedium(5));
+        assertEquals(42, header.getInt(16));
+        assertEquals(Crc32c.of(header, 0, 48), header.getIntLE(48));
+        assertTrue(payload == data || payload.unwrap() == data, "the data segment goes out as is");
+        assertEquals(6, tail.readableBytes());
+        byte[] padded = {9, 8, 7, 6, 5, 4, 0, 0};
+        assertEquals(Crc32c.of(Unpooled.wrappedBuffer(padded)), tail.getIntLE(2));
+
+        // And back: what the encoder wrote, the decoder reads (opcode aside, which a target would send).
+        ByteBuf all = Unpooled.buffer().writeBytes(header).writeBytes(payload).writeBytes(tail);
+        header.release();
+        payload.release();
+        tail.release();
+        all.setByte(0, Pdu.DATA_IN);
+        all.setIntLE(48, Crc32c.of(all, 0, 48));
+        PduDecoder decoder = new PduDecoder(8192);
+        decoder.digests(true, true);
+        EmbeddedChannel in = new EmbeddedChannel(decoder);
+        in.writeInbound(all);
+        Pdu back = in.readInbound();
+        byte[] got = new byte[6];
+        back.content().getBytes(back.content().readerIndex(), got);
+        assertArrayEquals(new byte[] {9, 8, 7, 6, 5, 4}, got);
+        assertEquals(4096, back.intAt(40));
+        back.release();
+        assertFalse(ch.finish());
+        assertFalse(in.finish());
+    }
+}
