@@ -6,12 +6,13 @@ set -euo pipefail
 RT=${1:-6}; SZ=${2:-1G}
 here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/../.." && pwd)"
 source "$here/fio-jobs.sh"
+NBDVAULT=${NBDVAULT:-$root/nbdvault}
 W=$(mktemp -d /dev/shm/nbdvault-bench.XXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; rm -rf "$W"' EXIT
-"$root/nbdvault" --version >/dev/null   # builds the jar when needed, outside the measurement
+"$NBDVAULT" --version >/dev/null   # builds the jar when needed, outside the measurement
 
 nbdkit -U "$W/nbdkit.sock" --exit-with-parent memory "$SZ" &
-"$root/nbdvault" export --socket "$W/nbdvault.sock" "memory:$SZ" 2>"$W/nbdvault.log" &
+"$NBDVAULT" export --socket "$W/nbdvault.sock" "memory:$SZ" 2>"$W/nbdvault.log" &
 for s in nbdkit nbdvault; do
   for _ in $(seq 100); do [ -S "$W/$s.sock" ] && break; sleep 0.1; done
 done

@@ -9,9 +9,10 @@ set -euo pipefail
 RT=${1:-6}; SZ=${2:-1G}
 here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/../.." && pwd)"
 source "$here/fio-jobs.sh"
+NBDVAULT=${NBDVAULT:-$root/nbdvault}
 W=$(mktemp -d /dev/shm/nbdvault-bench.XXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; rm -rf "$W"' EXIT
-"$root/nbdvault" --version >/dev/null
+"$NBDVAULT" --version >/dev/null
 bytes=$(numfmt --from=iec "$SZ")
 printf 'benchmark passphrase' > "$W/key"
 
@@ -22,8 +23,8 @@ for i in 1 2 3; do
 done
 sleep 1
 members=("nbd+unix:///?socket=$W/v1.sock" "nbd+unix:///?socket=$W/v2.sock" "nbd+unix:///?socket=$W/v3.sock")
-"$root/nbdvault" create --size "$SZ" --key-file "$W/key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "${members[@]}" 2>/dev/null
-"$root/nbdvault" serve --key-file "$W/key" --socket "$W/nbdvault.sock" "${members[@]}" 2>"$W/nbdvault.log" &
+"$NBDVAULT" create --size "$SZ" --key-file "$W/key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "${members[@]}" 2>/dev/null
+"$NBDVAULT" serve --key-file "$W/key" --socket "$W/nbdvault.sock" "${members[@]}" 2>"$W/nbdvault.log" &
 
 # Peer: LUKS1 image copied three times, quorum of three NBD children, luks on top.
 truncate -s $((bytes + 16 * 1024 * 1024)) "$W/q1.img"
