@@ -24,6 +24,7 @@ declare -A NEEDS=(
   [iscsi-inq]=libiscsi-bin
   [gcc]=gcc
   [mount]=mount
+  [gnuplot]=gnuplot-nox
 )
 # Python's cryptography (OpenSSL's EVP XTS) is a module, not a command.
 PY_MODULES=(cryptography:python3-cryptography)
