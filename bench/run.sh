@@ -39,12 +39,12 @@ JAVA=${JAVA:-java}
 if [ $quick = 1 ]; then
   reps=${reps:-1}
   jmh_opts=(-f 1 -wi 1 -w 100ms -i 2 -r 100ms -p size=4096)
-  ssl_sizes=(4096); ssl_seconds=1
-  fio_runtime=1; fio_size=32M; export FIO_RAMP=0
+  ssl_sizes=(4096); ssl_seconds=1; cpu_rounds=3; cpu_millis=20
+  fio_runtime=500ms; fio_size=32M; export FIO_RAMP=0    # fio takes time units: 500ms
 else
   reps=${reps:-3}
   jmh_opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s -p size=4096,65536,1048576)
-  ssl_sizes=(4096 65536 1048576); ssl_seconds=3
+  ssl_sizes=(4096 65536 1048576); ssl_seconds=3; cpu_rounds=15; cpu_millis=100
   fio_runtime=6; fio_size=1G; export FIO_RAMP=1
 fi
 
@@ -61,11 +61,8 @@ if [ $build = 1 ]; then
   step "building the CLI and the JMH jar (mvn -pl bench -am package)"
   (cd "$root" && mvn -B -q -DskipTests -pl bench -am package >&2)
 fi
-if [ -n "${BENCH_CLASSPATH:-}" ]; then
-  jmh=("$JAVA" -cp "$BENCH_CLASSPATH" org.openjdk.jmh.Main)
-else
-  jmh=("$JAVA" -jar "$here/target/benchmarks.jar")
-fi
+bench_cp=${BENCH_CLASSPATH:-$here/target/benchmarks.jar}
+jmh=("$JAVA" -cp "$bench_cp" org.openjdk.jmh.Main)
 # nbdvault for the fio scripts: the jar just built, run by a wrapper that execs the JVM (so that the
 # scripts' cleanup reaches it) instead of ./nbdvault, which would check the sources and maybe rebuild.
 printf '#!/bin/sh\nexec %s ${NBDVAULT_JAVA_OPTS:-} -jar %s "$@"\n' "$JAVA" "$root/cli/target/nbdvault.jar" > "$work/nbdvault"
@@ -86,13 +83,16 @@ export NBDVAULT="$work/nbdvault"
   echo "kernel: $(uname -r)"
   echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
   echo "fio-size: $fio_size"
-  echo "fio-runtime: $fio_runtime"
+  echo "fio-runtime: $fio_runtime$([[ $fio_runtime =~ ^[0-9]+$ ]] && echo s)"
 } > "$out/env.txt"
 step "results go to $out ($(sed -n 's/^cpu: //p' "$out/env.txt"), $(nproc) cores)"
 
 # --- AES-XTS: JMH forks and openssl interleaved ------------------------------------------------
+# Twice over: wall-clock (JMH; openssl -elapsed) and per CPU-second of the working thread
+# (XtsCpuTime; openssl's default), the second unmoved by other processes competing for the cores.
 if [ "$only" != fio ]; then
-  : > "$out/openssl.txt"
+  : > "$out/openssl.txt"; : > "$out/openssl-cpu.txt"
+  sizes_csv=$(IFS=,; echo "${ssl_sizes[*]}")
   for rep in $(seq "$reps"); do
     step "XTS repetition $rep/$reps: JMH XtsBenchmark (${jmh_opts[*]})"
     "${jmh[@]}" XtsBenchmark "${jmh_opts[@]}" -rf json -rff "$out/jmh-xts.rep$rep.json" > "$out/jmh-xts.rep$rep.log" 2>&1 \
@@ -103,6 +103,12 @@ if [ "$only" != fio ]; then
       # which flatters it on a busy machine). It prints 1000s of bytes per second.
       openssl speed -evp aes-256-xts -elapsed -bytes "$n" -seconds "$ssl_seconds" 2>/dev/null \
         | awk -v rep="$rep" -v n="$n" '/^AES-256-XTS/ {sub("k", "", $2); print rep, n, $2 * 1000}' >> "$out/openssl.txt"
+    done
+    step "XTS repetition $rep/$reps: per CPU-second: XtsCpuTime ($cpu_rounds rounds of $cpu_millis ms) and openssl speed"
+    "$JAVA" -cp "$bench_cp" io.nbdvault.bench.XtsCpuTime "$sizes_csv" "$cpu_rounds" "$cpu_millis" > "$out/xts-cputime.rep$rep.json"
+    for n in "${ssl_sizes[@]}"; do
+      openssl speed -evp aes-256-xts -bytes "$n" -seconds "$ssl_seconds" 2>/dev/null \
+        | awk -v rep="$rep" -v n="$n" '/^AES-256-XTS/ {sub("k", "", $2); print rep, n, $2 * 1000}' >> "$out/openssl-cpu.txt"
     done
   done
 fi

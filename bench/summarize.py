@@ -6,7 +6,9 @@ usage: bench/summarize.py RESULTS_DIR
 Reads what bench/run.sh left there:
   env.txt                         machine, JDK, versions, command (key: value lines)
   jmh-xts.repN.json               JMH's JSON, one fork per repetition
-  openssl.txt                     "REP SIZE BYTES_PER_SECOND" lines from `openssl speed -evp aes-256-xts`
+  openssl.txt                     "REP SIZE BYTES_PER_SECOND" lines from `openssl speed -evp aes-256-xts -elapsed`
+  xts-cputime.repN.json           XtsCpuTime: bytes per CPU-second of the working thread
+  openssl-cpu.txt                 as openssl.txt, from `openssl speed` without -elapsed (per CPU-second)
   fio/SCRIPT/repN/*.json          fio's JSON, one file per target and job
 Every figure in the summary is the median over the repetitions; ratios are taken within a repetition
 (ours and the peer measured back to back), then their median is reported.
@@ -49,21 +51,25 @@ def read_env(out):
     return env
 
 
-def xts_results(out):
-    """{(benchmark, size): [bytes/s per rep]} and {size: [openssl bytes/s per rep]}, plus ratios per rep."""
+def xts_results(out, cpu=False):
+    """{(benchmark, size): [bytes/s per rep]} and {size: [openssl bytes/s per rep]}, plus ratios per rep:
+    wall-clock (JMH, openssl -elapsed) or, with cpu=True, per CPU-second (XtsCpuTime, openssl)."""
     jmh = {}
     per_rep = {}
-    for path in sorted(glob.glob(os.path.join(out, "jmh-xts.rep*.json"))):
+    for path in sorted(glob.glob(os.path.join(out, "xts-cputime.rep*.json" if cpu else "jmh-xts.rep*.json"))):
         rep = int(re.search(r"rep(\d+)", path).group(1))
         for r in json.load(open(path)):
-            size = int(r["params"]["size"])
-            name = r["benchmark"].rsplit(".", 1)[1]
-            value = r["primaryMetric"]["score"] * size  # ops/s × bytes per op
+            if cpu:
+                size, name, value = r["size"], r["benchmark"], r["bytesPerCpuSecond"]
+            else:
+                size = int(r["params"]["size"])
+                name = r["benchmark"].rsplit(".", 1)[1]
+                value = r["primaryMetric"]["score"] * size  # ops/s × bytes per op
             jmh.setdefault((name, size), []).append(value)
             per_rep[(rep, name, size)] = value
     ssl = {}
     ssl_rep = {}
-    path = os.path.join(out, "openssl.txt")
+    path = os.path.join(out, "openssl-cpu.txt" if cpu else "openssl.txt")
     if os.path.exists(path):
         for line in open(path):
             rep, size, value = line.split()
@@ -113,7 +119,7 @@ def gnuplot(script, cwd):
     subprocess.run(["gnuplot"], input=script, text=True, cwd=cwd, check=True)
 
 
-def chart_xts(out, jmh, ssl):
+def chart_xts(out, jmh, ssl, unit):
     sizes = sorted({size for (_, size) in jmh})
     if not sizes:
         return None
@@ -123,10 +129,10 @@ def chart_xts(out, jmh, ssl):
             cells = [median(jmh.get((n, size), [])) / 1e9 for n in ("xtsEncrypt", "xtsDecrypt", "jdkEcbCeiling")]
             cells.append(median(ssl.get(size, [])) / 1e9)
             f.write('"%s"\t' % human(size) + "\t".join("%.3f" % c if c == c else "NaN" for c in cells) + "\n")
-    gnuplot("""
+    gnuplot(f"""
 set terminal pngcairo size 900,500 font ",10"
 set output 'xts.png'
-set title 'AES-XTS-256 per core (GB/s, higher is better; median of the repetitions)'
+set title 'AES-XTS-256 per core, {unit} (higher is better; median of the repetitions)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -190,13 +196,19 @@ def main():
               "two measurements made back to back on the same machine, and their median is shown: on a shared, "
               "noisy machine compare ratios, not absolute figures from different runs.", ""]
 
-    jmh, ssl, ratios = xts_results(out)
     lines += ["## AES-XTS-256 per core", "",
-              "JMH, one thread, in place on a direct buffer, 4 KiB sectors (`XtsBenchmark`), beside the JDK's AES/ECB "
-              "on the same bytes (the ceiling of an XTS built on it) and `openssl speed -evp aes-256-xts` run between "
-              "the JMH forks.", ""]
-    if jmh:
-        lines += ["| size | nbdvault encrypt | nbdvault decrypt | JDK AES/ECB | openssl XTS | encrypt / openssl | decrypt / openssl |",
+              "One thread, in place on a direct buffer, 4 KiB sectors, beside the JDK's AES/ECB on the same bytes "
+              "(the ceiling of an XTS built on it) and `openssl speed -evp aes-256-xts`, run alternately. Twice over: "
+              "per second of wall-clock time (JMH `XtsBenchmark`; openssl with `-elapsed`), and per second of the "
+              "working thread's CPU time (`XtsCpuTime`; openssl's default unit), which other processes competing for "
+              "the cores do not move: on a shared machine, trust the second.", ""]
+    charted = None
+    for cpu, heading in ((True, "per CPU-second"), (False, "per wall-clock second (JMH)")):
+        jmh, ssl, ratios = xts_results(out, cpu)
+        if not jmh:
+            continue
+        lines += [f"### {heading}", "",
+                  "| size | nbdvault encrypt | nbdvault decrypt | JDK AES/ECB | openssl XTS | encrypt / openssl | decrypt / openssl |",
                   "|---|---|---|---|---|---|---|"]
         for size in sorted({s for (_, s) in jmh}):
             g = lambda n: median(jmh.get((n, size), [])) / 1e9
@@ -204,19 +216,20 @@ def main():
                          f"{fmt(g('jdkEcbCeiling'))} GB/s | {fmt(median(ssl.get(size, [])) / 1e9)} GB/s | "
                          f"{fmt(median(ratios.get(('xtsEncrypt', size), [])))} | "
                          f"{fmt(median(ratios.get(('xtsDecrypt', size), [])))} |")
-        chart = chart_xts(out, jmh, ssl)
-        if chart:
-            lines += ["", f"![AES-XTS per core]({chart})"]
-    else:
-        lines.append("(no JMH results)")
-    lines.append("")
+        lines.append("")
+        if charted is None:
+            charted = chart_xts(out, jmh, ssl, "GB " + heading)
+    if charted:
+        lines += [f"![AES-XTS per core]({charted})", ""]
+    elif not glob.glob(os.path.join(out, "*xts*.json")):
+        lines += ["(no XTS results in this run)", ""]
 
     for script, (peer, ours, title) in FIO.items():
         table, fio_ratios = fio_results(out, script)
         if not table:
             continue
         lines += [f"## fio: {title}", "", f"`bench/fio/{script}.sh`: fio's nbd engine, {env.get('fio-size', '?')} volume, "
-                  f"{env.get('fio-runtime', '?')} s per job, {peer} and {ours} run back to back job by job. "
+                  f"{env.get('fio-runtime', '?')} per job, {peer} and {ours} run back to back job by job. "
                   "Latencies are completion latencies in µs (randrw: of its reads).", "",
                   f"| job | {peer} | {ours} | {ours} / {peer} | {peer} p50 / p99 / p99.9 µs | {ours} p50 / p99 / p99.9 µs |",
                   "|---|---|---|---|---|---|"]
@@ -232,7 +245,8 @@ def main():
             lines += ["", f"![{title}]({chart})"]
         lines.append("")
 
-    lines += ["Raw data beside this file: `jmh-xts.rep*.json` (JMH), `openssl.txt`, `fio/*/rep*/*.json` (fio), "
+    lines += ["Raw data beside this file: `jmh-xts.rep*.json` (JMH), `xts-cputime.rep*.json`, `openssl*.txt`, "
+              "`fio/*/rep*/*.json` (fio), "
               "`env.txt`; the charts are drawn by gnuplot from the `.dat` files.", ""]
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(lines))

@@ -4,7 +4,7 @@
 #   qemu-storage-daemon luks(quorum(3 × nbd))  (the closest peer, as ../shared/tools/peer-baseline.sh)
 # The peer's LUKS1 image is made with cryptsetup: `qemu-img create -f luks` needs per-thread CPU
 # accounting that some VMs lack ("Unable to get accurate CPU usage"); qemu reads the same format.
-# usage: bench/fio/replicated-vs-qsd.sh [runtime_seconds=6] [size=1G]
+# usage: bench/fio/replicated-vs-qsd.sh [runtime=6 (seconds, or with a unit: 500ms)] [size=1G]
 set -euo pipefail
 RT=${1:-6}; SZ=${2:-1G}
 here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/../.." && pwd)"
@@ -44,5 +44,5 @@ for s in nbdvault.sock qsd.sock; do
 done
 : > "$W/results"
 fio_compare "nbd+unix:///vol?socket=$W/qsd.sock" qsd "nbd+unix:///?socket=$W/nbdvault.sock" nbdvault "$RT" "$SZ" "$W/results"
-echo "fio nbd engine, ${RT}s per job, $SZ, $(nproc) cores, 3 nbdkit file replicas on tmpfs each, $(date -u +%FT%TZ)"
+echo "fio nbd engine, ${RT}$([[ $RT =~ ^[0-9]+$ ]] && echo s) per job, $SZ, $(nproc) cores, 3 nbdkit file replicas on tmpfs each, $(date -u +%FT%TZ)"
 fio_table "$W/results" qsd nbdvault

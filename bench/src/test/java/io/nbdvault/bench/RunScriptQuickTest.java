@@ -74,10 +74,12 @@ class RunScriptQuickTest {
         }
         assertEquals(1, dated.size(), "one dated results directory: " + dated);
         Path out = dated.get(0);
-        for (String name : List.of("env.txt", "summary.md", "openssl.txt", "jmh-xts.rep1.json")) {
+        for (String name : List.of("env.txt", "summary.md", "openssl.txt", "openssl-cpu.txt", "jmh-xts.rep1.json",
+                "xts-cputime.rep1.json")) {
             assertNonEmpty(out.resolve(name));
         }
         assertTrue(Files.readString(out.resolve("jmh-xts.rep1.json")).contains("XtsBenchmark.xtsEncrypt"));
+        assertTrue(Files.readString(out.resolve("xts-cputime.rep1.json")).contains("\"bytesPerCpuSecond\""));
         for (String script : List.of("nbd-vs-nbdkit", "replicated-vs-qsd")) {
             Path fio = out.resolve("fio").resolve(script).resolve("rep1");
             List<Path> json;
