@@ -40,7 +40,7 @@ if [ $quick = 1 ]; then
   reps=${reps:-1}
   jmh_opts=(-f 1 -wi 1 -w 100ms -i 2 -r 100ms -p size=4096)
   ssl_sizes=(4096); ssl_seconds=1; cpu_rounds=3; cpu_millis=20
-  fio_runtime=500ms; fio_size=32M; export FIO_RAMP=0    # fio takes time units: 500ms
+  fio_runtime=300ms; fio_size=32M; export FIO_RAMP=0    # fio takes time units
 else
   reps=${reps:-3}
   jmh_opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s -p size=4096,65536,1048576)

@@ -22,12 +22,15 @@ import statistics
 import subprocess
 import sys
 
-# fio comparisons: script -> (peer label, our label, title)
-FIO = {
-    "replicated-vs-qsd": ("qsd", "nbdvault",
-                          "nbdvault serve (LUKS2, 3 copies) vs qemu-storage-daemon luks(quorum(3 nbd))"),
-    "nbd-vs-nbdkit": ("nbdkit", "nbdvault", "nbdvault export memory vs nbdkit memory (NBD, no crypto, no copies)"),
-}
+# fio comparisons: (script, peer label, our label, chart name, title); one script may hold several.
+FIO = [
+    ("replicated-vs-qsd", "qsd", "nbdvault", "fio-replicated-vs-qsd",
+     "nbdvault serve (LUKS2, 3 copies) vs qemu-storage-daemon luks(quorum(3 nbd))"),
+    ("replicated-vs-qsd", "nbdkit-luks", "nbdvault", "fio-replicated-vs-nbdkit-luks",
+     "nbdvault serve (LUKS2, 3 copies) vs nbdkit file --filter=luks (one copy: a reference, not a peer)"),
+    ("nbd-vs-nbdkit", "nbdkit", "nbdvault", "fio-nbd-vs-nbdkit",
+     "nbdvault export memory vs nbdkit memory (NBD, no crypto, no copies)"),
+]
 JOB_ORDER = ["write 1M QD8", "read 1M QD8", "randwrite 4k QD32", "randread 4k QD32", "randrw 64k QD16"]
 
 
@@ -82,9 +85,8 @@ def xts_results(out, cpu=False):
     return jmh, ssl, ratios
 
 
-def fio_results(out, script):
-    """{job: {label: {metric: [per rep]}}} and {job: [ratio per rep]} for one comparison."""
-    peer, ours, _ = FIO[script]
+def fio_results(out, script, peer, ours):
+    """{job: {label: {metric: median}}} and {job: [ratio ours/peer per rep]} for one comparison."""
     rows = {}
     for path in sorted(glob.glob(os.path.join(out, "fio", script, "rep*", "*.json"))):
         rep = os.path.basename(os.path.dirname(path))
@@ -147,12 +149,10 @@ plot 'xts.dat' using 2:xtic(1) title columnhead, '' using 3 title columnhead, ''
     return "xts.png"
 
 
-def chart_fio(out, script, ratios):
+def chart_fio(out, name, peer, ours, ratios):
     jobs = [j for j in JOB_ORDER if j in ratios] + [j for j in ratios if j not in JOB_ORDER]
     if not jobs:
         return None
-    peer, ours, title = FIO[script]
-    name = f"fio-{script}"
     with open(os.path.join(out, name + ".dat"), "w") as f:
         for job in jobs:
             f.write('"%s"\t%.3f\n' % (job, median(ratios[job])))
@@ -224,9 +224,9 @@ def main():
     elif not glob.glob(os.path.join(out, "*xts*.json")):
         lines += ["(no XTS results in this run)", ""]
 
-    for script, (peer, ours, title) in FIO.items():
-        table, fio_ratios = fio_results(out, script)
-        if not table:
+    for script, peer, ours, name, title in FIO:
+        table, fio_ratios = fio_results(out, script, peer, ours)
+        if not any(peer in by_label for by_label in table.values()):
             continue
         lines += [f"## fio: {title}", "", f"`bench/fio/{script}.sh`: fio's nbd engine, {env.get('fio-size', '?')} volume, "
                   f"{env.get('fio-runtime', '?')} per job, {peer} and {ours} run back to back job by job. "
@@ -240,7 +240,7 @@ def main():
                                  if label in table[job] else "–")
             lines.append(f"| {job} | {cell(peer)} | {cell(ours)} | {fmt(median(fio_ratios.get(job, [])))} | "
                          f"{lat(peer)} | {lat(ours)} |")
-        chart = chart_fio(out, script, fio_ratios)
+        chart = chart_fio(out, name, peer, ours, fio_ratios)
         if chart:
             lines += ["", f"![{title}]({chart})"]
         lines.append("")

@@ -44,18 +44,24 @@ fio_precondition() {
 }
 
 # Both sides preconditioned, then each job on the peer and on ours back to back, so both run in
-# the same machine state (on a shared VM the second of two long runs is often slower).
-# usage: fio_compare PEER_URI PEER_LABEL OUR_URI OUR_LABEL RUNTIME SIZE OUTFILE
+# the same machine state (on a shared VM the second of two long runs is often slower). Further
+# "URI LABEL" pairs are references, preconditioned too and run after ours in each job.
+# usage: fio_compare PEER_URI PEER_LABEL OUR_URI OUR_LABEL RUNTIME SIZE OUTFILE [REF_URI REF_LABEL]...
 fio_compare() {
   local peer_uri=$1 peer=$2 our_uri=$3 ours=$4 runtime=$5 size=$6 out=$7 job
-  fio_precondition "$peer_uri" "$size" && fio_precondition "$our_uri" "$size" || return 1
+  shift 7
+  local targets=("$peer_uri" "$peer" "$our_uri" "$ours" "$@") i
+  for ((i = 0; i < ${#targets[@]}; i += 2)); do
+    fio_precondition "${targets[i]}" "$size" || return 1
+  done
   local IFS_SAVE=$IFS jobs
   IFS=, read -ra jobs <<< "${FIO_JOBS:-$FIO_JOBS_DEFAULT}"
   IFS=$IFS_SAVE
   for job in "${jobs[@]}"; do
-    echo "  fio $job: $peer, $ours" >&2
-    fio_job "$peer_uri" "$peer" "$runtime" "$size" "$out" $job || return 1
-    fio_job "$our_uri" "$ours" "$runtime" "$size" "$out" $job || return 1
+    echo "  fio $job: $(for ((i = 1; i < ${#targets[@]}; i += 2)); do printf '%s ' "${targets[i]}"; done)" >&2
+    for ((i = 0; i < ${#targets[@]}; i += 2)); do
+      fio_job "${targets[i]}" "${targets[i + 1]}" "$runtime" "$size" "$out" $job || return 1
+    done
   done
 }
 
