@@ -29,6 +29,8 @@ declare -A NEEDS=(
   [linux.uml]=user-mode-linux
   [modprobe]=kmod
   [nbd-client]=nbd-client
+  # Charts of bench/run.sh (its --quick run is part of the tests).
+  [gnuplot]=gnuplot-nox
 )
 # Python's cryptography (OpenSSL's EVP XTS) is a module, not a command.
 PY_MODULES=(cryptography:python3-cryptography)

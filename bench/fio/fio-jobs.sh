@@ -1,18 +1,37 @@
-# Shared by the fio benchmark scripts: runs the four standard jobs against one NBD URI and prints
-# one line per job. Source it; needs fio (nbd engine) and Debian's /usr/bin/python3.
-# One job against one URI, one result line appended to OUTFILE.
+# Shared by the fio benchmark scripts: runs the standard jobs against one NBD URI and prints one
+# line per job. Source it; needs fio (nbd engine) and Debian's /usr/bin/python3.
+#
+# Environment (all optional; bench/run.sh sets them):
+#   FIO_RAMP      seconds of ramp before each measured job (default 1)
+#   FIO_JOBS      the jobs, "RW BS QD" separated by commas (default: the five below)
+#   FIO_JSON_DIR  when set, fio's raw JSON of every job is kept there as LABEL_RW_BS_qdQD.json
+#   NBDVAULT      the nbdvault command to run (default: the launcher at the top of the repository,
+#                 which rebuilds the CLI first when its sources changed); it must exec the JVM so
+#                 that the scripts' cleanup, which kills their background jobs, reaches it
+FIO_JOBS_DEFAULT="write 1M 8,read 1M 8,randwrite 4k 32,randread 4k 32,randrw 64k 16"
+
+# One job against one URI, one result line appended to OUTFILE:
+#   LABEL <tab> RW BS QDn <tab> MB/s <tab> IOPS <tab> p50 µs <tab> p99 µs <tab> p99.9 µs
+# randrw is 70 % reads; its MB/s and IOPS are reads and writes together, its latencies the reads'.
 # usage: fio_job URI LABEL RUNTIME SIZE OUTFILE RW BS QD
 fio_job() {
-  local uri=$1 label=$2 runtime=$3 size=$4 out=$5 rw=$6 bs=$7 qd=$8
-  fio --name=x --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs=1 \
-      --size="$size" --time_based --runtime="$runtime" --ramp_time=1 \
+  local uri=$1 label=$2 runtime=$3 size=$4 out=$5 rw=$6 bs=$7 qd=$8 mix=()
+  [ "$rw" = randrw ] && mix=(--rwmixread=70)
+  fio --name=x --ioengine=nbd --uri="$uri" --rw="$rw" "${mix[@]}" --bs="$bs" --iodepth="$qd" --numjobs=1 \
+      --size="$size" --time_based --runtime="$runtime" --ramp_time="${FIO_RAMP:-1}" \
       --output-format=json --output="$out.json" >/dev/null 2>&1 || { echo "fio failed on $label $rw" >&2; return 1; }
+  if [ -n "${FIO_JSON_DIR:-}" ]; then
+    mkdir -p "$FIO_JSON_DIR" && cp "$out.json" "$FIO_JSON_DIR/${label}_${rw}_${bs}_qd${qd}.json"
+  fi
   /usr/bin/python3 - "$label" "$rw" "$bs" "$qd" "$out.json" >> "$out" <<'PY'
 import json, sys
 label, rw, bs, qd, path = sys.argv[1:]
 j = json.load(open(path))["jobs"][0]
-r = j["read" if "read" in rw else "write"]
-print(f"{label}\t{rw} {bs} QD{qd}\t{r['bw_bytes'] / 1e6:.1f}\t{r['iops']:.0f}")
+sides = [j[s] for s in ("read", "write") if s in rw or rw == "randrw"]
+bw = sum(s["bw_bytes"] for s in sides); iops = sum(s["iops"] for s in sides)
+pct = sides[0]["clat_ns"].get("percentile", {})
+lat = [pct.get(k, 0) / 1000 for k in ("50.000000", "99.000000", "99.900000")]
+print(f"{label}\t{rw} {bs} QD{qd}\t{bw / 1e6:.1f}\t{iops:.0f}\t" + "\t".join(f"{x:.0f}" for x in lat))
 PY
 }
 
@@ -25,14 +44,24 @@ fio_precondition() {
 }
 
 # Both sides preconditioned, then each job on the peer and on ours back to back, so both run in
-# the same machine state (on a shared VM the second of two long runs is often slower).
-# usage: fio_compare PEER_URI PEER_LABEL OUR_URI OUR_LABEL RUNTIME SIZE OUTFILE
+# the same machine state (on a shared VM the second of two long runs is often slower). Further
+# "URI LABEL" pairs are references, preconditioned too and run after ours in each job.
+# usage: fio_compare PEER_URI PEER_LABEL OUR_URI OUR_LABEL RUNTIME SIZE OUTFILE [REF_URI REF_LABEL]...
 fio_compare() {
   local peer_uri=$1 peer=$2 our_uri=$3 ours=$4 runtime=$5 size=$6 out=$7 job
-  fio_precondition "$peer_uri" "$size" && fio_precondition "$our_uri" "$size" || return 1
-  for job in "write 1M 8" "read 1M 8" "randwrite 4k 32" "randread 4k 32"; do
-    fio_job "$peer_uri" "$peer" "$runtime" "$size" "$out" $job || return 1
-    fio_job "$our_uri" "$ours" "$runtime" "$size" "$out" $job || return 1
+  shift 7
+  local targets=("$peer_uri" "$peer" "$our_uri" "$ours" "$@") i
+  for ((i = 0; i < ${#targets[@]}; i += 2)); do
+    fio_precondition "${targets[i]}" "$size" || return 1
+  done
+  local IFS_SAVE=$IFS jobs
+  IFS=, read -ra jobs <<< "${FIO_JOBS:-$FIO_JOBS_DEFAULT}"
+  IFS=$IFS_SAVE
+  for job in "${jobs[@]}"; do
+    echo "  fio $job: $(for ((i = 1; i < ${#targets[@]}; i += 2)); do printf '%s ' "${targets[i]}"; done)" >&2
+    for ((i = 0; i < ${#targets[@]}; i += 2)); do
+      fio_job "${targets[i]}" "${targets[i + 1]}" "$runtime" "$size" "$out" $job || return 1
+    done
   done
 }
 
@@ -43,14 +72,14 @@ import sys
 path, peer, ours = sys.argv[1:]
 rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 by = {}
-for label, job, mbs, iops in rows:
+for label, job, mbs, iops, *lat in rows:
     by.setdefault(job, {})[label] = (float(mbs), float(iops))
 print(f"| job | {peer} | {ours} | ratio |")
 print("|---|---|---|---|")
 for job, v in by.items():
     if peer not in v or ours not in v:
         continue
-    metric = 1 if "4k" in job else 0
+    metric = 1 if job.split()[1] == "4k" else 0
     unit = "IOPS" if metric else "MB/s"
     p, o = v[peer][metric], v[ours][metric]
     print(f"| {job} | {p:.0f} {unit} | {o:.0f} {unit} | {o / p if p else float('nan'):.2f} |")

@@ -2,16 +2,18 @@
 # fio's nbd engine, same run, three nbdkit file replicas on tmpfs each:
 #   nbdvault serve (LUKS2 + 3-way RAID-1E over NBD)  vs
 #   qemu-storage-daemon luks(quorum(3 × nbd))  (the closest peer, as ../shared/tools/peer-baseline.sh)
+# and, as a reference, nbdkit file --filter=luks (one copy, no replication).
 # The peer's LUKS1 image is made with cryptsetup: `qemu-img create -f luks` needs per-thread CPU
 # accounting that some VMs lack ("Unable to get accurate CPU usage"); qemu reads the same format.
-# usage: bench/fio/replicated-vs-qsd.sh [runtime_seconds=6] [size=1G]
+# usage: bench/fio/replicated-vs-qsd.sh [runtime=6 (seconds, or with a unit: 500ms)] [size=1G]
 set -euo pipefail
 RT=${1:-6}; SZ=${2:-1G}
 here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/../.." && pwd)"
 source "$here/fio-jobs.sh"
+NBDVAULT=${NBDVAULT:-$root/nbdvault}
 W=$(mktemp -d /dev/shm/nbdvault-bench.XXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; rm -rf "$W"' EXIT
-"$root/nbdvault" --version >/dev/null
+"$NBDVAULT" --version >/dev/null
 bytes=$(numfmt --from=iec "$SZ")
 printf 'benchmark passphrase' > "$W/key"
 
@@ -22,14 +24,16 @@ for i in 1 2 3; do
 done
 sleep 1
 members=("nbd+unix:///?socket=$W/v1.sock" "nbd+unix:///?socket=$W/v2.sock" "nbd+unix:///?socket=$W/v3.sock")
-"$root/nbdvault" create --size "$SZ" --key-file "$W/key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "${members[@]}" 2>/dev/null
-"$root/nbdvault" serve --key-file "$W/key" --socket "$W/nbdvault.sock" "${members[@]}" 2>"$W/nbdvault.log" &
+"$NBDVAULT" create --size "$SZ" --key-file "$W/key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "${members[@]}" 2>/dev/null
+"$NBDVAULT" serve --key-file "$W/key" --socket "$W/nbdvault.sock" "${members[@]}" 2>"$W/nbdvault.log" &
 
 # Peer: LUKS1 image copied three times, quorum of three NBD children, luks on top.
 truncate -s $((bytes + 16 * 1024 * 1024)) "$W/q1.img"
 cryptsetup luksFormat --batch-mode --type luks1 --pbkdf-force-iterations 1000 --key-file "$W/key" "$W/q1.img"
 cp --sparse=always "$W/q1.img" "$W/q2.img"; cp --sparse=always "$W/q1.img" "$W/q3.img"
+cp --sparse=always "$W/q1.img" "$W/l.img"
 for i in 1 2 3; do nbdkit -U "$W/q$i.sock" --exit-with-parent file "$W/q$i.img" & done
+nbdkit -U "$W/luks.sock" --exit-with-parent --filter=luks file "$W/l.img" passphrase=+"$W/key" &
 sleep 1
 qemu-storage-daemon --object secret,id=s0,file="$W/key" \
   --blockdev '{"driver":"quorum","node-name":"q","vote-threshold":1,"read-pattern":"fifo","children":[
@@ -38,10 +42,12 @@ qemu-storage-daemon --object secret,id=s0,file="$W/key" \
      {"driver":"nbd","server":{"type":"unix","path":"'$W'/q3.sock"}}]}' \
   --blockdev '{"driver":"luks","node-name":"l","file":"q","key-secret":"s0"}' \
   --nbd-server addr.type=unix,addr.path="$W/qsd.sock" --export type=nbd,id=e,node-name=l,writable=on,name=vol &
-for s in nbdvault.sock qsd.sock; do
+for s in nbdvault.sock qsd.sock luks.sock; do
   for _ in $(seq 300); do [ -S "$W/$s" ] && break; sleep 0.1; done
 done
 : > "$W/results"
-fio_compare "nbd+unix:///vol?socket=$W/qsd.sock" qsd "nbd+unix:///?socket=$W/nbdvault.sock" nbdvault "$RT" "$SZ" "$W/results"
-echo "fio nbd engine, ${RT}s per job, $SZ, $(nproc) cores, 3 nbdkit file replicas on tmpfs each, $(date -u +%FT%TZ)"
+fio_compare "nbd+unix:///vol?socket=$W/qsd.sock" qsd "nbd+unix:///?socket=$W/nbdvault.sock" nbdvault "$RT" "$SZ" "$W/results" \
+  "nbd+unix:///?socket=$W/luks.sock" nbdkit-luks
+echo "fio nbd engine, ${RT}$([[ $RT =~ ^[0-9]+$ ]] && echo s) per job, $SZ, $(nproc) cores, 3 nbdkit file replicas on tmpfs each, $(date -u +%FT%TZ)"
 fio_table "$W/results" qsd nbdvault
+fio_table "$W/results" nbdkit-luks nbdvault

@@ -3,7 +3,6 @@ package io.nbdvault.crypto.xts;
 import javax.crypto.Cipher;
 import javax.crypto.spec.SecretKeySpec;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.security.GeneralSecurityException;
 import java.util.Arrays;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -12,16 +11,26 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * XTS-AES (IEEE 1619) with 256- or 512-bit keys, tweaks as dm-crypt's plain64 (sector number,
  * little-endian). The JDK has no XTS mode; this builds it on large AES/ECB calls, which run on the
  * AES-NI/VAES intrinsics: for a batch of sectors the tweak masks are computed in bulk, the data is
- * XORed with them, encrypted in one ECB call, and XORed again. Nothing is allocated per request.
+ * XORed with them, encrypted in one ECB call, and XORed again (see {@code Worker.batch}). Nothing is
+ * allocated per request.
  *
  * <p>Thread-safe: each call borrows a worker (ciphers and scratch space) from a pool. The JCE keeps
  * its own copy of the expanded key inside each Cipher; {@link #close()} zeroes what this class holds
  * and drops the ciphers, which is as far as the JCE lets key material be erased.
  */
 public final class AesXts implements AutoCloseable {
-    /** Bytes handled per ECB call: large enough to amortise the call, small enough to stay in L2. */
+    /** Largest sector (data unit), and the size of each worker's scratch arrays. */
     static final int BATCH = 64 * 1024;
+    /**
+     * Bytes handled per round of passes (rounded down to whole sectors, at least one sector): the
+     * data, its masks and the AES output, 32 KiB in all, then stay in the L1 data cache between the
+     * passes (48 KiB on current x86 cores). Measured on 1 MiB requests: 8 KiB about 25 % faster than
+     * 64 KiB (which spills to L2), 4 and 12 KiB a little slower than 8.
+     */
+    static final int CHUNK = 8 * 1024;
     private static final int BLOCK = 16;
+    /** Sector tweaks encrypted per ECB call: as many as the scratch array holds. */
+    private static final int TWEAKS = BATCH / BLOCK;
 
     private final byte[] dataKey;
     private final byte[] tweakKey;
@@ -78,20 +87,18 @@ public final class AesXts implements AutoCloseable {
         }
         Worker w = borrow();
         try {
-            int batch = BATCH - BATCH % sectorSize;
+            int perRound = Math.max(1, CHUNK / sectorSize);
             int pos = data.position();
-            // Little-endian long access to the caller's buffer (direct or heap): the XOR passes read
-            // and write it in place, so the data is copied neither in nor out.
-            ByteBuffer le = data.order() == ByteOrder.LITTLE_ENDIAN ? data : data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-            long tweak = firstTweak;
-            for (int done = 0; done < length; ) {
-                int n = Math.min(batch, length - done);
-                w.sectorTweaks(n / sectorSize, tweak, tweakStep);
-                w.maskIn(le, pos + done, n, sectorSize);
-                w.cipher(n, encrypt);
-                w.maskOut(le, pos + done, n);
-                tweak += (long) (n / sectorSize) * tweakStep;
-                done += n;
+            int sectors = length / sectorSize;
+            // The tweaks of up to TWEAKS sectors in one ECB call (each call costs ~30 ns on its
+            // own), then the data in rounds of CHUNK bytes.
+            for (int first = 0; first < sectors; first += TWEAKS) {
+                int count = Math.min(TWEAKS, sectors - first);
+                w.sectorTweaks(count, firstTweak + (long) first * tweakStep, tweakStep);
+                for (int s = 0; s < count; s += perRound) {
+                    int k = Math.min(perRound, count - s);
+                    w.batch(data, pos + (first + s) * sectorSize, k * sectorSize, sectorSize, s, encrypt);
+                }
             }
         } finally {
             giveBack(w);
@@ -157,6 +164,7 @@ public final class AesXts implements AutoCloseable {
         private final byte[] mask = new byte[BATCH];
         private final byte[] tweaks = new byte[BATCH];
         private final byte[] out = new byte[BATCH];
+        private final long[] start = new long[2];
 
         Worker(byte[] dataKey, byte[] tweakKey) {
             try {
@@ -174,21 +182,82 @@ public final class AesXts implements AutoCloseable {
             return c;
         }
 
-        /** Fills {@code mask[0, n)} with T·α^j for every block j of every sector in the batch. */
-        void masks(int n, int sectorSize, long firstTweak, long tweakStep) {
+        /**
+         * One batch of whole sectors: the masks, then five passes over arrays that stay in L1 —
+         * copy in, buffer ^= mask, out = AES(buffer), out ^= mask, copy out. Each pass is a plain
+         * loop C2 compiles well (bulk copies, byte XOR loops it vectorises, the JDK's AES/ECB
+         * intrinsic); XORing the masks in while computing them, long by long, measured no faster,
+         * and long-by-long access to the caller's ByteBuffer is not vectorised at all.
+         */
+        void batch(ByteBuffer data, int at, int n, int sectorSize, int firstTweakIndex, boolean encrypt) {
+            masks(n, sectorSize, firstTweakIndex);
+            data.get(at, buffer, 0, n);
+            xor(buffer, mask, n);
+            update(encrypt ? encryptData : decryptData, buffer, n, out);
+            xor(out, mask, n);
+            data.put(at, out, 0, n);
+        }
+
+        /** a[0, n) ^= m[0, n): a byte loop, which C2 turns into vector instructions. */
+        private static void xor(byte[] a, byte[] m, int n) {
+            for (int i = 0; i < n; i++) {
+                a[i] ^= m[i];
+            }
+        }
+
+        /**
+         * Fills {@code mask[0, n)} with T·α^j for every block j of every sector in the batch, the
+         * sectors' T read from {@code tweaks} from index {@code firstTweakIndex} on.
+         *
+         * <p>Each step T·α^j → T·α^(j+1) is a 128-bit shift and a conditional XOR, a chain of three
+         * dependent operations. Two independent chains per sector, the second starting at
+         * T·α^(blocks/2) computed directly ({@link Gf128#mulAlphaPow}), keep the core's ALUs busy,
+         * and the shifts by one are written as additions, which run on more execution ports than
+         * shifts do: together about 1.4× faster than one chain with shifts.
+         */
+        void masks(int n, int sectorSize, int firstTweakIndex) {
             int sectors = n / sectorSize;
-            sectorTweaks(sectors, firstTweak, tweakStep);
-            for (int s = 0; s < sectors; s++) {
-                long lo = Gf128.getLongLE(tweaks, s * BLOCK);
-                long hi = Gf128.getLongLE(tweaks, s * BLOCK + 8);
-                int base = s * sectorSize;
-                for (int off = 0; off < sectorSize; off += BLOCK) {
-                    Gf128.putLongLE(mask, base + off, lo);
-                    Gf128.putLongLE(mask, base + off + 8, hi);
-                    long carry = hi >> 63;
-                    hi = (hi << 1) | (lo >>> 63);
-                    lo = (lo << 1) ^ (carry & 0x87);
+            byte[] m = mask;
+            int t0 = firstTweakIndex * BLOCK;
+            if (sectorSize % (2 * BLOCK) != 0) {
+                for (int s = 0; s < sectors; s++) {
+                    chain(m, s * sectorSize, sectorSize, Gf128.getLongLE(tweaks, t0 + s * BLOCK),
+                            Gf128.getLongLE(tweaks, t0 + s * BLOCK + 8));
                 }
+                return;
+            }
+            int half = sectorSize / 2;
+            long[] start = this.start;
+            for (int s = 0; s < sectors; s++) {
+                long lo = Gf128.getLongLE(tweaks, t0 + s * BLOCK);
+                long hi = Gf128.getLongLE(tweaks, t0 + s * BLOCK + 8);
+                Gf128.mulAlphaPow(lo, hi, half / BLOCK, start);
+                long lo2 = start[0];
+                long hi2 = start[1];
+                int base = s * sectorSize;
+                for (int i = base; i < base + half; i += BLOCK) {
+                    Gf128.putLongLE(m, i, lo);
+                    Gf128.putLongLE(m, i + 8, hi);
+                    Gf128.putLongLE(m, i + half, lo2);
+                    Gf128.putLongLE(m, i + half + 8, hi2);
+                    long reduce = (hi >> 63) & 0x87;
+                    hi = hi + hi + (lo >>> 63);
+                    lo = (lo + lo) ^ reduce;
+                    long reduce2 = (hi2 >> 63) & 0x87;
+                    hi2 = hi2 + hi2 + (lo2 >>> 63);
+                    lo2 = (lo2 + lo2) ^ reduce2;
+                }
+            }
+        }
+
+        /** m[from, from + length) = T·α^j for j = 0, 1, …: one chain, for sectors of an odd number of blocks. */
+        private static void chain(byte[] m, int from, int length, long lo, long hi) {
+            for (int i = from; i < from + length; i += BLOCK) {
+                Gf128.putLongLE(m, i, lo);
+                Gf128.putLongLE(m, i + 8, hi);
+                long reduce = (hi >> 63) & 0x87;
+                hi = hi + hi + (lo >>> 63);
+                lo = (lo + lo) ^ reduce;
             }
         }
 
@@ -201,53 +270,12 @@ public final class AesXts implements AutoCloseable {
             update(encryptTweak, tweaks, sectors * BLOCK, tweaks);
         }
 
-        /**
-         * First pass, fused: for every block j of every sector, the mask T·α^j is computed and kept,
-         * and buffer = data ^ mask is read straight from the caller's buffer.
-         */
-        void maskIn(ByteBuffer data, int at, int n, int sectorSize) {
-            byte[] b = buffer;
-            byte[] m = mask;
-            int sectors = n / sectorSize;
-            for (int s = 0; s < sectors; s++) {
-                long lo = Gf128.getLongLE(tweaks, s * BLOCK);
-                long hi = Gf128.getLongLE(tweaks, s * BLOCK + 8);
-                int end = (s + 1) * sectorSize;
-                for (int i = s * sectorSize; i < end; i += BLOCK) {
-                    Gf128.putLongLE(m, i, lo);
-                    Gf128.putLongLE(m, i + 8, hi);
-                    Gf128.putLongLE(b, i, data.getLong(at + i) ^ lo);
-                    Gf128.putLongLE(b, i + 8, data.getLong(at + i + 8) ^ hi);
-                    long carry = hi >> 63;
-                    hi = (hi << 1) | (lo >>> 63);
-                    lo = (lo << 1) ^ (carry & 0x87);
-                }
-            }
-        }
-
-        /** The bulk AES/ECB call; into a second array, as in place the JCE copies its input first (about 2× slower). */
-        void cipher(int n, boolean encrypt) {
-            update(encrypt ? encryptData : decryptData, buffer, n, out);
-        }
-
-        /**
-         * Last pass: data = out ^ mask. A plain byte loop, which C2 vectorises, then one bulk copy
-         * back: about twice as fast as XORing long by long into the caller's buffer.
-         */
-        void maskOut(ByteBuffer data, int at, int n) {
-            byte[] o = out;
-            byte[] m = mask;
-            for (int i = 0; i < n; i++) {
-                o[i] ^= m[i];
-            }
-            data.put(at, o, 0, n);
-        }
-
         /** IEEE 1619 ciphertext stealing for a unit whose last block is partial. */
         void stealing(int length, long tweak, boolean encrypt) {
             int full = length / BLOCK;             // whole blocks, including the one stolen from
             int tail = length - full * BLOCK;      // bytes of the final partial block
-            masks(((full + 1) * BLOCK), (full + 1) * BLOCK, tweak, 1);
+            sectorTweaks(1, tweak, 1);
+            masks(((full + 1) * BLOCK), (full + 1) * BLOCK, 0);
             int last = (full - 1) * BLOCK;         // offset of the last whole block
             Cipher cipher = encrypt ? encryptData : decryptData;
             // Blocks before the last whole one are plain XTS.

@@ -60,21 +60,31 @@ public class AesXtsTest {
         }
     }
 
-    /** OpenSSL's EVP XTS (through python3-cryptography) must produce the same bytes for every sector. */
-    @ParameterizedTest(name = "{0}-bit key, {1}-byte sectors, tweak step {2}")
-    @CsvSource({"256, 512, 1", "512, 512, 1", "512, 4096, 8", "256, 4096, 8", "512, 4096, 1"})
+    /**
+     * OpenSSL's EVP XTS (through python3-cryptography) must produce the same bytes for every sector.
+     * Sector sizes cover both mask paths (two chains per sector when it has an even number of blocks,
+     * one otherwise), sectors that do not divide a batch (48, 528: the batch is cut short), one sector
+     * as large as a batch, and requests longer than three batches; tweaks start either just below
+     * 2^32 or just below 2^64, where plain64's sector number wraps to 0 as dm-crypt's does.
+     */
+    @ParameterizedTest(name = "{0}-bit key, {1}-byte sectors, tweak step {2}, tweaks near 2^{3}")
+    @CsvSource({"256, 512, 1, 32", "512, 512, 1, 32", "512, 4096, 8, 32", "256, 4096, 8, 32", "512, 4096, 1, 32",
+            "512, 32, 1, 32", "512, 48, 1, 32", "256, 528, 1, 32", "512, 65536, 128, 32",
+            "512, 512, 1, 64", "512, 4096, 8, 64", "256, 48, 1, 64"})
     @Timeout(120)
-    void agreesWithOpenSslByteForByte(int keyBits, int sectorSize, int tweakStep) throws Exception {
+    void agreesWithOpenSslByteForByte(int keyBits, int sectorSize, int tweakStep, int near) throws Exception {
         ExternalTool.require("python3");
         String python = "/usr/bin/python3"; // Debian's, which python3-cryptography installs into
         requirePythonCryptography(python);
         Random random = new Random(keyBits * 31L + sectorSize + tweakStep);
         byte[] key = new byte[keyBits / 8];
         random.nextBytes(key);
-        int sectors = 300;
+        int sectors = Math.max(300, 3 * AesXts.BATCH / sectorSize + 7);
         byte[] plain = new byte[sectors * sectorSize];
         random.nextBytes(plain);
-        long firstTweak = 0xfffffff0L + random.nextInt(1000); // crosses the 32-bit boundary
+        long firstTweak = near == 64
+                ? -(long) tweakStep * (sectors / 2) - random.nextInt(7)   // unsigned, just below 2^64: wraps to 0
+                : 0xfffffff0L + random.nextInt(1000);                    // crosses the 32-bit boundary
         ByteBuffer ours = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
         try (AesXts xts = new AesXts(key)) {
             xts.encrypt(ours, sectorSize, firstTweak, tweakStep);
@@ -88,13 +98,13 @@ public class AesXtsTest {
                 "size, first, step = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])",
                 "out = bytearray()",
                 "for i in range(len(data) // size):",
-                "    tweak = (first + i * step).to_bytes(16, 'little')",
+                "    tweak = ((first + i * step) % 2**64).to_bytes(16, 'little')",
                 "    enc = Cipher(algorithms.AES(key), modes.XTS(tweak)).encryptor()",
                 "    out += enc.update(data[i * size:(i + 1) * size]) + enc.finalize()",
                 "open(sys.argv[6], 'wb').write(out)");
         Files.writeString(dir.resolve("xts.py"), script);
         Proc.run(60, python, dir.resolve("xts.py").toString(), dir.resolve("key").toString(),
-                dir.resolve("plain").toString(), Integer.toString(sectorSize), Long.toString(firstTweak),
+                dir.resolve("plain").toString(), Integer.toString(sectorSize), Long.toUnsignedString(firstTweak),
                 Integer.toString(tweakStep), dir.resolve("openssl").toString()).assertOk();
         byte[] theirs = Files.readAllBytes(dir.resolve("openssl"));
         byte[] mine = bytes(ours.rewind());
@@ -107,6 +117,55 @@ public class AesXtsTest {
             xts.decrypt(ours.rewind(), sectorSize, firstTweak, tweakStep);
         }
         assertArrayEquals(plain, bytes(ours.rewind()));
+    }
+
+    /** The direct T·α^k agrees with k doublings one at a time, across the 64-bit steps it takes. */
+    @Test
+    void directPowerOfAlphaAgreesWithRepeatedDoubling() {
+        Random random = new Random(7);
+        long[] direct = new long[2];
+        for (int trial = 0; trial < 50; trial++) {
+            long lo = random.nextLong();
+            long hi = trial % 5 == 0 ? -1L : random.nextLong(); // all-ones top: every reduction bit set
+            long l = lo;
+            long h = hi;
+            for (int k = 0; k <= 2100; k++) {
+                Gf128.mulAlphaPow(lo, hi, k, direct);
+                assertEquals(l, direct[0], "lo of T·α^" + k);
+                assertEquals(h, direct[1], "hi of T·α^" + k);
+                long carry = h >> 63;
+                h = (h << 1) | (l >>> 63);
+                l = (l << 1) ^ (carry & 0x87);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> Gf128.mulAlphaPow(1, 0, -1, direct));
+    }
+
+    /** Requests of every length from one sector to past two batches, 512- and 4096-byte sectors, heap and direct. */
+    @ParameterizedTest(name = "{0}-byte sectors")
+    @CsvSource({"512", "4096", "48"})
+    void everyRequestLengthMatchesSectorBySector(int sectorSize) {
+        byte[] key = new byte[64];
+        new Random(8).nextBytes(key);
+        int maxSectors = 2 * AesXts.BATCH / sectorSize + 3;
+        byte[] plain = new byte[maxSectors * sectorSize];
+        new Random(9).nextBytes(plain);
+        try (AesXts xts = new AesXts(key)) {
+            byte[] reference = plain.clone();
+            for (int s = 0; s < maxSectors; s++) {
+                xts.encrypt(ByteBuffer.wrap(reference, s * sectorSize, sectorSize).slice(), sectorSize, 1000 + s, 1);
+            }
+            int step = sectorSize == 48 ? 97 : 1;
+            for (int count = 1; count <= maxSectors; count += (count < 20 ? 1 : step + count / 7)) {
+                for (boolean direct : new boolean[] {false, true}) {
+                    ByteBuffer b = buffer(java.util.Arrays.copyOf(plain, count * sectorSize), direct);
+                    xts.encrypt(b, sectorSize, 1000, 1);
+                    assertArrayEquals(java.util.Arrays.copyOf(reference, count * sectorSize), bytes(b), count + " sectors");
+                    xts.decrypt(b, sectorSize, 1000, 1);
+                    assertArrayEquals(java.util.Arrays.copyOf(plain, count * sectorSize), bytes(b), count + " sectors back");
+                }
+            }
+        }
     }
 
     @Test

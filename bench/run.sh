@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# nbdvault's benchmarks in one command: AES-XTS per core (JMH) beside the JDK's AES/ECB and
+# `openssl speed -evp aes-256-xts`, then the fio comparisons (bench/fio/*.sh) against nbdkit and
+# qemu-storage-daemon. Peers are measured in the same run, interleaved with ours, and every figure
+# is the median over the repetitions. Writes
+#   bench/results/<UTC date and time>/   raw JSON (JMH, fio), openssl.txt, env.txt, summary.md, *.png
+#   bench/results/latest.md              that summary, its charts linked into the dated directory
+# Charts are drawn by gnuplot (Debian package gnuplot-nox; scripts/install-test-deps.sh installs it).
+#
+# usage: bench/run.sh [--quick] [--only xts|fio] [--reps N] [--results DIR] [--no-build]
+#   --quick      seconds instead of minutes: small sizes, short runs, one repetition (what CI runs)
+#   --only       run only the XTS benchmark or only the fio comparisons
+#   --reps N     repetitions (default 3; 1 with --quick)
+#   --results    where the dated directory and latest.md go (default bench/results)
+#   --no-build   use the jars already built (cli/target/nbdvault.jar, bench/target/benchmarks.jar,
+#                or the JMH classpath in $BENCH_CLASSPATH) instead of running Maven first
+# Environment: JAVA (default: java on PATH) is the JVM that runs JMH and nbdvault; for example
+#   JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java bench/run.sh
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/.." && pwd)"
+
+quick=0 only="" reps="" results="$here/results" build=1 args="$*"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --only) only=$2; shift ;;
+    --reps) reps=$2; shift ;;
+    --results) results=$2; shift ;;
+    --no-build) build=0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+case $only in ""|xts|fio) ;; *) echo "bench/run.sh: --only takes xts or fio" >&2; exit 2 ;; esac
+JAVA_SET=${JAVA:-}
+JAVA=${JAVA:-java}
+
+if [ $quick = 1 ]; then
+  reps=${reps:-1}
+  jmh_opts=(-f 1 -wi 1 -w 100ms -i 2 -r 100ms -p size=4096)
+  ssl_sizes=(4096); ssl_seconds=1; cpu_rounds=3; cpu_millis=20
+  fio_runtime=300ms; fio_size=32M; export FIO_RAMP=0    # fio takes time units
+else
+  reps=${reps:-3}
+  jmh_opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s -p size=4096,65536,1048576)
+  ssl_sizes=(4096 65536 1048576); ssl_seconds=3; cpu_rounds=15; cpu_millis=100
+  fio_runtime=6; fio_size=1G; export FIO_RAMP=1
+fi
+
+stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
+out="$results/$stamp"
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+started=$SECONDS
+step() { printf '[bench %3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
+
+# --- build -------------------------------------------------------------------------------------
+if [ $build = 1 ]; then
+  step "building the CLI and the JMH jar (mvn -pl bench -am package)"
+  (cd "$root" && mvn -B -q -DskipTests -pl bench -am package >&2)
+fi
+bench_cp=${BENCH_CLASSPATH:-$here/target/benchmarks.jar}
+jmh=("$JAVA" -cp "$bench_cp" org.openjdk.jmh.Main)
+# nbdvault for the fio scripts: the jar just built, run by a wrapper that execs the JVM (so that the
+# scripts' cleanup reaches it) instead of ./nbdvault, which would check the sources and maybe rebuild.
+printf '#!/bin/sh\nexec %s ${NBDVAULT_JAVA_OPTS:-} -jar %s "$@"\n' "$JAVA" "$root/cli/target/nbdvault.jar" > "$work/nbdvault"
+chmod +x "$work/nbdvault"
+export NBDVAULT="$work/nbdvault"
+
+# --- what ran where ----------------------------------------------------------------------------
+{
+  echo "date: $(date -u +'%F %T UTC')"
+  echo "command: ${JAVA_SET:+JAVA=$JAVA }bench/run.sh${args:+ $args}"
+  echo "mode: $([ $quick = 1 ] && echo 'quick (CI smoke run: the numbers mean little)' || echo full)"
+  echo "repetitions: $reps"
+  echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+  echo "cores: $(nproc)"
+  echo "jdk: $("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.runtime.version = //p') ($("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.vm.name = //p'))"
+  echo "openssl: $(openssl version 2>/dev/null || echo missing)"
+  echo "fio: $(fio --version 2>/dev/null || echo missing)"
+  echo "kernel: $(uname -r)"
+  echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
+  echo "fio-size: $fio_size"
+  echo "fio-runtime: $fio_runtime$([[ $fio_runtime =~ ^[0-9]+$ ]] && echo s)"
+} > "$out/env.txt"
+step "results go to $out ($(sed -n 's/^cpu: //p' "$out/env.txt"), $(nproc) cores)"
+
+# --- AES-XTS: JMH forks and openssl interleaved ------------------------------------------------
+# Twice over: wall-clock (JMH; openssl -elapsed) and per CPU-second of the working thread
+# (XtsCpuTime; openssl's default), the second unmoved by other processes competing for the cores.
+if [ "$only" != fio ]; then
+  : > "$out/openssl.txt"; : > "$out/openssl-cpu.txt"
+  sizes_csv=$(IFS=,; echo "${ssl_sizes[*]}")
+  for rep in $(seq "$reps"); do
+    step "XTS repetition $rep/$reps: JMH XtsBenchmark (${jmh_opts[*]})"
+    "${jmh[@]}" XtsBenchmark "${jmh_opts[@]}" -rf json -rff "$out/jmh-xts.rep$rep.json" > "$out/jmh-xts.rep$rep.log" 2>&1 \
+      || { tail -30 "$out/jmh-xts.rep$rep.log" >&2; exit 1; }
+    for n in "${ssl_sizes[@]}"; do
+      step "XTS repetition $rep/$reps: openssl speed -evp aes-256-xts -elapsed -bytes $n"
+      # -elapsed: wall-clock time, as JMH measures (by default openssl divides by its CPU time,
+      # which flatters it on a busy machine). It prints 1000s of bytes per second.
+      openssl speed -evp aes-256-xts -elapsed -bytes "$n" -seconds "$ssl_seconds" 2>/dev/null \
+        | awk -v rep="$rep" -v n="$n" '/^AES-256-XTS/ {sub("k", "", $2); print rep, n, $2 * 1000}' >> "$out/openssl.txt"
+    done
+    step "XTS repetition $rep/$reps: per CPU-second: XtsCpuTime ($cpu_rounds rounds of $cpu_millis ms) and openssl speed"
+    "$JAVA" -cp "$bench_cp" io.nbdvault.bench.XtsCpuTime "$sizes_csv" "$cpu_rounds" "$cpu_millis" > "$out/xts-cputime.rep$rep.json"
+    for n in "${ssl_sizes[@]}"; do
+      openssl speed -evp aes-256-xts -bytes "$n" -seconds "$ssl_seconds" 2>/dev/null \
+        | awk -v rep="$rep" -v n="$n" '/^AES-256-XTS/ {sub("k", "", $2); print rep, n, $2 * 1000}' >> "$out/openssl-cpu.txt"
+    done
+  done
+fi
+
+# --- fio comparisons ---------------------------------------------------------------------------
+if [ "$only" != xts ]; then
+  for rep in $(seq "$reps"); do
+    for script in nbd-vs-nbdkit replicated-vs-qsd; do
+      dir="$out/fio/$script/rep$rep"
+      mkdir -p "$dir"
+      step "fio repetition $rep/$reps: bench/fio/$script.sh $fio_runtime $fio_size"
+      FIO_JSON_DIR="$dir" "$here/fio/$script.sh" "$fio_runtime" "$fio_size" > "$dir/table.md"
+    done
+  done
+fi
+
+# --- summary and charts ------------------------------------------------------------------------
+step "summary and charts (gnuplot)"
+/usr/bin/python3 "$here/summarize.py" "$out"
+# latest.md sits one level up: its links point into the dated directory.
+sed -E "s#\]\(([^)/]+\.png)\)#](${stamp}/\1)#" "$out/summary.md" > "$results/latest.md"
+step "done: $out/summary.md, $results/latest.md"
+cat "$out/summary.md"

@@ -1,0 +1,88 @@
+package io.nbdvault.bench;
+
+import io.nbdvault.crypto.xts.AesXts;
+
+import javax.crypto.Cipher;
+import javax.crypto.spec.SecretKeySpec;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * AES-XTS-256 per core in bytes per second of this thread's CPU time, the unit `openssl speed`
+ * reports by default: on a shared machine, time spent waiting for a core is not counted against
+ * either side, so the ratio holds where wall-clock figures (JMH's) swing with the neighbours' load.
+ * Encrypt, decrypt and the JDK's AES/ECB run in interleaved rounds; the median round is reported.
+ *
+ * <p>usage: XtsCpuTime SIZES ROUNDS MILLIS_PER_ROUND — prints one JSON array.
+ */
+public final class XtsCpuTime {
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+    private interface Op {
+        void run() throws Exception;
+    }
+
+    public static void main(String[] args) throws Exception {
+        int[] sizes = Arrays.stream(args[0].split(",")).mapToInt(Integer::parseInt).toArray();
+        int rounds = Integer.parseInt(args[1]);
+        long millis = Long.parseLong(args[2]);
+        byte[] key = new byte[64];
+        new Random(1).nextBytes(key);
+        List<String> rows = new ArrayList<>();
+        try (AesXts xts = new AesXts(key)) {
+            Cipher ecb = Cipher.getInstance("AES/ECB/NoPadding");
+            ecb.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(Arrays.copyOf(key, 32), "AES"));
+            for (int size : sizes) {
+                ByteBuffer data = ByteBuffer.allocateDirect(size);
+                byte[] plain = new byte[size];
+                new Random(2).nextBytes(plain);
+                data.put(plain).flip();
+                byte[] ecbOut = new byte[size];
+                long[] sector = {0};
+                String[] names = {"xtsEncrypt", "xtsDecrypt", "jdkEcbCeiling"};
+                Op[] ops = {
+                    () -> xts.encrypt(data.clear(), 4096, sector[0] += 8, 8),
+                    () -> xts.decrypt(data.clear(), 4096, sector[0] += 8, 8),
+                    () -> ecb.update(plain, 0, size, ecbOut, 0),
+                };
+                for (int w = 0; w < 3; w++) {          // warm-up: let C2 compile every path
+                    for (Op op : ops) {
+                        perCpuSecond(op, size, millis);
+                    }
+                }
+                double[][] samples = new double[ops.length][rounds];
+                for (int r = 0; r < rounds; r++) {
+                    for (int i = 0; i < ops.length; i++) {
+                        samples[i][r] = perCpuSecond(ops[i], size, millis);
+                    }
+                }
+                for (int i = 0; i < ops.length; i++) {
+                    double[] s = samples[i].clone();
+                    Arrays.sort(s);
+                    rows.add(String.format(Locale.ROOT, "{\"benchmark\": \"%s\", \"size\": %d, \"bytesPerCpuSecond\": %.0f, \"samples\": %s}",
+                            names[i], size, s[s.length / 2], Arrays.toString(samples[i])));
+                }
+            }
+        }
+        System.out.println("[\n  " + String.join(",\n  ", rows) + "\n]");
+    }
+
+    private static double perCpuSecond(Op op, int size, long millis) throws Exception {
+        long wallEnd = System.nanoTime() + millis * 1_000_000L;
+        long cpu0 = THREADS.getCurrentThreadCpuTime();
+        long ops = 0;
+        while (System.nanoTime() < wallEnd) {
+            for (int k = 0; k < 8; k++) {
+                op.run();
+            }
+            ops += 8;
+        }
+        return ops * (double) size * 1e9 / (THREADS.getCurrentThreadCpuTime() - cpu0);
+    }
+}

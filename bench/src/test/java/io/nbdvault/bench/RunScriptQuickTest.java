@@ -1,0 +1,111 @@
+package io.nbdvault.bench;
+
+import io.nbdvault.testing.ExternalTool;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Runs {@code bench/run.sh --quick} so the benchmark scripts cannot rot: JMH, openssl, fio against
+ * nbdkit and qemu-storage-daemon, the summary and gnuplot's charts must all be produced. The numbers
+ * are not checked (a seconds-long run on a busy machine says nothing about speed).
+ */
+class RunScriptQuickTest {
+    private static final byte[] PNG = {(byte) 0x89, 'P', 'N', 'G'};
+
+    @TempDir
+    Path results;
+
+    @Test
+    @Timeout(240)
+    void quickRunWritesRawDataSummaryAndCharts() throws Exception {
+        for (String tool : List.of("fio", "nbdkit", "qemu-storage-daemon", "cryptsetup", "openssl", "gnuplot")) {
+            ExternalTool.require(tool);
+        }
+        Path root = Path.of("").toAbsolutePath().getParent();
+        Path cliJar = root.resolve("cli/target/nbdvault.jar");
+        if (!Files.exists(cliJar)) {
+            // The reactor packages the CLI before this module (`mvn verify`, or `mvn -pl bench -am verify`).
+            String message = cliJar + " is not built: run the whole build, or mvn -pl bench -am verify";
+            if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+                throw new AssertionError(message);
+            }
+            org.junit.jupiter.api.Assumptions.abort(message);
+        }
+        // JMH runs from this module's classes and dependencies: the shaded jar is made after the tests.
+        String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        Path log = results.resolve("run.log");
+        ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("bench/run.sh").toString(),
+                "--quick", "--no-build", "--results", results.toString())
+                .directory(root.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        pb.environment().put("BENCH_CLASSPATH", classpath);
+        pb.environment().put("JAVA", Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        Process p = pb.start();
+        try {
+            if (!p.waitFor(200, TimeUnit.SECONDS)) {
+                throw new AssertionError("bench/run.sh --quick did not finish in 200 s:\n" + Files.readString(log));
+            }
+        } finally {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+        String output = Files.readString(log);
+        assertEquals(0, p.exitValue(), "bench/run.sh --quick failed:\n" + output);
+
+        List<Path> dated;
+        try (Stream<Path> s = Files.list(results)) {
+            dated = s.filter(Files::isDirectory).collect(Collectors.toList());
+        }
+        assertEquals(1, dated.size(), "one dated results directory: " + dated);
+        Path out = dated.get(0);
+        for (String name : List.of("env.txt", "summary.md", "openssl.txt", "openssl-cpu.txt", "jmh-xts.rep1.json",
+                "xts-cputime.rep1.json")) {
+            assertNonEmpty(out.resolve(name));
+        }
+        assertTrue(Files.readString(out.resolve("jmh-xts.rep1.json")).contains("XtsBenchmark.xtsEncrypt"));
+        assertTrue(Files.readString(out.resolve("xts-cputime.rep1.json")).contains("\"bytesPerCpuSecond\""));
+        // nbd-vs-nbdkit: nbdkit and nbdvault; replicated-vs-qsd: qsd, nbdvault and the nbdkit-luks reference.
+        for (var script : java.util.Map.of("nbd-vs-nbdkit", 2, "replicated-vs-qsd", 3).entrySet()) {
+            Path fio = out.resolve("fio").resolve(script.getKey()).resolve("rep1");
+            List<Path> json;
+            try (Stream<Path> s = Files.list(fio)) {
+                json = s.filter(f -> f.toString().endsWith(".json")).collect(Collectors.toList());
+            }
+            assertEquals(5 * script.getValue(), json.size(), "five jobs on each target in " + fio + ": " + json);
+            for (Path j : json) {
+                assertTrue(Files.readString(j).contains("\"jobs\""), j + " is fio's JSON");
+            }
+        }
+        String latest = Files.readString(results.resolve("latest.md"));
+        for (String chart : List.of("xts.png", "fio-nbd-vs-nbdkit.png", "fio-replicated-vs-qsd.png",
+                "fio-replicated-vs-nbdkit-luks.png")) {
+            Path png = out.resolve(chart);
+            assertNonEmpty(png);
+            byte[] head = new byte[4];
+            System.arraycopy(Files.readAllBytes(png), 0, head, 0, 4);
+            assertArrayEquals(PNG, head, chart + " is a PNG");
+            assertTrue(latest.contains("](" + out.getFileName() + "/" + chart + ")"), "latest.md links " + chart);
+        }
+        assertTrue(latest.contains("AES-XTS"), latest);
+    }
+
+    private static void assertNonEmpty(Path file) throws IOException {
+        assertTrue(Files.exists(file) && Files.size(file) > 0, file + " is missing or empty");
+    }
+}

@@ -1,0 +1,256 @@
+#!/usr/bin/python3
+"""Turns one bench/run.sh results directory into summary.md and PNG charts (drawn by gnuplot).
+
+usage: bench/summarize.py RESULTS_DIR
+
+Reads what bench/run.sh left there:
+  env.txt                         machine, JDK, versions, command (key: value lines)
+  jmh-xts.repN.json               JMH's JSON, one fork per repetition
+  openssl.txt                     "REP SIZE BYTES_PER_SECOND" lines from `openssl speed -evp aes-256-xts -elapsed`
+  xts-cputime.repN.json           XtsCpuTime: bytes per CPU-second of the working thread
+  openssl-cpu.txt                 as openssl.txt, from `openssl speed` without -elapsed (per CPU-second)
+  fio/SCRIPT/repN/*.json          fio's JSON, one file per target and job
+Every figure in the summary is the median over the repetitions; ratios are taken within a repetition
+(ours and the peer measured back to back), then their median is reported.
+Only the Python standard library is used, so Debian's /usr/bin/python3 runs it as it is.
+"""
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+# fio comparisons: (script, peer label, our label, chart name, title); one script may hold several.
+FIO = [
+    ("replicated-vs-qsd", "qsd", "nbdvault", "fio-replicated-vs-qsd",
+     "nbdvault serve (LUKS2, 3 copies) vs qemu-storage-daemon luks(quorum(3 nbd))"),
+    ("replicated-vs-qsd", "nbdkit-luks", "nbdvault", "fio-replicated-vs-nbdkit-luks",
+     "nbdvault serve (LUKS2, 3 copies) vs nbdkit file --filter=luks (one copy: a reference, not a peer)"),
+    ("nbd-vs-nbdkit", "nbdkit", "nbdvault", "fio-nbd-vs-nbdkit",
+     "nbdvault export memory vs nbdkit memory (NBD, no crypto, no copies)"),
+]
+JOB_ORDER = ["write 1M QD8", "read 1M QD8", "randwrite 4k QD32", "randread 4k QD32", "randrw 64k QD16"]
+
+
+def metric_of(job):
+    """Small random jobs are counted in IOPS, the others in MB/s."""
+    return "IOPS" if job.split()[1] == "4k" else "MB/s"
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def read_env(out):
+    env = {}
+    path = os.path.join(out, "env.txt")
+    if os.path.exists(path):
+        for line in open(path):
+            if ":" in line:
+                k, v = line.split(":", 1)
+                env[k.strip()] = v.strip()
+    return env
+
+
+def xts_results(out, cpu=False):
+    """{(benchmark, size): [bytes/s per rep]} and {size: [openssl bytes/s per rep]}, plus ratios per rep:
+    wall-clock (JMH, openssl -elapsed) or, with cpu=True, per CPU-second (XtsCpuTime, openssl)."""
+    jmh = {}
+    per_rep = {}
+    for path in sorted(glob.glob(os.path.join(out, "xts-cputime.rep*.json" if cpu else "jmh-xts.rep*.json"))):
+        rep = int(re.search(r"rep(\d+)", path).group(1))
+        for r in json.load(open(path)):
+            if cpu:
+                size, name, value = r["size"], r["benchmark"], r["bytesPerCpuSecond"]
+            else:
+                size = int(r["params"]["size"])
+                name = r["benchmark"].rsplit(".", 1)[1]
+                value = r["primaryMetric"]["score"] * size  # ops/s × bytes per op
+            jmh.setdefault((name, size), []).append(value)
+            per_rep[(rep, name, size)] = value
+    ssl = {}
+    ssl_rep = {}
+    path = os.path.join(out, "openssl-cpu.txt" if cpu else "openssl.txt")
+    if os.path.exists(path):
+        for line in open(path):
+            rep, size, value = line.split()
+            ssl.setdefault(int(size), []).append(float(value))
+            ssl_rep[(int(rep), int(size))] = float(value)
+    ratios = {}
+    for (rep, name, size), value in per_rep.items():
+        if (rep, size) in ssl_rep and ssl_rep[(rep, size)] > 0:
+            ratios.setdefault((name, size), []).append(value / ssl_rep[(rep, size)])
+    return jmh, ssl, ratios
+
+
+def fio_results(out, script, peer, ours):
+    """{job: {label: {metric: median}}} and {job: [ratio ours/peer per rep]} for one comparison."""
+    rows = {}
+    for path in sorted(glob.glob(os.path.join(out, "fio", script, "rep*", "*.json"))):
+        rep = os.path.basename(os.path.dirname(path))
+        label, rw, bs, qd = os.path.basename(path)[:-5].split("_")
+        job = f"{rw} {bs} QD{qd[2:]}"
+        j = json.load(open(path))["jobs"][0]
+        sides = [j[s] for s in ("read", "write") if s in rw or rw == "randrw"]
+        pct = sides[0]["clat_ns"].get("percentile", {})
+        m = {
+            "MB/s": sum(s["bw_bytes"] for s in sides) / 1e6,
+            "IOPS": sum(s["iops"] for s in sides),
+            "p50": pct.get("50.000000", 0) / 1000,
+            "p99": pct.get("99.000000", 0) / 1000,
+            "p99.9": pct.get("99.900000", 0) / 1000,
+        }
+        rows.setdefault(job, {}).setdefault(label, {}).setdefault(rep, m)
+    table = {}
+    ratios = {}
+    for job, by_label in rows.items():
+        metric = metric_of(job)
+        for label, reps in by_label.items():
+            table.setdefault(job, {})[label] = {k: median([m[k] for m in reps.values()]) for k in
+                                                ("MB/s", "IOPS", "p50", "p99", "p99.9")}
+        if peer in by_label and ours in by_label:
+            for rep in by_label[ours]:
+                if rep in by_label[peer] and by_label[peer][rep][metric] > 0:
+                    ratios.setdefault(job, []).append(by_label[ours][rep][metric] / by_label[peer][rep][metric])
+    return table, ratios
+
+
+def gnuplot(script, cwd):
+    subprocess.run(["gnuplot"], input=script, text=True, cwd=cwd, check=True)
+
+
+def chart_xts(out, jmh, ssl, unit):
+    sizes = sorted({size for (_, size) in jmh})
+    if not sizes:
+        return None
+    with open(os.path.join(out, "xts.dat"), "w") as f:
+        f.write("size\tnbdvault-encrypt\tnbdvault-decrypt\tJDK-AES/ECB\topenssl-XTS\n")
+        for size in sizes:
+            cells = [median(jmh.get((n, size), [])) / 1e9 for n in ("xtsEncrypt", "xtsDecrypt", "jdkEcbCeiling")]
+            cells.append(median(ssl.get(size, [])) / 1e9)
+            f.write('"%s"\t' % human(size) + "\t".join("%.3f" % c if c == c else "NaN" for c in cells) + "\n")
+    gnuplot(f"""
+set terminal pngcairo size 900,500 font ",10"
+set output 'xts.png'
+set title 'AES-XTS-256 per core, {unit} (higher is better; median of the repetitions)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set key top left
+set yrange [0:*]
+set grid ytics
+set xlabel 'request size'
+set ylabel 'GB/s'
+plot 'xts.dat' using 2:xtic(1) title columnhead, '' using 3 title columnhead, '' using 4 title columnhead, \\
+     '' using 5 title columnhead
+""", out)
+    return "xts.png"
+
+
+def chart_fio(out, name, peer, ours, ratios):
+    jobs = [j for j in JOB_ORDER if j in ratios] + [j for j in ratios if j not in JOB_ORDER]
+    if not jobs:
+        return None
+    with open(os.path.join(out, name + ".dat"), "w") as f:
+        for job in jobs:
+            f.write('"%s"\t%.3f\n' % (job, median(ratios[job])))
+    gnuplot(f"""
+set terminal pngcairo size 900,500 font ",10"
+set output '{name}.png'
+set title "{ours} / {peer}, per job (median of the repetitions; above 1 is faster than {peer})" noenhanced
+set style data histograms
+set style fill solid 0.8 border -1
+set key off
+set yrange [0:*]
+set grid ytics
+set ylabel 'ratio of MB/s (IOPS for 4k jobs)'
+set xtics rotate by -25 offset -1,0
+set bmargin 5
+plot '{name}.dat' using 2:xtic(1) linecolor rgb '#3060a0', 1 with lines dashtype 2 linecolor rgb 'red'
+""", out)
+    return name + ".png"
+
+
+def human(size):
+    for unit, n in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= n and size % n == 0:
+            return f"{size // n} {unit}"
+    return f"{size} B"
+
+
+def fmt(x, digits=2):
+    return "–" if x != x else f"{x:.{digits}f}"
+
+
+def main():
+    out = sys.argv[1]
+    env = read_env(out)
+    lines = [f"# nbdvault benchmarks, {env.get('date', os.path.basename(out))}", ""]
+    lines += ["| | |", "|---|---|"]
+    for key in ("command", "mode", "repetitions", "cpu", "cores", "jdk", "openssl", "fio", "kernel", "commit"):
+        if key in env:
+            lines.append(f"| {key} | `{env[key]}` |")
+    lines += ["", "Figures are medians over the repetitions. Ratios are taken within one repetition, between "
+              "two measurements made back to back on the same machine, and their median is shown: on a shared, "
+              "noisy machine compare ratios, not absolute figures from different runs.", ""]
+
+    lines += ["## AES-XTS-256 per core", "",
+              "One thread, in place on a direct buffer, 4 KiB sectors, beside the JDK's AES/ECB on the same bytes "
+              "(the ceiling of an XTS built on it) and `openssl speed -evp aes-256-xts`, run alternately. Twice over: "
+              "per second of wall-clock time (JMH `XtsBenchmark`; openssl with `-elapsed`), and per second of the "
+              "working thread's CPU time (`XtsCpuTime`; openssl's default unit), which other processes competing for "
+              "the cores do not move: on a shared machine, trust the second.", ""]
+    charted = None
+    for cpu, heading in ((True, "per CPU-second"), (False, "per wall-clock second (JMH)")):
+        jmh, ssl, ratios = xts_results(out, cpu)
+        if not jmh:
+            continue
+        lines += [f"### {heading}", "",
+                  "| size | nbdvault encrypt | nbdvault decrypt | JDK AES/ECB | openssl XTS | encrypt / openssl | decrypt / openssl |",
+                  "|---|---|---|---|---|---|---|"]
+        for size in sorted({s for (_, s) in jmh}):
+            g = lambda n: median(jmh.get((n, size), [])) / 1e9
+            lines.append(f"| {human(size)} | {fmt(g('xtsEncrypt'))} GB/s | {fmt(g('xtsDecrypt'))} GB/s | "
+                         f"{fmt(g('jdkEcbCeiling'))} GB/s | {fmt(median(ssl.get(size, [])) / 1e9)} GB/s | "
+                         f"{fmt(median(ratios.get(('xtsEncrypt', size), [])))} | "
+                         f"{fmt(median(ratios.get(('xtsDecrypt', size), [])))} |")
+        lines.append("")
+        if charted is None:
+            charted = chart_xts(out, jmh, ssl, "GB " + heading)
+    if charted:
+        lines += [f"![AES-XTS per core]({charted})", ""]
+    elif not glob.glob(os.path.join(out, "*xts*.json")):
+        lines += ["(no XTS results in this run)", ""]
+
+    for script, peer, ours, name, title in FIO:
+        table, fio_ratios = fio_results(out, script, peer, ours)
+        if not any(peer in by_label for by_label in table.values()):
+            continue
+        lines += [f"## fio: {title}", "", f"`bench/fio/{script}.sh`: fio's nbd engine, {env.get('fio-size', '?')} volume, "
+                  f"{env.get('fio-runtime', '?')} per job, {peer} and {ours} run back to back job by job. "
+                  "Latencies are completion latencies in µs (randrw: of its reads).", "",
+                  f"| job | {peer} | {ours} | {ours} / {peer} | {peer} p50 / p99 / p99.9 µs | {ours} p50 / p99 / p99.9 µs |",
+                  "|---|---|---|---|---|---|"]
+        for job in [j for j in JOB_ORDER if j in table] + [j for j in table if j not in JOB_ORDER]:
+            metric = metric_of(job)
+            cell = lambda label: (f"{table[job][label][metric]:.0f} {metric}" if label in table[job] else "–")
+            lat = lambda label: (" / ".join(f"{table[job][label][k]:.0f}" for k in ("p50", "p99", "p99.9"))
+                                 if label in table[job] else "–")
+            lines.append(f"| {job} | {cell(peer)} | {cell(ours)} | {fmt(median(fio_ratios.get(job, [])))} | "
+                         f"{lat(peer)} | {lat(ours)} |")
+        chart = chart_fio(out, name, peer, ours, fio_ratios)
+        if chart:
+            lines += ["", f"![{title}]({chart})"]
+        lines.append("")
+
+    lines += ["Raw data beside this file: `jmh-xts.rep*.json` (JMH), `xts-cputime.rep*.json`, `openssl*.txt`, "
+              "`fio/*/rep*/*.json` (fio), "
+              "`env.txt`; the charts are drawn by gnuplot from the `.dat` files.", ""]
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
