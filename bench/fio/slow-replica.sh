@@ -50,7 +50,7 @@ echo "fio nbd engine, ${RT}s per job, one replica ${DELAY} late, $(nproc) cores,
 import sys, collections
 rows = collections.OrderedDict()
 for line in open(sys.argv[1]):
-    label, job, mbs, iops = line.rstrip("\n").split("\t")
+    label, job, mbs, iops = line.rstrip("\n").split("\t")[:4]
     rows.setdefault(job, {})[label] = (float(mbs), float(iops))
 print("| job | healthy | slow, all copies | slow, --write-quorum 2 | quorum / healthy |")
 print("|---|---|---|---|---|")
