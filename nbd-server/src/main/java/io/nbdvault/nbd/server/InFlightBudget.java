@@ -44,7 +44,12 @@ final class InFlightBudget {
         used.addAndGet(-bytes);
         Runnable r;
         while ((r = waiting.poll()) != null) {
-            r.run();
+            try {
+                r.run();
+            } catch (RuntimeException closed) {
+                // That connection's event loop is gone (it closed): nothing to wake, and the
+                // connection returning budget here must not fail for it.
+            }
         }
     }
 
