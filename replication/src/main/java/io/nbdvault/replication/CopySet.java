@@ -2,10 +2,16 @@ package io.nbdvault.replication;
 
 import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.BlockDeviceException;
+import io.nbdvault.core.DeadlineDevice;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.logging.Logger;
@@ -25,18 +31,17 @@ final class CopySet {
     private final AtomicReferenceArray<Throwable> failed;
     private final AtomicIntegerArray syncing;
     /** When each copy last failed, in the order failures were seen: which one held the newest data. */
-    private final java.util.concurrent.atomic.AtomicLongArray failedOrder;
-    private final java.util.concurrent.atomic.AtomicLong failures = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLongArray failedOrder;
+    private final AtomicLong failures = new AtomicLong();
     /** Whether each copy was up to date when it last failed: only such a copy can be a group's source again. */
     private final AtomicIntegerArray failedInSync;
     private final MirrorListener listener;
     private final long size;
-
     private final Availability availability;
     /** Per copy, updates acknowledged before this copy finished them (write quorum), and their bytes. */
-    private final List<java.util.concurrent.ConcurrentLinkedQueue<Lag>> lags = new ArrayList<>();
-    private final java.util.concurrent.atomic.AtomicLongArray behind;
-    private final java.util.concurrent.atomic.AtomicInteger rotation = new java.util.concurrent.atomic.AtomicInteger();
+    private final List<ConcurrentLinkedQueue<Lag>> lags = new ArrayList<>();
+    private final AtomicLongArray behind;
+    private final AtomicInteger rotation = new AtomicInteger();
     /** One read in this many goes to the copy whose turn it is, so every copy's latency stays measured. */
     private static final int EXPLORE_EVERY = 16;
 
@@ -53,19 +58,19 @@ final class CopySet {
         this.devices = new AtomicReferenceArray<>(copies.toArray(MeteredDevice[]::new));
         this.failed = new AtomicReferenceArray<>(copies.size());
         this.syncing = new AtomicIntegerArray(copies.size());
-        this.failedOrder = new java.util.concurrent.atomic.AtomicLongArray(copies.size());
+        this.failedOrder = new AtomicLongArray(copies.size());
         this.failedInSync = new AtomicIntegerArray(copies.size());
-        this.behind = new java.util.concurrent.atomic.AtomicLongArray(copies.size());
+        this.behind = new AtomicLongArray(copies.size());
         for (int i = 0; i < copies.size(); i++) {
-            lags.add(new java.util.concurrent.ConcurrentLinkedQueue<>());
+            lags.add(new ConcurrentLinkedQueue<>());
         }
         this.listener = listener;
         this.size = copies.stream().mapToLong(BlockDevice::size).min().orElseThrow();
     }
 
     /** Copies over plain devices, each given a deadline and metered (for tests and simple mirrors). */
-    static CopySet over(List<BlockDevice> devices, java.time.Duration deadline, MirrorListener listener) {
-        return new CopySet(devices.stream().map(d -> new MeteredDevice(new io.nbdvault.core.DeadlineDevice(d, deadline)))
+    static CopySet over(List<BlockDevice> devices, Duration deadline, MirrorListener listener) {
+        return new CopySet(devices.stream().map(d -> new MeteredDevice(new DeadlineDevice(d, deadline)))
                 .toList(), listener);
     }
 
