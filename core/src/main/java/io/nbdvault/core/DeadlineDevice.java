@@ -38,47 +38,39 @@ public final class DeadlineDevice extends ForwardingDevice {
         return name != null ? name : below.toString();
     }
 
-    private static <T> CompletableFuture<T> call(java.util.function.Supplier<CompletableFuture<T>> op) {
-        try {
-            return op.get();
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-    }
-
     @Override
     public CompletableFuture<ByteBuf> read(long offset, int length) {
-        return bounded(call(() -> below.read(offset, length)), "read " + offset + "+" + length, ByteBuf::release);
+        return bounded(Futures.call(() -> below.read(offset, length)), "read " + offset + "+" + length, ByteBuf::release);
     }
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
         // The device below retains what it needs beyond the caller's future (the BlockDevice contract).
-        return bounded(call(() -> below.write(offset, data, flags)), "write " + offset + "+" + data.readableBytes(), NOTHING);
+        return bounded(Futures.call(() -> below.write(offset, data, flags)), "write " + offset + "+" + data.readableBytes(), NOTHING);
     }
 
     @Override
     public CompletableFuture<Void> flush() {
-        return bounded(call(below::flush), "flush", NOTHING);
+        return bounded(Futures.call(below::flush), "flush", NOTHING);
     }
 
     @Override
     public CompletableFuture<Void> trim(long offset, long length, int flags) {
-        return bounded(call(() -> below.trim(offset, length, flags)), "trim " + offset + "+" + length, NOTHING);
+        return bounded(Futures.call(() -> below.trim(offset, length, flags)), "trim " + offset + "+" + length, NOTHING);
     }
 
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
-        return bounded(call(() -> below.writeZeroes(offset, length, flags)), "write zeroes " + offset + "+" + length, NOTHING);
+        return bounded(Futures.call(() -> below.writeZeroes(offset, length, flags)), "write zeroes " + offset + "+" + length, NOTHING);
     }
 
     @Override
     public CompletableFuture<List<Extent>> blockStatus(long offset, long length) {
-        return bounded(call(() -> below.blockStatus(offset, length)), "block status", NOTHING);
+        return bounded(Futures.call(() -> below.blockStatus(offset, length)), "block status", NOTHING);
     }
 
     @Override
     public CompletableFuture<Void> cache(long offset, long length) {
-        return bounded(call(() -> below.cache(offset, length)), "cache", NOTHING);
+        return bounded(Futures.call(() -> below.cache(offset, length)), "cache", NOTHING);
     }
 }

@@ -33,6 +33,18 @@ public final class Futures {
         });
     }
 
+    /**
+     * Calls {@code op}, turning an exception it throws into a failed future: a layer that calls
+     * the one below needs one failure path, not two.
+     */
+    public static <T> CompletableFuture<T> call(java.util.function.Supplier<CompletableFuture<T>> op) {
+        try {
+            return op.get();
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
     /** Completes when every future has; fails with the first error once all have finished. */
     public static CompletableFuture<Void> all(List<? extends CompletableFuture<?>> futures) {
         return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new));

@@ -12,7 +12,8 @@ import java.util.function.BiConsumer;
 import java.util.function.IntFunction;
 
 /**
- * The one rule for an update that goes to several copies (data, bitmap pages, flushes): run it on
+ * The rule for a metadata update that goes to several copies (bitmap pages and header, the flush
+ * before a clearing pass; data goes through {@link QuorumWrite}): run it on
  * each target, take a copy that failed it out of service, and succeed if at least one copy — or,
  * with {@code requireAll}, every copy — took it.
  */
@@ -22,30 +23,12 @@ final class FanOut {
 
     static CompletableFuture<Void> onEach(List<Integer> targets, IntFunction<CompletableFuture<Void>> op,
                                           BiConsumer<Integer, Throwable> failCopy, boolean requireAll, String what) {
-        return onEach(targets, op, failCopy, requireAll, copy -> true, what);
-    }
-
-    /**
-     * As above, but a copy that took the update counts only if {@code stillServing} holds for it
-     * once every copy has answered: for data, a copy failed meanwhile (for another request) or not
-     * yet up to date cannot vouch for the update, so an update that only such copies took is not
-     * acknowledged (it waits for a copy to come back, see {@link OutageQueue}).
-     */
-    static CompletableFuture<Void> onEach(List<Integer> targets, IntFunction<CompletableFuture<Void>> op,
-                                          BiConsumer<Integer, Throwable> failCopy, boolean requireAll,
-                                          java.util.function.IntPredicate stillServing, String what) {
         if (targets.isEmpty()) {
             return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, what + ": no copy in service"));
         }
         List<CompletableFuture<Boolean>> results = new ArrayList<>(targets.size());
         for (int copy : targets) {
-            CompletableFuture<Void> f;
-            try {
-                f = op.apply(copy);
-            } catch (RuntimeException e) {
-                f = CompletableFuture.failedFuture(e);
-            }
-            results.add(f.handle((ok, error) -> {
+            results.add(Futures.call(() -> op.apply(copy)).handle((ok, error) -> {
                 if (error != null) {
                     failCopy.accept(copy, error);
                     return false;
@@ -54,10 +37,7 @@ final class FanOut {
             }));
         }
         return Futures.all(results).thenApply(x -> {
-            long succeeded = 0;
-            for (int i = 0; i < targets.size(); i++) {
-                succeeded += results.get(i).join() && stillServing.test(targets.get(i)) ? 1 : 0;
-            }
+            long succeeded = results.stream().filter(CompletableFuture::join).count();
             if (succeeded == 0 || (requireAll && succeeded < results.size())) {
                 throw new CompletionException(new BlockDeviceException(Errno.EIO, what + " failed on "
                         + (results.size() - succeeded) + " of " + results.size() + " copies"));

@@ -128,12 +128,7 @@ final class MemberReturns {
             return current != null ? CompletableFuture.completedFuture(current)
                     : CompletableFuture.failedFuture(new IOException("cannot reopen " + name + ": no way to open members"));
         }
-        CompletableFuture<BlockDevice> opening;
-        try {
-            opening = opener.open(name);
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
-        }
+        CompletableFuture<BlockDevice> opening = Futures.call(() -> opener.open(name));
         // A replica that answers after we gave up is closed, never left connected with its reconnect loop.
         return Timeouts.within(opening, parts.options().requestTimeout().toMillis(), "opening " + name, BlockDevice::close);
     }

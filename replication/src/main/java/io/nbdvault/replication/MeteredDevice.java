@@ -3,6 +3,7 @@ package io.nbdvault.replication;
 import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.Extent;
 import io.nbdvault.core.ForwardingDevice;
+import io.nbdvault.core.Futures;
 import io.netty.buffer.ByteBuf;
 import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
@@ -58,12 +59,7 @@ final class MeteredDevice extends ForwardingDevice {
     private <T> CompletableFuture<T> metered(Supplier<CompletableFuture<T>> op) {
         inFlight.incrementAndGet();
         long start = System.nanoTime();
-        CompletableFuture<T> f;
-        try {
-            f = op.get();
-        } catch (RuntimeException e) {
-            f = CompletableFuture.failedFuture(e);
-        }
+        CompletableFuture<T> f = Futures.call(op);
         f.whenComplete((r, e) -> {
             inFlight.decrementAndGet();
             long micros = Math.max(0, (System.nanoTime() - start) / 1000);

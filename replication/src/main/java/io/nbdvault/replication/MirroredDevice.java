@@ -18,8 +18,9 @@ import java.util.logging.Logger;
 
 /**
  * RAID-1E over the copies of a {@link CopySet}: only I/O. An update goes to every copy in service
- * (the same buffer, no copies made) and succeeds when each has answered and at least one took it;
- * a copy that fails it is taken out of service. Reads are spread: large ones are split so every
+ * (the same buffer, no copies made) through {@link QuorumWrite}: it succeeds when every copy has
+ * answered (or its write quorum has) and an up-to-date copy took it; a copy that fails it is taken
+ * out of service. Reads are spread: large ones are split so every
  * readable copy serves a share, small ones go to the least busy copy; a read that fails is retried
  * on another copy and the range rewritten on the copies that failed it. When every copy fails a
  * read with an error (an unreadable sector everywhere), the caller gets EIO and the copies stay in
@@ -72,20 +73,7 @@ public final class MirroredDevice implements BlockDevice {
     }
 
     private <T> CompletableFuture<T> onCopy(int copy, Function<BlockDevice, CompletableFuture<T>> op) {
-        try {
-            return op.apply(copies.device(copy));
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-    }
-
-    /**
-     * Runs an update on every copy in service; it succeeds when a copy that took it is still in
-     * service and up to date once all have answered. So every such copy holds every acknowledged
-     * update — which is what lets the copy that fails last serve as the source after an outage.
-     */
-    private CompletableFuture<Void> everywhere(Function<BlockDevice, CompletableFuture<Void>> op, String what) {
-        return FanOut.onEach(copies.live(), copy -> onCopy(copy, op), copies::fail, false, copies::isReadable, what);
+        return Futures.call(() -> op.apply(copies.device(copy)));
     }
 
     @Override
@@ -164,11 +152,8 @@ public final class MirroredDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> flush() {
-        if (writeQuorum > 0) {
-            return QuorumWrite.run(copies, writeQuorum, maxLag, 0, 0, copy -> onCopy(copy, BlockDevice::flush), "flush")
-                    .acknowledged();
-        }
-        return everywhere(BlockDevice::flush, "flush");
+        return QuorumWrite.run(copies, writeQuorum, maxLag, 0, 0, copy -> onCopy(copy, BlockDevice::flush), "flush")
+                .acknowledged();
     }
 
     /** Trim and zeroes wait for every copy (no quorum), but still reach a lagging copy after the writes it owes the range. */

@@ -5,6 +5,7 @@ import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Errno;
 import io.nbdvault.core.Extent;
 import io.nbdvault.core.ForwardingDevice;
+import io.nbdvault.core.Futures;
 import io.nbdvault.core.Timeouts;
 import io.netty.buffer.ByteBuf;
 
@@ -49,13 +50,7 @@ final class OutageQueue extends ForwardingDevice {
     private <T> CompletableFuture<T> attempt(Supplier<CompletableFuture<T>> op, long deadline) {
         // Taken first: a copy that returns while this attempt runs completes it, so no return is missed.
         CompletableFuture<Void> epoch = availability.nextChange();
-        CompletableFuture<T> first;
-        try {
-            first = op.get();
-        } catch (RuntimeException e) {
-            first = CompletableFuture.failedFuture(e);
-        }
-        return first.handle((result, error) -> {
+        return Futures.call(op).handle((result, error) -> {
             if (error == null) {
                 return CompletableFuture.completedFuture(result);
             }

@@ -64,13 +64,8 @@ final class QuorumWrite {
         for (int i = 0; i < n; i++) {
             int copy = targets.get(i);
             int index = i;
-            CompletableFuture<Void> f;
-            try {
-                f = earlier[index].thenCompose(x -> op.apply(copy));
-            } catch (RuntimeException e) {
-                f = CompletableFuture.failedFuture(e);
-            }
-            f.whenComplete((x, error) -> {
+            // thenCompose turns an exception op throws into a failed stage.
+            earlier[index].thenCompose(x -> op.apply(copy)).whenComplete((x, error) -> {
                 synchronized (ok) {
                     ok[index] = error == null;
                 }

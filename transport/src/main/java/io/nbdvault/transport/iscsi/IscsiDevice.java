@@ -5,13 +5,13 @@ import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Capabilities;
 import io.nbdvault.core.Errno;
 import io.nbdvault.core.Extent;
+import io.nbdvault.core.Futures;
 import io.nbdvault.core.Requests;
 import io.nbdvault.core.WriteFlags;
 import io.nbdvault.transport.nbd.NbdClientOptions;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 
 import java.time.Duration;
@@ -323,18 +323,7 @@ public final class IscsiDevice implements BlockDevice {
                 return r.data();
             }));
         }
-        if (parts.size() == 1) {
-            return parts.get(0);
-        }
-        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((ok, error) -> {
-            if (error != null) {
-                parts.forEach(p -> p.thenAccept(ByteBuf::release));
-                throw new CompletionException(BlockDeviceException.unwrap(error));
-            }
-            CompositeByteBuf whole = ByteBufAllocator.DEFAULT.compositeBuffer(parts.size());
-            parts.forEach(p -> whole.addComponent(true, p.join()));
-            return whole;
-        });
+        return Futures.concat(parts);
     }
 
     /**
