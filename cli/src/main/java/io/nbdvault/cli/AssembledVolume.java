@@ -134,6 +134,15 @@ final class AssembledVolume implements AutoCloseable {
             context.close();
             throw e;
         }
+        try {
+            // With integrity: checks and tags from here on, and the regions a crash left marked settled first.
+            array.enableIntegrity(volume.keyBuffer());
+        } catch (Exception e) {
+            volume.close();
+            array.close();
+            context.close();
+            throw e;
+        }
         ProcessHardening.LockResult lock = ProcessHardening.lock(volume.keyBuffer());
         if (!lock.locked()) {
             LOG.warning(lock.warning());

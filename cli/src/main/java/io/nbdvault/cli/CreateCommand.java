@@ -43,6 +43,11 @@ public final class CreateCommand implements Callable<Integer> {
     @Option(names = "--sector-size", paramLabel = "BYTES", description = "Encryption sector size: 512 (default) or 4096.")
     int sectorSize = 512;
 
+    @Option(names = "--integrity", paramLabel = "MAC",
+            description = "Integrity tags on every member block: pmac-aes256 (default) or none. A copy that was altered, "
+                    + "rotted or rolled back block by block is never read; it is repaired from a copy that verifies.")
+    String integrity = "pmac-aes256";
+
     @Option(names = "--force", description = "Overwrite members that hold a volume (nbdvault or LUKS metadata).")
     boolean force;
 
@@ -65,6 +70,11 @@ public final class CreateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--chunk is too large");
         }
         ArrayGeometry geometry = ArrayGeometry.fitting(groups, copies, (int) chunk, size);
+        switch (integrity) {
+            case "pmac-aes256" -> geometry = geometry.withIntegrity(sectorSize);
+            case "none" -> { }
+            default -> throw new IllegalArgumentException("--integrity must be pmac-aes256 or none, not " + integrity);
+        }
         LuksFormatOptions luks = kdf.applyTo(LuksFormatOptions.defaults().withSectorSize(sectorSize));
         try (Passphrase passphrase = key.read("Enter passphrase", true);
              TransportContext context = replicas.context()) {
@@ -80,11 +90,25 @@ public final class CreateCommand implements Callable<Integer> {
             ArrayOptions defaults = replicas.arrayOptions(context, false, 0);
             ArrayOptions options = defaults.withBitmap(bitmapChunk, defaults.bitmapIdle());
             try (ReplicatedArray array = ReplicatedArray.create(opened, geometry, options)) {
-                Luks.format(array.volume(), passphrase, luks);
+                formatVolume(array, passphrase, luks);
                 System.err.println("nbdvault: created array " + array.id() + ": " + groups + " group(s) of " + copies
                         + " copies, " + geometry.dataSize() + " bytes, each member needs " + geometry.memberSize() + " bytes");
             }
         }
         return 0;
+    }
+
+    /**
+     * Writes the LUKS2 header on a new array. The volume key is made first: an array with integrity
+     * derives its tag keys from it, and tags every block from the header on.
+     */
+    static void formatVolume(ReplicatedArray array, Passphrase passphrase, LuksFormatOptions luks) throws java.io.IOException {
+        byte[] key = Luks.newVolumeKey(luks);
+        try {
+            array.enableIntegrity(java.nio.ByteBuffer.wrap(key));
+            Luks.format(array.volume(), passphrase, luks, key);
+        } finally {
+            java.util.Arrays.fill(key, (byte) 0);
+        }
     }
 }

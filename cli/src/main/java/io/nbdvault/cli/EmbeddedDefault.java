@@ -59,7 +59,9 @@ final class EmbeddedDefault {
         Files.createFile(keyTmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         Files.writeString(keyTmp, HexFormat.of().formatHex(secret));
         java.util.Arrays.fill(secret, (byte) 0);
-        ArrayGeometry geometry = ArrayGeometry.fitting(1, 3, 512 * 1024, VOLUME_SIZE + (16L << 20));
+        LuksFormatOptions luks = LuksFormatOptions.defaults();
+        ArrayGeometry geometry = ArrayGeometry.fitting(1, 3, 512 * 1024, VOLUME_SIZE + (16L << 20))
+                .withIntegrity(luks.sectorSize());
         try (TransportContext context = new TransportContext(NbdClientOptions.defaults(),
                 path -> NativeSupport.fileSpace(path, false));
              Passphrase passphrase = Passphrase.fromKeyFile(keyTmp)) {
@@ -68,7 +70,7 @@ final class EmbeddedDefault {
             }
             List<Member> members = ReplicaOptions.open(context, d.members(), geometry.memberSize());
             try (ReplicatedArray array = ReplicatedArray.create(members, geometry, ArrayOptions.defaults())) {
-                Luks.format(array.volume(), passphrase, LuksFormatOptions.defaults());
+                CreateCommand.formatVolume(array, passphrase, luks);
             }
         }
         // The key file appears last: its presence means the default is complete.

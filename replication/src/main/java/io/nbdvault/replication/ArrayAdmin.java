@@ -60,7 +60,7 @@ final class ArrayAdmin {
             return CompletableFuture.failedFuture(new IllegalStateException("this array cannot open new members"));
         }
         return returns.reopen(newName, null).thenComposeAsync(device -> {
-            MemberIo io = returns.wrap(newName, device);
+            MemberIo io = returns.wrap(newName, device, s.group);
             return MetadataIo.read(io.metadata()).handleAsync((existing, error) -> {
                 Throwable cause = error == null ? null : BlockDeviceException.unwrap(error);
                 if (cause != null && !(cause instanceof InvalidMetadataException)) {

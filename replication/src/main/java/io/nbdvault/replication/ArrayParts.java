@@ -5,10 +5,11 @@ import java.util.concurrent.ScheduledExecutorService;
 /**
  * What the array's control-plane classes share, wired once by {@link ReplicatedArray}: the
  * membership, per group its copies, bitmap, bitmap store and job queue, the options, and the
- * control thread every membership change runs on.
+ * control thread every membership change runs on, and the integrity context (null without integrity).
  */
 record ArrayParts(Membership membership, CopySet[] copies, WriteIntentBitmap[] bitmaps, GroupBitmapStore[] bitmapStores,
-                  GroupJobs[] jobs, ArrayOptions options, ScheduledExecutorService control, Availability availability) {
+                  GroupJobs[] jobs, ArrayOptions options, ScheduledExecutorService control, Availability availability,
+                  ArrayIntegrity integrity) {
     ArrayGeometry geometry() {
         return membership.geometry;
     }

@@ -39,7 +39,20 @@ final class GroupJobs {
 
     /** Compares the copies (and with {@code repair} makes them agree); completes with the regions that differed. */
     CompletableFuture<Long> scrub(boolean repair, ProgressListener progress) {
-        return enqueue(() -> new ScrubJob(copies, gate, repair, progress, control));
+        return enqueue(() -> new ScrubJob(copies, gate, repair ? ScrubJob.Mode.REPAIR : ScrubJob.Mode.CHECK,
+                List.of(new long[] {0, copies.size()}), progress, control));
+    }
+
+    /**
+     * After an unclean shutdown, with integrity: makes the regions the bitmap had marked trusted
+     * again (a crash may have left data and tag of a block disagreeing there); see {@link ScrubJob.Mode#SETTLE}.
+     */
+    CompletableFuture<Long> settle(List<long[]> ranges) {
+        return enqueue(() -> new ScrubJob(copies, gate, ScrubJob.Mode.SETTLE, ranges, ProgressListener.NONE, control));
+    }
+
+    List<long[]> dirtyRanges() {
+        return bitmap.dirtyRanges(copies.size());
     }
 
     private synchronized CompletableFuture<Long> enqueue(Supplier<RegionJob> factory) {

@@ -7,15 +7,20 @@ import java.time.Duration;
 
 /**
  * The two views the array has of one member, both with a deadline on every request: {@code data},
- * its data area as one copy of a mirror (bounded → deadline → metered, like a chain of nbdkit
- * filters), and {@code metadata}, the whole device for superblocks and the bitmap at its end.
- * Owns the member's device: closing this closes it.
+ * its data area as one copy of a mirror (bounded → deadline → [tagged] → metered, like a chain of
+ * nbdkit filters; tagged when the array has integrity), and {@code metadata}, the whole device for
+ * superblocks and the bitmap at its end. Owns the member's device: closing this closes it.
  */
 record MemberIo(String name, BlockDevice raw, BlockDevice metadata, MeteredDevice data) implements AutoCloseable {
-    static MemberIo of(Member member, long dataSize, Duration deadline) {
+    /** @param integrity the array's, or null when it has none */
+    static MemberIo of(Member member, ArrayGeometry geometry, int group, Duration deadline, ArrayIntegrity integrity) {
         BlockDevice raw = member.device();
-        return new MemberIo(member.name(), raw, new DeadlineDevice(raw, deadline, member.name()),
-                new MeteredDevice(new DeadlineDevice(new BoundedDevice(raw, dataSize), deadline, member.name())));
+        BlockDevice metadata = new DeadlineDevice(raw, deadline, member.name());
+        BlockDevice data = new DeadlineDevice(new BoundedDevice(raw, geometry.memberDataSize()), deadline, member.name());
+        if (integrity != null) {
+            data = new TaggedDevice(data, metadata, geometry.memberDataSize(), group, member.name(), integrity);
+        }
+        return new MemberIo(member.name(), raw, metadata, new MeteredDevice(data));
     }
 
     /** A stand-in for a member that is not there: every request fails, so its copy stays failed. */

@@ -134,13 +134,14 @@ final class MemberReturns {
     }
 
     /** The views the array needs of a freshly opened device; the device is closed if it cannot serve. */
-    MemberIo wrap(String name, BlockDevice device) {
+    MemberIo wrap(String name, BlockDevice device, int group) {
         try {
             if (device.size() < parts.geometry().memberSize()) {
                 throw new IllegalArgumentException(name + " has " + device.size() + " bytes; members need "
                         + parts.geometry().memberSize());
             }
-            return MemberIo.of(new Member(name, device), parts.geometry().memberDataSize(), parts.options().requestTimeout());
+            return MemberIo.of(new Member(name, device), parts.geometry(), group, parts.options().requestTimeout(),
+                    parts.integrity());
         } catch (RuntimeException e) {
             device.close();
             throw e;
@@ -168,7 +169,7 @@ final class MemberReturns {
             return CompletableFuture.failedFuture(new IllegalStateException(old.name() + " is already being resynchronised"));
         }
         return reopen(old.name(), old.raw()).thenComposeAsync(device -> {
-            MemberIo fresh = device == old.raw() ? old : wrap(old.name(), device);
+            MemberIo fresh = device == old.raw() ? old : wrap(old.name(), device, s.group);
             return identify(fresh).handleAsync((sb, error) -> {
                 if (error == null && (!sb.array().equals(membership.arrayId) || !sb.member().equals(s.memberId))) {
                     error = new InvalidMetadataException(old.name() + " is no longer this array's member " + s.memberId);
@@ -198,7 +199,8 @@ final class MemberReturns {
     /** A member that was unreachable at assembly answers: its place comes from its metadata. */
     private CompletableFuture<Boolean> joinUnreachable(String name) {
         return reopen(name, null).thenComposeAsync(device -> {
-            MemberIo io = wrap(name, device);
+            // Its group is known once its superblock is read: the data view is made again for it below.
+            MemberIo io = wrap(name, device, 0);
             return identify(io).handleAsync((sb, error) -> {
                 MemberSlot s = null;
                 if (error == null && !sb.array().equals(membership.arrayId)) {
@@ -218,7 +220,8 @@ final class MemberReturns {
                 unreachable.remove(name);
                 LOG.info(name + " is reachable again");
                 try {
-                    return install(s, io, sb);
+                    return install(s, MemberIo.of(new Member(name, io.raw()), parts.geometry(), s.group,
+                            parts.options().requestTimeout(), parts.integrity()), sb);
                 } catch (RuntimeException e) {
                     s.release();
                     io.close();

@@ -32,6 +32,11 @@ final class MeteredDevice extends ForwardingDevice {
         super(below);
     }
 
+    /** The integrity layer under this copy, or null when the array has none. */
+    TaggedDevice tagged() {
+        return below instanceof TaggedDevice t ? t : null;
+    }
+
     int inFlight() {
         return inFlight.get();
     }

@@ -22,7 +22,8 @@ import java.util.logging.Logger;
  * answered (or its write quorum has) and an up-to-date copy took it; a copy that fails it is taken
  * out of service. Reads are spread: large ones are split so every
  * readable copy serves a share, small ones go to the least busy copy; a read that fails is retried
- * on another copy and the range rewritten on the copies that failed it. When every copy fails a
+ * on another copy and the range rewritten on the copies that failed it (with integrity, a block
+ * that fails its check is such a failure, see {@link TaggedDevice}). When every copy fails a
  * read with an error (an unreadable sector everywhere), the caller gets EIO and the copies stay in
  * service, as md does; a copy that does not answer in time is failed.
  *
@@ -111,6 +112,11 @@ public final class MirroredDevice implements BlockDevice {
                 copies.fail(copy, new BlockDeviceException(Errno.EIO, "read timed out: " + cause.getMessage(), cause));
             } else {
                 bad.add(copy);
+                if (cause instanceof CorruptBlocksException corrupt
+                        && corrupt.memberTotal() >= ArrayIntegrity.FAIL_AFTER_CORRUPT_BLOCKS) {
+                    // A copy that keeps returning blocks it cannot vouch for is failed like one that errors.
+                    copies.fail(copy, corrupt);
+                }
             }
             List<Integer> others = copies.readable().stream().filter(c -> c != copy && !bad.contains(c)).toList();
             if (others.isEmpty()) {
@@ -126,6 +132,9 @@ public final class MirroredDevice implements BlockDevice {
     /** Rewrites a range on copies whose read failed; a copy that cannot take the rewrite is failed. */
     private void repair(List<Integer> bad, long offset, ByteBuf good) {
         for (int copy : bad) {
+            if (!copies.isLive(copy)) {
+                continue;
+            }
             ByteBuf data = good.retainedDuplicate();
             int length = data.readableBytes();
             onCopy(copy, d -> d.write(offset, data, WriteFlags.FUA)).whenComplete((ok, error) -> {

@@ -35,6 +35,7 @@ public final class ReplicatedArray implements AutoCloseable {
     private final ArrayParts parts;
     private final StripedDevice striped;
     private final OutageQueue outages;
+    private final BlockDevice top;
     private final MemberReturns returns;
     private final ArrayAdmin admin;
     private final BitmapClearing clearing;
@@ -42,6 +43,9 @@ public final class ReplicatedArray implements AutoCloseable {
     private volatile ScheduledFuture<?> maintenance;
     private volatile ScheduledFuture<?> leaseRenewal;
     private volatile boolean closed;
+    /** With integrity: a new array's tags are written when the key is given; resyncs found at assembly wait for it too. */
+    private boolean freshTags;
+    private Runnable resyncsAwaitingKey;
 
     private ReplicatedArray(UUID arrayId, ArrayGeometry geometry, Member[] given, UUID[] ids, MemberRole.State[] states,
                             long events, ArrayOptions options, BitmapHeader bitmapHeader, BitSet[] dirty,
@@ -57,12 +61,14 @@ public final class ReplicatedArray implements AutoCloseable {
         Availability availability = new Availability();
         CopySet[] copySets = new CopySet[groups];
         Membership[] membership = new Membership[1];
+        ArrayIntegrity integrity = geometry.integrity()
+                ? new ArrayIntegrity(arrayId, geometry.integrityBlock(), ArrayIntegrity.CACHE_BYTES) : null;
         for (int g = 0; g < groups; g++) {
             List<MeteredDevice> devices = new ArrayList<>();
             for (int c = 0; c < copies; c++) {
                 int i = g * copies + c;
                 MemberIo io = given[i] == null ? null
-                        : MemberIo.of(given[i], geometry.memberDataSize(), options.requestTimeout());
+                        : MemberIo.of(given[i], geometry, g, options.requestTimeout(), integrity);
                 slots[i] = new MemberSlot(i, copies, io, ids[i], states[i]);
                 devices.add(io != null ? io.data() : MemberIo.absent(ids[i].toString(), geometry.memberDataSize()).data());
             }
@@ -87,9 +93,10 @@ public final class ReplicatedArray implements AutoCloseable {
             int quorum = options.writeQuorum() >= copies ? 0 : options.writeQuorum();
             logged.add(new IntentLogDevice(new MirroredDevice(copySets[g], quorum, options.maxLagBytes()), gate, bitmaps[g]));
         }
-        this.parts = new ArrayParts(membership[0], copySets, bitmaps, stores, jobs, options, control, availability);
+        this.parts = new ArrayParts(membership[0], copySets, bitmaps, stores, jobs, options, control, availability, integrity);
         this.striped = new StripedDevice(logged, geometry.chunkSize());
         this.outages = new OutageQueue(striped, availability, options.queueTimeout());
+        this.top = integrity == null ? outages : new KeyGateDevice(outages, integrity);
         this.returns = new MemberReturns(parts, unreachable);
         this.admin = new ArrayAdmin(parts, returns);
         this.clearing = new BitmapClearing(parts);
@@ -144,6 +151,7 @@ public final class ReplicatedArray implements AutoCloseable {
         ReplicatedArray a = new ReplicatedArray(made.array(), geometry, members.toArray(Member[]::new), made.ids(), states,
                 1, options, made.header(), clean, List.of());
         a.markDirty();
+        a.freshTags = geometry.integrity();
         return a.startMaintenance();
     }
 
@@ -175,11 +183,17 @@ public final class ReplicatedArray implements AutoCloseable {
                 join(a.onControl(() -> a.parts.persistBitmap(group)));
             }
         }
-        join(a.onControl(() -> {
-            plan.resyncs().forEach((slot, onlyDirty) -> a.returns.startResync(a.parts.membership().slot(slot), onlyDirty,
-                    options.resyncBytesPerSecond()));
-            return CompletableFuture.completedFuture(null);
-        }));
+        Runnable resyncs = () -> plan.resyncs().forEach((slot, onlyDirty) ->
+                a.returns.startResync(a.parts.membership().slot(slot), onlyDirty, options.resyncBytesPerSecond()));
+        if (a.parts.integrity() != null) {
+            // A resync writes tags, which needs the key: it starts once the volume is unlocked.
+            a.resyncsAwaitingKey = resyncs;
+        } else {
+            join(a.onControl(() -> {
+                resyncs.run();
+                return CompletableFuture.completedFuture(null);
+            }));
+        }
         return a.startMaintenance();
     }
 
@@ -196,7 +210,51 @@ public final class ReplicatedArray implements AutoCloseable {
     }
 
     public BlockDevice volume() {
-        return outages;
+        return top;
+    }
+
+    /** Whether the members carry integrity tags (then {@link #enableIntegrity} must follow the unlock). */
+    public boolean hasIntegrity() {
+        return parts.integrity() != null;
+    }
+
+    /**
+     * Gives an array with integrity its volume key (the LUKS master key, from which the tag keys
+     * are derived): from now on every block read is checked and every update tagged; until then
+     * reads are unchecked (only the LUKS header is read before the unlock) and updates refused. A new
+     * array's members are zeroed and tagged; after an unclean shutdown the regions the bitmap marked
+     * are settled (see {@link ScrubJob.Mode#SETTLE}) before this returns, and the resyncs assembly
+     * found needed start. Does nothing for an array without integrity, or the second time.
+     */
+    public void enableIntegrity(java.nio.ByteBuffer volumeKey) throws IOException {
+        ArrayIntegrity integrity = parts.integrity();
+        if (integrity == null || integrity.mac() != null) {
+            return;
+        }
+        byte[] key = new byte[volumeKey.remaining()];
+        volumeKey.duplicate().get(key);
+        try {
+            integrity.arm(key);
+        } finally {
+            java.util.Arrays.fill(key, (byte) 0);
+        }
+        if (freshTags) {
+            join(outages.writeZeroes(0, outages.size(), 0));
+        }
+        join(onControl(() -> {
+            List<CompletableFuture<Long>> settled = new ArrayList<>();
+            for (GroupJobs jobs : parts.jobs()) {
+                List<long[]> dirty = jobs.dirtyRanges();
+                if (!dirty.isEmpty()) {
+                    settled.add(jobs.settle(dirty));
+                }
+            }
+            if (resyncsAwaitingKey != null) {
+                resyncsAwaitingKey.run();
+                resyncsAwaitingKey = null;
+            }
+            return Futures.all(settled);
+        }));
     }
 
     public UUID id() {

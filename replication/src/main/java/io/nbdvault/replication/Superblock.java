@@ -17,7 +17,9 @@ import java.util.UUID;
 public record Superblock(UUID array, UUID member, int group, int copy, ArrayGeometry geometry, long events,
                          boolean clean, List<MemberRole> roles) {
     static final byte[] MAGIC = "NBDVAULT".getBytes(StandardCharsets.US_ASCII);
+    /** Version 1: no integrity. Version 2 adds the integrity block size (and old builds refuse it, as they must). */
     static final int VERSION = 1;
+    static final int VERSION_INTEGRITY = 2;
     public static final int SIZE = 4096;
     static final int MAX_MEMBERS = 128;
 
@@ -43,7 +45,7 @@ public record Superblock(UUID array, UUID member, int group, int copy, ArrayGeom
 
     byte[] encode() {
         ByteBuffer b = ByteBuffer.allocate(SIZE);
-        b.put(MAGIC).putInt(VERSION);
+        b.put(MAGIC).putInt(geometry.integrity() ? VERSION_INTEGRITY : VERSION);
         putUuid(b, array);
         putUuid(b, member);
         b.putInt(group).putInt(copy);
@@ -53,6 +55,9 @@ public record Superblock(UUID array, UUID member, int group, int copy, ArrayGeom
         for (MemberRole r : roles) {
             putUuid(b, r.member());
             b.put((byte) r.state().ordinal());
+        }
+        if (geometry.integrity()) {
+            b.putInt(geometry.integrityBlock());
         }
         return MetadataBlock.seal(b);
     }
@@ -64,7 +69,7 @@ public record Superblock(UUID array, UUID member, int group, int copy, ArrayGeom
         }
         ByteBuffer b = MetadataBlock.open(bytes, MAGIC, "nbdvault superblock");
         int version = b.getInt();
-        if (version != VERSION) {
+        if (version != VERSION && version != VERSION_INTEGRITY) {
             throw new InvalidMetadataException("superblock format version " + version + " is not supported");
         }
         UUID array = uuid(b);
@@ -92,6 +97,13 @@ public record Superblock(UUID array, UUID member, int group, int copy, ArrayGeom
                 throw new InvalidMetadataException("unknown member state " + state);
             }
             roles.add(new MemberRole(id, MemberRole.State.values()[state]));
+        }
+        if (version == VERSION_INTEGRITY) {
+            try {
+                geometry = geometry.withIntegrity(b.getInt());
+            } catch (IllegalArgumentException e) {
+                throw new InvalidMetadataException("superblock integrity block is invalid: " + e.getMessage());
+            }
         }
         return new Superblock(array, member, group, copy, geometry, events, clean, roles);
     }

@@ -32,6 +32,33 @@ public final class Luks {
      * replica metadata, is never part of the encrypted volume.
      */
     public static void format(BlockDevice device, Passphrase passphrase, LuksFormatOptions options) throws IOException {
+        byte[] rawKey = newVolumeKey(options);
+        try {
+            format(device, passphrase, options, rawKey);
+        } finally {
+            Arrays.fill(rawKey, (byte) 0);
+        }
+    }
+
+    /**
+     * A fresh random volume key of the size {@code options} asks for (its two XTS halves differ), for
+     * a caller that needs the key before the header exists (an array deriving its integrity keys).
+     */
+    public static byte[] newVolumeKey(LuksFormatOptions options) {
+        int keyBytes = options.keyBits() / 8;
+        byte[] rawKey = new byte[keyBytes];
+        do {
+            RANDOM.nextBytes(rawKey);
+        } while (Arrays.equals(Arrays.copyOfRange(rawKey, 0, keyBytes / 2), Arrays.copyOfRange(rawKey, keyBytes / 2, keyBytes)));
+        return rawKey;
+    }
+
+    /** As {@link #format(BlockDevice, Passphrase, LuksFormatOptions)}, with the volume key given (the caller keeps and wipes it). */
+    public static void format(BlockDevice device, Passphrase passphrase, LuksFormatOptions options, byte[] volumeKey)
+            throws IOException {
+        if (volumeKey.length != options.keyBits() / 8) {
+            throw new IllegalArgumentException("volume key of " + volumeKey.length + " bytes; " + options.keyBits() + " bits asked");
+        }
         long dataOffset = Luks2Metadata.DEFAULT_DATA_OFFSET;
         long payload = device.size() - dataOffset;
         payload -= payload % options.sectorSize();
@@ -39,12 +66,8 @@ public final class Luks {
             throw new LuksException("device of " + device.size() + " bytes is too small for LUKS2 (needs more than "
                     + dataOffset + " bytes of header)");
         }
-        int keyBytes = options.keyBits() / 8;
-        byte[] rawKey = new byte[keyBytes];
-        do {
-            RANDOM.nextBytes(rawKey);
-        } while (Arrays.equals(Arrays.copyOfRange(rawKey, 0, keyBytes / 2), Arrays.copyOfRange(rawKey, keyBytes / 2, keyBytes)));
-        try (VolumeKey key = new VolumeKey(rawKey)) {
+        int keyBytes = volumeKey.length;
+        try (VolumeKey key = new VolumeKey(volumeKey.clone())) {
             Luks2Metadata.Digest digest = newDigest(key, List.of(0));
             Kdf kdf = KdfCalibration.forKeyslot(options, RANDOM, keyBytes);
             Luks2Metadata.Keyslot slot = new Luks2Metadata.Keyslot(0, keyBytes, Luks2Metadata.STRIPES, "sha256",

@@ -1,0 +1,208 @@
+package io.nbdvault.replication;
+
+import io.netty.buffer.ByteBuf;
+
+import javax.crypto.Cipher;
+import javax.crypto.Mac;
+import javax.crypto.ShortBufferException;
+import javax.crypto.spec.SecretKeySpec;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.util.Arrays;
+import java.util.UUID;
+
+/**
+ * The integrity tag of one member block: a keyed MAC over the block's ciphertext and its place in
+ * the array (mirror group, block number), the same on every copy, so a replica can neither forge a
+ * block nor move one to another address, and a copy's tag vouches for it on any other copy.
+ *
+ * <p>The construction is PMAC's (Rogaway): {@code Σ = ⊕ᵢ AES_K1(Mᵢ ⊕ Δᵢ)} over the block's 16-byte
+ * pieces with secret per-position masks Δᵢ, then {@code tag = AES_K2(Σ ⊕ address)}. Σ is an
+ * almost-XOR-universal hash (for messages of one fixed length), so the final AES under its own key
+ * makes a deterministic PRF of (address, block): secure up to the birthday bound on the blocks
+ * tagged, with no nonce to repeat when a block is rewritten (GMAC and Poly1305 with a per-address
+ * key would leak their keys on the second write of an address). It is chosen for speed: all the
+ * AES runs as one bulk ECB call (AES-NI/VAES in the JDK, tens of GB/s), the rest is XOR, so a tag
+ * costs a small fraction of the XTS encryption of the same block; HMAC-SHA256 runs at about a
+ * tenth of that. 128-bit tags: a forgery is a 2⁻¹²⁸ guess per try.
+ *
+ * <p>Keys: HKDF-SHA256 of the LUKS volume key, salted with the array UUID, so two arrays under one
+ * passphrase have unrelated tags, and anyone who can read the volume can check it.
+ *
+ * <p>Threads: any; each thread gets its own ciphers and scratch space.
+ */
+final class BlockMac {
+    static final int TAG = 16;
+    private static final int CHUNK = 64 * 1024;
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final byte[] INFO = "nbdvault integrity v1 (PMAC-AES-256)".getBytes(StandardCharsets.US_ASCII);
+
+    private final int unit;
+    private final long[] masks;
+    private final SecretKeySpec inner;
+    private final SecretKeySpec outer;
+    private final long zeroSigma0;
+    private final long zeroSigma1;
+    private final ThreadLocal<Worker> workers = ThreadLocal.withInitial(Worker::new);
+
+    private BlockMac(int unit, byte[] okm) {
+        this.unit = unit;
+        this.inner = new SecretKeySpec(okm, 0, 32, "AES");
+        this.outer = new SecretKeySpec(okm, 32, 32, "AES");
+        this.masks = new long[unit / 8];
+        for (int i = 0; i < masks.length; i++) {
+            masks[i] = (long) LONGS.get(okm, 64 + 8 * i);
+        }
+        Arrays.fill(okm, (byte) 0);
+        long[] zero = sigmaOfZeroBlock();
+        zeroSigma0 = zero[0];
+        zeroSigma1 = zero[1];
+    }
+
+    /** The MAC of an array whose volume key is {@code volumeKey}, for blocks of {@code unit} bytes. */
+    static BlockMac derive(byte[] volumeKey, UUID array, int unit) {
+        if (unit < 512 || unit > 4096 || Integer.bitCount(unit) != 1) {
+            throw new IllegalArgumentException("integrity block must be a power of two from 512 to 4096: " + unit);
+        }
+        try {
+            byte[] salt = ByteBuffer.allocate(16).putLong(array.getMostSignificantBits())
+                    .putLong(array.getLeastSignificantBits()).array();
+            return new BlockMac(unit, hkdf(volumeKey, salt, 64 + unit));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HMAC-SHA256 and AES are part of every JDK", e);
+        }
+    }
+
+    /** RFC 5869 HKDF with HMAC-SHA256. */
+    private static byte[] hkdf(byte[] ikm, byte[] salt, int length) throws GeneralSecurityException {
+        Mac mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(salt, "HmacSHA256"));
+        byte[] prk = mac.doFinal(ikm);
+        mac.init(new SecretKeySpec(prk, "HmacSHA256"));
+        Arrays.fill(prk, (byte) 0);
+        byte[] out = new byte[length];
+        byte[] t = new byte[0];
+        for (int pos = 0, counter = 1; pos < length; counter++) {
+            mac.update(t);
+            mac.update(INFO);
+            mac.update((byte) counter);
+            t = mac.doFinal();
+            int n = Math.min(t.length, length - pos);
+            System.arraycopy(t, 0, out, pos, n);
+            pos += n;
+        }
+        return out;
+    }
+
+    int unit() {
+        return unit;
+    }
+
+    /**
+     * Tags of the {@code blocks} blocks at {@code data}'s index {@code at}, the first being block
+     * {@code firstBlock} of mirror group {@code group}, into {@code out} from {@code outAt}.
+     */
+    void tags(ByteBuf data, int at, int blocks, long firstBlock, int group, byte[] out, int outAt) {
+        Worker w = workers.get();
+        ByteBuffer nio = data.nioBuffer(at, blocks * unit).order(ByteOrder.LITTLE_ENDIAN);
+        byte[] sigmas = w.sigmas(blocks);
+        int perChunk = CHUNK / unit;
+        for (int b = 0; b < blocks; b += perChunk) {
+            int n = Math.min(perChunk, blocks - b);
+            int bytes = n * unit;
+            int base = b * unit;
+            for (int i = 0; i < bytes; i += 8) {
+                LONGS.set(w.in, i, nio.getLong(base + i) ^ masks[(i & (unit - 1)) >>> 3]);
+            }
+            w.encrypt(w.inner, w.in, bytes, w.out);
+            for (int k = 0; k < n; k++) {
+                long s0 = 0;
+                long s1 = 0;
+                for (int i = k * unit, end = i + unit; i < end; i += 16) {
+                    s0 ^= (long) LONGS.get(w.out, i);
+                    s1 ^= (long) LONGS.get(w.out, i + 8);
+                }
+                putAddressed(sigmas, (b + k) * TAG, s0, s1, firstBlock + b + k, group);
+            }
+        }
+        w.encryptOuter(sigmas, blocks * TAG, out, outAt);
+    }
+
+    /** Tags of blocks of zeroes (a fresh or discarded range): Σ is the same for all, so only the outer AES runs. */
+    void zeroTags(int blocks, long firstBlock, int group, byte[] out, int outAt) {
+        Worker w = workers.get();
+        byte[] sigmas = w.sigmas(blocks);
+        for (int k = 0; k < blocks; k++) {
+            putAddressed(sigmas, k * TAG, zeroSigma0, zeroSigma1, firstBlock + k, group);
+        }
+        w.encryptOuter(sigmas, blocks * TAG, out, outAt);
+    }
+
+    private void putAddressed(byte[] sigmas, int at, long s0, long s1, long block, int group) {
+        LONGS.set(sigmas, at, s0 ^ block);
+        LONGS.set(sigmas, at + 8, s1 ^ (((long) group << 32) | unit));
+    }
+
+    private long[] sigmaOfZeroBlock() {
+        Worker w = workers.get();
+        for (int i = 0; i < unit; i += 8) {
+            LONGS.set(w.in, i, masks[i >>> 3]);
+        }
+        w.encrypt(w.inner, w.in, unit, w.out);
+        long s0 = 0;
+        long s1 = 0;
+        for (int i = 0; i < unit; i += 16) {
+            s0 ^= (long) LONGS.get(w.out, i);
+            s1 ^= (long) LONGS.get(w.out, i + 8);
+        }
+        return new long[] {s0, s1};
+    }
+
+    /** One thread's ciphers and scratch buffers. */
+    private final class Worker {
+        final Cipher inner = cipher(BlockMac.this.inner);
+        final Cipher outer = cipher(BlockMac.this.outer);
+        final byte[] in = new byte[CHUNK];
+        final byte[] out = new byte[CHUNK];
+        byte[] sigmas = new byte[CHUNK / 512 * TAG];
+
+        byte[] sigmas(int blocks) {
+            if (sigmas.length < blocks * TAG) {
+                sigmas = new byte[blocks * TAG];
+            }
+            return sigmas;
+        }
+
+        void encrypt(Cipher c, byte[] from, int length, byte[] to) {
+            try {
+                c.doFinal(from, 0, length, to, 0);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        void encryptOuter(byte[] sigmas, int length, byte[] to, int at) {
+            try {
+                outer.doFinal(sigmas, 0, length, to, at);
+            } catch (ShortBufferException e) {
+                throw new IllegalArgumentException("tag buffer too small", e);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        private static Cipher cipher(SecretKeySpec key) {
+            try {
+                Cipher c = Cipher.getInstance("AES/ECB/NoPadding");
+                c.init(Cipher.ENCRYPT_MODE, key);
+                return c;
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("AES is part of every JDK", e);
+            }
+        }
+    }
+}

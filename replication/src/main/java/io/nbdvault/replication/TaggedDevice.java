@@ -1,0 +1,567 @@
+package io.nbdvault.replication;
+
+import io.nbdvault.core.BlockDevice;
+import io.nbdvault.core.BlockDeviceException;
+import io.nbdvault.core.Errno;
+import io.nbdvault.core.ForwardingDevice;
+import io.nbdvault.core.Futures;
+import io.nbdvault.core.WriteFlags;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+
+/**
+ * One member's data area with integrity tags (a filter over the member, like dm-integrity under
+ * md): every block read is checked against its tag before it goes up, every update writes the
+ * blocks' new tags beside the data. Tags live after the member's data ({@link ArrayGeometry}), so
+ * the data area stays a plain LUKS2 volume that cryptsetup opens alone.
+ *
+ * <p>A block that fails its check is read once more (after any write in flight over it), then
+ * reported as a {@link CorruptBlocksException}: the mirror above reads it from another copy and
+ * rewrites it here. Updates that overlap are ordered ({@link RangeOrder}) so data and tag reach the
+ * member in the same order; an update is complete when both are written (durably, with FUA). A
+ * crash between the two leaves a block whose tag disagrees only inside a region marked in the
+ * write-intent bitmap, which the array settles before it trusts it.
+ *
+ * <p>Tags are read and written in 4 KiB pages and cached (a budget shared by the array). Writes of
+ * one page coalesce: while the page is being written, later updates wait for the next write, which
+ * carries all of them. A page an update covers whole is never read first.
+ *
+ * <p>Threads: continuations run on whichever thread completes the member's requests; page state
+ * is guarded by the page's monitor, held only to copy 4 KiB at most, never across I/O.
+ */
+final class TaggedDevice extends ForwardingDevice {
+    private static final Logger LOG = Logger.getLogger(TaggedDevice.class.getName());
+    static final int PAGE = ArrayGeometry.TAG_PAGE;
+    static final int TAGS_PER_PAGE = PAGE / BlockMac.TAG;
+    private static final int KNOWN_BAD_LIMIT = 1 << 16;
+    /** Whole pages of tags written at once when a large range is zeroed. */
+    private static final int ZERO_BATCH_PAGES = 256;
+
+    private final BlockDevice tagArea;
+    private final long tagBase;
+    private final int unit;
+    private final int group;
+    private final String name;
+    private final ArrayIntegrity integrity;
+    private final ConcurrentHashMap<Long, Page> pages = new ConcurrentHashMap<>();
+    private final RangeOrder order = new RangeOrder();
+    private final AtomicLong corrupt = new AtomicLong();
+    private final AtomicLong repaired = new AtomicLong();
+    private final Set<Long> knownBad = ConcurrentHashMap.newKeySet();
+    private final AtomicLong clock = new AtomicLong();
+
+    /** A page of 256 tags, as this member holds them (or will, once the writes in flight land). */
+    private static final class Page {
+        final long index;
+        final byte[] tags = new byte[PAGE];
+        final CompletableFuture<Page> loaded = new CompletableFuture<>();
+        // Guarded by this:
+        int pins;
+        boolean evicted;
+        boolean writing;
+        List<CompletableFuture<Void>> waiting = new ArrayList<>();
+        boolean waitingFua;
+        volatile long used;
+
+        Page(long index) {
+            this.index = index;
+        }
+
+        boolean idle() {
+            return pins == 0 && !writing && waiting.isEmpty() && loaded.isDone();
+        }
+    }
+
+    /** Blocks read with their verdict: {@code bad} holds the indices (from the first block read) that failed. */
+    record Checked(ByteBuf data, BitSet bad) {
+    }
+
+    /**
+     * @param data    the member's data area (bounded, with a deadline)
+     * @param tagArea the whole member (with a deadline); tags start at byte {@code tagBase}
+     */
+    TaggedDevice(BlockDevice data, BlockDevice tagArea, long tagBase, int group, String name, ArrayIntegrity integrity) {
+        super(data);
+        this.tagArea = tagArea;
+        this.tagBase = tagBase;
+        this.unit = integrity.block();
+        this.group = group;
+        this.name = name;
+        this.integrity = integrity;
+    }
+
+    long corruptBlocks() {
+        return corrupt.get();
+    }
+
+    long repairedBlocks() {
+        return repaired.get();
+    }
+
+    int unit() {
+        return unit;
+    }
+
+    @Override
+    public int blockSize() {
+        return Math.max(unit, below.blockSize());
+    }
+
+    // ---- reads
+
+    @Override
+    public CompletableFuture<ByteBuf> read(long offset, int length) {
+        BlockMac mac = integrity.mac();
+        if (mac == null) {
+            return below.read(offset, length);
+        }
+        long from = offset / unit * unit;
+        long to = (offset + length + unit - 1) / unit * unit;
+        return verifiedRead(mac, from, (int) (to - from), true).thenApply(buf -> {
+            int skip = (int) (offset - from);
+            return buf.readerIndex(buf.readerIndex() + skip).writerIndex(buf.readerIndex() + length);
+        });
+    }
+
+    private CompletableFuture<ByteBuf> verifiedRead(BlockMac mac, long from, int length, boolean mayRetry) {
+        return readChecked(mac, from, length).thenCompose(c -> {
+            if (c.bad().isEmpty()) {
+                return CompletableFuture.completedFuture(c.data());
+            }
+            c.data().release();
+            long first = from / unit;
+            if (mayRetry) {
+                // A write over these blocks may have landed between the data and the tag we compared
+                // it with: wait for any in flight, then look again before calling it damage.
+                List<CompletableFuture<Void>> writes = order.overlapping(first, first + length / unit);
+                return Futures.all(writes).handle((x, e) -> null).thenCompose(x -> verifiedRead(mac, from, length, false));
+            }
+            long total = recordCorrupt(first, c.bad());
+            return CompletableFuture.failedFuture(new CorruptBlocksException(c.bad().cardinality() + " block(s) of " + name
+                    + " at " + describe(first, c.bad()) + " failed the integrity check", total));
+        });
+    }
+
+    /** Reads whole blocks and checks each against its tag, without judging: scrub decides what to do. */
+    CompletableFuture<Checked> readChecked(long from, int length) {
+        BlockMac mac = integrity.mac();
+        if (mac == null) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO, "integrity key not loaded"));
+        }
+        return readChecked(mac, from, length);
+    }
+
+    private CompletableFuture<Checked> readChecked(BlockMac mac, long from, int length) {
+        long first = from / unit;
+        int blocks = length / unit;
+        CompletableFuture<byte[]> expected = expectedTags(first, blocks);
+        return below.read(from, length).thenCompose(buf -> expected.handle((tags, error) -> {
+            if (error != null) {
+                buf.release();
+                throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(error));
+            }
+            try {
+                byte[] actual = new byte[blocks * BlockMac.TAG];
+                mac.tags(buf, buf.readerIndex(), blocks, first, group, actual, 0);
+                BitSet bad = new BitSet();
+                for (int b = 0; b < blocks; b++) {
+                    int at = b * BlockMac.TAG;
+                    if (!Arrays.equals(actual, at, at + BlockMac.TAG, tags, at, at + BlockMac.TAG)) {
+                        bad.set(b);
+                    }
+                }
+                return new Checked(buf, bad);
+            } catch (RuntimeException e) {
+                buf.release();
+                throw e;
+            }
+        }));
+    }
+
+    /** The tags this member holds for blocks [first, first + blocks), as one array. */
+    private CompletableFuture<byte[]> expectedTags(long first, int blocks) {
+        long p0 = first / TAGS_PER_PAGE;
+        long p1 = (first + blocks - 1) / TAGS_PER_PAGE;
+        List<CompletableFuture<Page>> pinned = new ArrayList<>();
+        for (long p = p0; p <= p1; p++) {
+            pinned.add(pin(p, null));
+        }
+        return Futures.all(pinned).handle((x, error) -> {
+            try {
+                if (error != null) {
+                    throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(error));
+                }
+                byte[] out = new byte[blocks * BlockMac.TAG];
+                for (CompletableFuture<Page> f : pinned) {
+                    Page page = f.join();
+                    long pageFirst = page.index * TAGS_PER_PAGE;
+                    long lo = Math.max(first, pageFirst);
+                    long hi = Math.min(first + blocks, pageFirst + TAGS_PER_PAGE);
+                    synchronized (page) {
+                        System.arraycopy(page.tags, (int) (lo - pageFirst) * BlockMac.TAG, out, (int) (lo - first) * BlockMac.TAG,
+                                (int) (hi - lo) * BlockMac.TAG);
+                    }
+                }
+                return out;
+            } finally {
+                pinned.forEach(f -> f.thenAccept(this::unpin));
+            }
+        });
+    }
+
+    // ---- updates
+
+    @Override
+    public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
+        BlockMac mac = integrity.mac();
+        int length = data.readableBytes();
+        CompletableFuture<Void> refused = refuse(mac, offset, length);
+        if (refused != null) {
+            return refused;
+        }
+        long first = offset / unit;
+        int blocks = length / unit;
+        byte[] tags = new byte[blocks * BlockMac.TAG];
+        mac.tags(data, data.readerIndex(), blocks, first, group, tags, 0);
+        return update(first, first + blocks, flags, () -> below.write(offset, data, flags), tags, mac);
+    }
+
+    /** Zeroes on the member, and the tags of zero blocks: a discarded block still verifies (as zeroes). */
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
+        BlockMac mac = integrity.mac();
+        CompletableFuture<Void> refused = refuse(mac, offset, length);
+        if (refused != null) {
+            return refused;
+        }
+        long first = offset / unit;
+        return update(first, first + length / unit, flags & WriteFlags.FUA,
+                () -> below.writeZeroes(offset, length, flags & ~WriteFlags.FAST_ZERO), null, mac);
+    }
+
+    /**
+     * A discard becomes zeroes (which may still deallocate): a block must read back as something its
+     * tag vouches for. Only whole blocks are discarded; a partial one keeps its data, as trim is advisory.
+     */
+    @Override
+    public CompletableFuture<Void> trim(long offset, long length, int flags) {
+        long from = (offset + unit - 1) / unit * unit;
+        long to = (offset + length) / unit * unit;
+        if (to <= from) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return writeZeroes(from, to - from, flags & WriteFlags.FUA);
+    }
+
+    private CompletableFuture<Void> refuse(BlockMac mac, long offset, long length) {
+        if (mac == null) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO,
+                    "integrity key not loaded: " + name + " takes no updates until the volume is unlocked"));
+        }
+        if (offset % unit != 0 || length % unit != 0) {
+            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EINVAL,
+                    "update " + offset + "+" + length + " is not aligned to the " + unit + "-byte integrity block"));
+        }
+        return null;
+    }
+
+    /**
+     * Runs one update over blocks [from, to) once the earlier overlapping ones finished: the data
+     * operation and the tag writes in parallel, complete when both are. {@code tags} null: zero blocks.
+     */
+    private CompletableFuture<Void> update(long from, long to, int flags, Supplier<CompletableFuture<Void>> dataOp,
+                                           byte[] tags, BlockMac mac) {
+        List<CompletableFuture<Void>> earlier = new ArrayList<>();
+        RangeOrder.Entry entry = order.enter(from, to, earlier);
+        boolean fua = (flags & WriteFlags.FUA) != 0;
+        CompletableFuture<Void> ready = earlier.isEmpty() ? CompletableFuture.completedFuture(null)
+                : Futures.all(earlier).handle((x, e) -> null);
+        CompletableFuture<Void> done = ready.thenCompose(x -> {
+            CompletableFuture<Void> data = Futures.call(dataOp);
+            CompletableFuture<Void> tagWrites = Futures.call(() -> writeTags(from, to, tags, fua, mac));
+            return Futures.all(List.of(data, tagWrites));
+        });
+        return done.whenComplete((x, error) -> {
+            order.exit(entry);
+            if (error == null) {
+                noteRewritten(from, to);
+            }
+        });
+    }
+
+    private CompletableFuture<Void> writeTags(long from, long to, byte[] tags, boolean fua, BlockMac mac) {
+        List<CompletableFuture<Void>> writes = new ArrayList<>();
+        long p0 = from / TAGS_PER_PAGE;
+        long p1 = (to - 1) / TAGS_PER_PAGE;
+        long bulkFrom = -1;
+        for (long p = p0; p <= p1; p++) {
+            long pageFirst = p * TAGS_PER_PAGE;
+            long lo = Math.max(from, pageFirst);
+            long hi = Math.min(to, pageFirst + TAGS_PER_PAGE);
+            boolean whole = lo == pageFirst && hi == pageFirst + TAGS_PER_PAGE;
+            if (tags == null && whole && !pages.containsKey(p)) {
+                // Large zeroed ranges: whole pages not in the cache are written as they are, in batches, never cached.
+                if (bulkFrom < 0) {
+                    bulkFrom = p;
+                }
+                if (p - bulkFrom + 1 == ZERO_BATCH_PAGES) {
+                    writes.add(writeZeroPages(bulkFrom, p + 1, fua, mac));
+                    bulkFrom = -1;
+                }
+                continue;
+            }
+            if (bulkFrom >= 0) {
+                writes.add(writeZeroPages(bulkFrom, p, fua, mac));
+                bulkFrom = -1;
+            }
+            byte[] part;
+            if (tags != null) {
+                part = Arrays.copyOfRange(tags, (int) (lo - from) * BlockMac.TAG, (int) (hi - from) * BlockMac.TAG);
+            } else {
+                part = new byte[(int) (hi - lo) * BlockMac.TAG];
+                mac.zeroTags((int) (hi - lo), lo, group, part, 0);
+            }
+            byte[] fresh = whole ? part : null;
+            writes.add(pin(p, fresh).thenCompose(page -> {
+                synchronized (page) {
+                    System.arraycopy(part, 0, page.tags, (int) (lo - pageFirst) * BlockMac.TAG, part.length);
+                }
+                // Scheduled first: a page with a write pending is not idle, so it stays cached once unpinned.
+                CompletableFuture<Void> written = schedule(page, fua);
+                unpin(page);
+                return written;
+            }));
+        }
+        if (bulkFrom >= 0) {
+            writes.add(writeZeroPages(bulkFrom, p1 + 1, fua, mac));
+        }
+        return Futures.all(writes);
+    }
+
+    /** Pages [p0, p1) of zero-block tags, straight to the member (one request); they are not cached. */
+    private CompletableFuture<Void> writeZeroPages(long p0, long p1, boolean fua, BlockMac mac) {
+        int count = (int) (p1 - p0);
+        byte[] bytes = new byte[count * PAGE];
+        mac.zeroTags(count * TAGS_PER_PAGE, p0 * TAGS_PER_PAGE, group, bytes, 0);
+        return Futures.call(() -> tagArea.write(tagBase + p0 * PAGE, Unpooled.wrappedBuffer(bytes), fua ? WriteFlags.FUA : 0));
+    }
+
+    /** Completes once a write of the page holding its current content has completed. */
+    private CompletableFuture<Void> schedule(Page page, boolean fua) {
+        CompletableFuture<Void> mine = new CompletableFuture<>();
+        Batch batch = null;
+        synchronized (page) {
+            page.waiting.add(mine);
+            page.waitingFua |= fua;
+            if (!page.writing) {
+                page.writing = true;
+                batch = takeBatch(page);
+            }
+        }
+        if (batch != null) {
+            writePage(page, batch);
+        }
+        return mine;
+    }
+
+    private record Batch(byte[] snapshot, List<CompletableFuture<Void>> waiters, boolean fua) {
+    }
+
+    /** Called holding the page's monitor. */
+    private static Batch takeBatch(Page page) {
+        Batch b = new Batch(page.tags.clone(), page.waiting, page.waitingFua);
+        page.waiting = new ArrayList<>();
+        page.waitingFua = false;
+        return b;
+    }
+
+    private void writePage(Page page, Batch batch) {
+        Futures.call(() -> tagArea.write(tagBase + page.index * PAGE, Unpooled.wrappedBuffer(batch.snapshot()),
+                batch.fua() ? WriteFlags.FUA : 0)).whenComplete((x, error) -> {
+            Batch next = null;
+            synchronized (page) {
+                if (page.waiting.isEmpty()) {
+                    page.writing = false;
+                } else {
+                    next = takeBatch(page);
+                }
+            }
+            for (CompletableFuture<Void> w : batch.waiters()) {
+                if (error == null) {
+                    w.complete(null);
+                } else {
+                    w.completeExceptionally(BlockDeviceException.unwrap(error));
+                }
+            }
+            if (next != null) {
+                writePage(page, next);
+            }
+        });
+    }
+
+    // ---- the cache
+
+    /**
+     * The page, pinned (not evicted while pinned). {@code fresh}: the update covers the whole page
+     * with these tags, so a page not cached is not read from the member first.
+     */
+    private CompletableFuture<Page> pin(long index, byte[] fresh) {
+        while (true) {
+            Page p = pages.get(index);
+            if (p == null) {
+                Page created = new Page(index);
+                created.pins = 1;
+                if (pages.putIfAbsent(index, created) == null) {
+                    created.used = clock.incrementAndGet();
+                    if (integrity.account(PAGE)) {
+                        evict();
+                    }
+                    if (fresh != null) {
+                        System.arraycopy(fresh, 0, created.tags, 0, PAGE);
+                        created.loaded.complete(created);
+                    } else {
+                        load(created);
+                    }
+                    return created.loaded;
+                }
+                continue;
+            }
+            synchronized (p) {
+                if (p.evicted) {
+                    continue;
+                }
+                p.pins++;
+            }
+            p.used = clock.incrementAndGet();
+            return p.loaded;
+        }
+    }
+
+    private void load(Page page) {
+        Futures.call(() -> tagArea.read(tagBase + page.index * PAGE, PAGE)).whenComplete((buf, error) -> {
+            if (error != null) {
+                drop(page);
+                page.loaded.completeExceptionally(BlockDeviceException.unwrap(error));
+                return;
+            }
+            try {
+                buf.getBytes(buf.readerIndex(), page.tags);
+            } finally {
+                buf.release();
+            }
+            page.loaded.complete(page);
+        });
+    }
+
+    private void unpin(Page page) {
+        synchronized (page) {
+            page.pins--;
+        }
+    }
+
+    private void drop(Page page) {
+        synchronized (page) {
+            if (page.evicted) {
+                return;
+            }
+            page.evicted = true;
+        }
+        if (pages.remove(page.index, page)) {
+            integrity.account(-PAGE);
+        }
+    }
+
+    /** Over budget: drops idle pages, least recently used first among a sample, down to 7/8 of this member's share. */
+    private void evict() {
+        List<Page> idle = new ArrayList<>();
+        for (Page p : pages.values()) {
+            synchronized (p) {
+                if (p.idle() && !p.loaded.isCompletedExceptionally()) {
+                    idle.add(p);
+                }
+            }
+        }
+        idle.sort((a, b) -> Long.compare(a.used, b.used));
+        int target = Math.max(1, idle.size() / 8);
+        for (int i = 0; i < target; i++) {
+            Page p = idle.get(i);
+            synchronized (p) {
+                if (!p.idle()) {
+                    continue;
+                }
+                p.evicted = true;
+            }
+            if (pages.remove(p.index, p)) {
+                integrity.account(-PAGE);
+            }
+        }
+    }
+
+    // ---- what was found
+
+    private long recordCorrupt(long first, BitSet bad) {
+        long total = corrupt.addAndGet(bad.cardinality());
+        for (int b = bad.nextSetBit(0); b >= 0 && knownBad.size() < KNOWN_BAD_LIMIT; b = bad.nextSetBit(b + 1)) {
+            knownBad.add(first + b);
+        }
+        LOG.warning("integrity: " + name + " (group " + group + ") returned " + bad.cardinality() + " bad block(s) at "
+                + describe(first, bad) + "; " + total + " so far");
+        return total;
+    }
+
+    /** Scrub found these blocks bad here (they are rewritten from a good copy when it repairs). */
+    void noteBad(long first, BitSet bad) {
+        recordCorrupt(first, bad);
+    }
+
+    private void noteRewritten(long from, long to) {
+        if (knownBad.isEmpty()) {
+            return;
+        }
+        if (to - from <= knownBad.size()) {
+            for (long b = from; b < to; b++) {
+                if (knownBad.remove(b)) {
+                    repaired.incrementAndGet();
+                }
+            }
+        } else {
+            knownBad.removeIf(b -> {
+                boolean in = b >= from && b < to;
+                if (in) {
+                    repaired.incrementAndGet();
+                }
+                return in;
+            });
+        }
+    }
+
+    /** "byte offsets a, b, c… (unit-byte blocks)" in the member's data area, the first eight. */
+    private String describe(long first, BitSet bad) {
+        StringBuilder s = new StringBuilder("member offset");
+        int shown = 0;
+        for (int b = bad.nextSetBit(0); b >= 0; b = bad.nextSetBit(b + 1)) {
+            if (shown++ == 8) {
+                s.append(" …");
+                break;
+            }
+            s.append(shown == 1 ? " " : ", ").append((first + b) * unit);
+        }
+        return s.toString();
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}
