@@ -19,7 +19,7 @@ printf 'benchmark passphrase' > "$W/key"
 
 # nbdvault: three nbdkit replicas, array + LUKS2 created by nbdvault.
 for i in 1 2 3; do
-  truncate -s $((bytes + 32 * 1024 * 1024)) "$W/v$i.img"
+  truncate -s $((bytes + bytes / 32 + 2 * 1024 * 1024)) "$W/v$i.img"  # data, integrity tags (1/32), metadata
   nbdkit -U "$W/v$i.sock" --exit-with-parent file "$W/v$i.img" &
 done
 sleep 1

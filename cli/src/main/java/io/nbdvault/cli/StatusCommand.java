@@ -31,6 +31,8 @@ public final class StatusCommand implements Callable<Integer> {
                 g.path("copies").asInt(), g.path("chunkSize").asInt());
         System.out.printf("Size       : %d bytes%n", g.path("dataSize").asLong());
         System.out.printf("Events     : %d%n", status.path("events").asLong());
+        int tagBlock = g.path("integrityBlock").asInt();
+        System.out.printf("Integrity  : %s%n", tagBlock == 0 ? "none" : "pmac-aes256 tag per " + tagBlock + "-byte block");
         long dirty = 0;
         for (JsonNode d : status.path("dirtyRegions")) {
             dirty += d.asLong();
@@ -49,6 +51,13 @@ public final class StatusCommand implements Callable<Integer> {
                     m.path("p50Micros").asLong(),
                     m.path("p99Micros").asLong(), m.path("p999Micros").asLong(), m.path("requests").asLong(),
                     m.path("name").asText());
+        }
+        for (JsonNode m : status.path("members")) {
+            if (m.path("corruptBlocks").asLong() > 0) {
+                System.out.printf("Bad blocks : %s returned %d block(s) that failed their integrity check; %d rewritten "
+                        + "from a copy that verified%n", m.path("name").asText(), m.path("corruptBlocks").asLong(),
+                        m.path("repairedBlocks").asLong());
+            }
         }
         return 0;
     }

@@ -22,6 +22,7 @@ final class ArrayIntegrity {
     private final long cacheBudget;
     private final AtomicLong cached = new AtomicLong();
     private volatile BlockMac mac;
+    private volatile boolean settled;
 
     ArrayIntegrity(UUID array, int block, long cacheBudget) {
         this.array = array;
@@ -36,6 +37,18 @@ final class ArrayIntegrity {
     /** Null until {@link #arm}. */
     BlockMac mac() {
         return mac;
+    }
+
+    /**
+     * True once the regions the bitmap marked at assembly have been settled: until then their bits
+     * must stay set (a process killed meanwhile settles them at the next unlock).
+     */
+    boolean settled() {
+        return settled;
+    }
+
+    void markSettled() {
+        settled = true;
     }
 
     int block() {

@@ -26,7 +26,8 @@ final class BitmapClearing {
     void tick() {
         for (int g = 0; g < parts.copies().length; g++) {
             CopySet copies = parts.copies()[g];
-            if (!copies.fullyInSync() || !running[g].compareAndSet(false, true)) {
+            boolean unsettled = parts.integrity() != null && !parts.integrity().settled();
+            if (unsettled || !copies.fullyInSync() || !running[g].compareAndSet(false, true)) {
                 continue;
             }
             int group = g;

@@ -84,6 +84,12 @@ final class MeteredDevice extends ForwardingDevice {
         return metered(() -> below.write(offset, data, flags));
     }
 
+    /** A write with its integrity tags computed once for all copies (see {@link TaggedDevice#tagsFor}). */
+    CompletableFuture<Void> write(long offset, ByteBuf data, int flags, byte[] tags) {
+        TaggedDevice t = tagged();
+        return t == null || tags == null ? write(offset, data, flags) : metered(() -> t.write(offset, data, flags, tags));
+    }
+
     @Override
     public CompletableFuture<Void> flush() {
         return metered(below::flush);

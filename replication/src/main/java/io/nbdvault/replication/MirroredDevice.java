@@ -155,8 +155,20 @@ public final class MirroredDevice implements BlockDevice {
 
     /** A write, with both moments: acknowledged (quorum) and settled (every copy answered; {@code data} is needed until then). */
     QuorumWrite.Outcome writeOutcome(long offset, ByteBuf data, int flags) {
+        byte[] tags = tagsOnce(offset, data);
         return QuorumWrite.run(copies, writeQuorum, maxLag, offset, data.readableBytes(),
-                copy -> onCopy(copy, d -> d.write(offset, data, flags)), "write");
+                copy -> Futures.call(() -> copies.device(copy).write(offset, data, flags, tags)), "write");
+    }
+
+    /** With integrity, the update's tags, computed once here rather than once per copy (they are the same on all). */
+    private byte[] tagsOnce(long offset, ByteBuf data) {
+        for (int c = 0; c < copies.count(); c++) {
+            TaggedDevice t = copies.device(c).tagged();
+            if (t != null) {
+                return t.tagsFor(offset, data);
+            }
+        }
+        return null;
     }
 
     @Override

@@ -255,6 +255,7 @@ public final class ReplicatedArray implements AutoCloseable {
             }
             return Futures.all(settled);
         }));
+        integrity.markSettled();
     }
 
     public UUID id() {
@@ -342,8 +343,10 @@ public final class ReplicatedArray implements AutoCloseable {
             }));
             for (int g = 0; g < geometry().groups(); g++) {
                 CopySet copies = parts.copies()[g];
-                if (copies.fullyInSync()) {
-                    // Nothing in flight and every copy flushed: the copies agree everywhere.
+                boolean unsettled = parts.integrity() != null && !parts.integrity().settled();
+                if (copies.fullyInSync() && !unsettled) {
+                    // Nothing in flight and every copy flushed: the copies agree everywhere (and, with
+                    // integrity, the regions a crash left marked were settled: else they stay marked).
                     join(parts.bitmaps()[g].clearIdle(membership.events() + 1, copies::fullyInSync, true).exceptionally(e -> 0));
                 }
             }

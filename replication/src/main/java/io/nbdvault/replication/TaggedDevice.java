@@ -224,6 +224,26 @@ final class TaggedDevice extends ForwardingDevice {
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
+        return write(offset, data, flags, null);
+    }
+
+    /**
+     * The tags of an update, computed once for every copy (they are the same on all): null when
+     * the key is not loaded yet or the update is not aligned (each copy then refuses it itself).
+     */
+    byte[] tagsFor(long offset, ByteBuf data) {
+        BlockMac mac = integrity.mac();
+        int length = data.readableBytes();
+        if (mac == null || offset % unit != 0 || length % unit != 0) {
+            return null;
+        }
+        byte[] tags = new byte[length / unit * BlockMac.TAG];
+        mac.tags(data, data.readerIndex(), length / unit, offset / unit, group, tags, 0);
+        return tags;
+    }
+
+    /** A write whose tags the mirror computed already ({@link #tagsFor}); null: computed here. */
+    CompletableFuture<Void> write(long offset, ByteBuf data, int flags, byte[] precomputed) {
         BlockMac mac = integrity.mac();
         int length = data.readableBytes();
         CompletableFuture<Void> refused = refuse(mac, offset, length);
@@ -232,8 +252,7 @@ final class TaggedDevice extends ForwardingDevice {
         }
         long first = offset / unit;
         int blocks = length / unit;
-        byte[] tags = new byte[blocks * BlockMac.TAG];
-        mac.tags(data, data.readerIndex(), blocks, first, group, tags, 0);
+        byte[] tags = precomputed != null ? precomputed : tagsFor(offset, data);
         return update(first, first + blocks, flags, () -> below.write(offset, data, flags), tags, mac);
     }
 
@@ -302,6 +321,7 @@ final class TaggedDevice extends ForwardingDevice {
 
     private CompletableFuture<Void> writeTags(long from, long to, byte[] tags, boolean fua, BlockMac mac) {
         List<CompletableFuture<Void>> writes = new ArrayList<>();
+        List<long[]> bulk = new ArrayList<>();
         long p0 = from / TAGS_PER_PAGE;
         long p1 = (to - 1) / TAGS_PER_PAGE;
         long bulkFrom = -1;
@@ -316,13 +336,13 @@ final class TaggedDevice extends ForwardingDevice {
                     bulkFrom = p;
                 }
                 if (p - bulkFrom + 1 == ZERO_BATCH_PAGES) {
-                    writes.add(writeZeroPages(bulkFrom, p + 1, fua, mac));
+                    bulk.add(new long[] {bulkFrom, p + 1});
                     bulkFrom = -1;
                 }
                 continue;
             }
             if (bulkFrom >= 0) {
-                writes.add(writeZeroPages(bulkFrom, p, fua, mac));
+                bulk.add(new long[] {bulkFrom, p});
                 bulkFrom = -1;
             }
             byte[] part;
@@ -344,8 +364,14 @@ final class TaggedDevice extends ForwardingDevice {
             }));
         }
         if (bulkFrom >= 0) {
-            writes.add(writeZeroPages(bulkFrom, p1 + 1, fua, mac));
+            bulk.add(new long[] {bulkFrom, p1 + 1});
         }
+        // One batch after the other: zeroing a large volume holds one MiB of tags at a time, not all of them.
+        CompletableFuture<Void> batches = CompletableFuture.completedFuture(null);
+        for (long[] b : bulk) {
+            batches = batches.thenCompose(x -> writeZeroPages(b[0], b[1], fua, mac));
+        }
+        writes.add(batches);
         return Futures.all(writes);
     }
 

@@ -200,6 +200,24 @@ class IntegrityTest {
     }
 
     @Test
+    void regionsLeftMarkedByACrashStayMarkedUntilTheyAreSettled() throws Exception {
+        // One copy: nothing to resync after the crash, so only the settling keeps the marks.
+        ArrayGeometry single = new ArrayGeometry(1, 1, 64 * 1024, 8 * MIB, BLOCK);
+        List<Member> ms = reopenable(members(1, single.memberSize()));
+        armed(ReplicatedArray.create(ms, single, FROZEN)).close();
+        ReplicatedArray crashed = armed(ReplicatedArray.assemble(ms, FROZEN));
+        byte[] torn = data(BLOCK, 13);
+        crashed.bitmapForTest(0).begin(2 * MIB, torn.length).join();
+        ms.forEach(m -> m.device().write(2 * MIB, Unpooled.wrappedBuffer(torn), 0).join());
+        // Assembled and closed again without the key (a wrong passphrase, say): nothing is settled,
+        // so the marks must survive, or the half-written block would be unreadable for good.
+        ReplicatedArray.assemble(ms, FROZEN).close();
+        try (ReplicatedArray a = armed(ReplicatedArray.assemble(ms, FROZEN))) {
+            assertArrayEquals(torn, Devices.read(a.volume(), 2 * MIB, BLOCK));
+        }
+    }
+
+    @Test
     void updatesWaitForTheKeyAndReadsOfTheHeaderDoNot() throws Exception {
         List<Member> ms = reopenable(members(3, GEOMETRY.memberSize()));
         byte[] d = data(BLOCK, 10);
