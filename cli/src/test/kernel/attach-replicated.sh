@@ -55,6 +55,7 @@ fstrim -v /mnt/x > fstrim.log 2>&1 && result fstrim-status 0 || result fstrim-st
 sync
 result allocated-after-trim "$(allocated)"
 result trims-by-fstrim $(($(requests '(Trim|Zero)') - trims))
+cat fstrim.log; grep -E " (Trim|Zero) id=" $R/r1-requests.log | tail -n 3 || true
 
 step "write a tree"
 write_tree() {  # write_tree DIR COUNT

@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
                 FormatCommand.class,
                 KeyCommand.class,
                 HeaderCommand.class,
+                UpgradeCommand.class,
                 AttachCommand.class,
                 DetachCommand.class,
         })

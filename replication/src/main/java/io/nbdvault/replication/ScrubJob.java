@@ -7,6 +7,7 @@ import io.nbdvault.core.WriteFlags;
 import io.netty.buffer.ByteBuf;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -96,8 +97,10 @@ final class ScrubJob extends RegionJob {
         long first = pos / unit;
         int count = sources.size();
         BitSet[] bad = new BitSet[count];
-        java.util.Arrays.setAll(bad, i -> new BitSet());
-        List<CompletableFuture<Void>> fixes = new ArrayList<>();
+        BitSet[] rewrite = new BitSet[count];
+        Arrays.setAll(bad, i -> new BitSet());
+        Arrays.setAll(rewrite, i -> new BitSet());
+        int[] winners = new int[blocks];
         long found = 0;
         long unvouched = 0;
         for (int b = 0; b < blocks; b++) {
@@ -107,46 +110,54 @@ final class ScrubJob extends RegionJob {
                     verifying.add(i);
                 }
             }
-            int winner;
-            List<Integer> rewrite = new ArrayList<>();
             if (!verifying.isEmpty()) {
-                winner = majority(verifying, checked, b * unit, unit);
+                int winner = majority(verifying, checked, b * unit, unit);
+                winners[b] = winner;
                 for (int i = 0; i < count; i++) {
                     if (!verifying.contains(i) || !same(checked.get(i).data(), checked.get(winner).data(), b * unit, unit)) {
-                        rewrite.add(i);
+                        rewrite[i].set(b);
+                        // Settling repairs what a crash left half-written: expected there, not damage to report.
+                        if (mode != Mode.SETTLE) {
+                            bad[i].set(b);
+                            found++;
+                        }
                     }
                 }
             } else if (mode == Mode.SETTLE) {
                 List<Integer> all = new ArrayList<>();
                 for (int i = 0; i < count; i++) {
                     all.add(i);
+                    rewrite[i].set(b);
                 }
-                winner = majority(all, checked, b * unit, unit);
-                rewrite.addAll(all);
+                winners[b] = majority(all, checked, b * unit, unit);
             } else {
                 unvouched++;
                 LOG.severe("scrub: no copy of group block at member offset " + (first + b) * unit
                         + " passes its integrity check; reads of it fail with EIO");
-                continue;
-            }
-            for (int i : rewrite) {
-                // Settling repairs what a crash left half-written: expected there, not damage to report.
-                if (mode != Mode.SETTLE) {
-                    bad[i].set(b);
-                    found++;
-                }
-                if (mode != Mode.CHECK) {
-                    ByteBuf good = checked.get(winner).data();
-                    ByteBuf block = good.retainedSlice(good.readerIndex() + b * unit, unit);
-                    long at = (first + b) * unit;
-                    fixes.add(Futures.call(() -> copies.device(sources.get(i)).write(at, block, WriteFlags.FUA))
-                            .whenComplete((x, e) -> block.release()));
-                }
             }
         }
         for (int i = 0; i < count; i++) {
             if (!bad[i].isEmpty()) {
                 copies.device(sources.get(i)).tagged().noteBad(first, bad[i]);
+            }
+        }
+        List<CompletableFuture<Void>> fixes = new ArrayList<>();
+        if (mode != Mode.CHECK) {
+            for (int i = 0; i < count; i++) {
+                int target = sources.get(i);
+                // Consecutive blocks taken from the same copy go as one write.
+                for (int b = rewrite[i].nextSetBit(0); b >= 0; ) {
+                    int end = b + 1;
+                    while (end < blocks && rewrite[i].get(end) && winners[end] == winners[b]) {
+                        end++;
+                    }
+                    ByteBuf good = checked.get(winners[b]).data();
+                    ByteBuf run = good.retainedSlice(good.readerIndex() + b * unit, (end - b) * unit);
+                    long at = (first + b) * unit;
+                    fixes.add(Futures.call(() -> copies.device(target).write(at, run, WriteFlags.FUA))
+                            .whenComplete((x, e) -> run.release()));
+                    b = rewrite[i].nextSetBit(end);
+                }
             }
         }
         long result = found + unvouched;

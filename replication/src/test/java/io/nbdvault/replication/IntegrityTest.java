@@ -234,6 +234,39 @@ class IntegrityTest {
     }
 
     @Test
+    void anArrayMadeWithoutTagsIsUpgradedInPlaceAndKeepsItsData() throws Exception {
+        ArrayGeometry plain = new ArrayGeometry(1, 3, 64 * 1024, 8 * MIB);
+        List<Member> small = reopenable(members(3, plain.memberSize()));
+        ReplicatedArray.create(small, plain, FROZEN).close();
+        IllegalArgumentException noRoom = assertThrows(IllegalArgumentException.class,
+                () -> IntegrityUpgrade.prepare(small, BLOCK, FROZEN));
+        assertTrue(noRoom.getMessage().contains("grow it first"), noRoom.getMessage());
+
+        // Members with room for the tags (as after growing them), holding a volume made without tags.
+        List<Member> ms = reopenable(members(3, GEOMETRY.memberSize()));
+        byte[] d = data((int) MIB, 14);
+        try (ReplicatedArray a = ReplicatedArray.create(ms, plain, FROZEN)) {
+            a.volume().write(MIB, Unpooled.wrappedBuffer(d), 0).join();
+        }
+        // One copy disagrees before the upgrade: the content most copies hold is what gets tagged.
+        rot(ms.get(2), MIB + 4096 * 3);
+        assertEquals(GEOMETRY, IntegrityUpgrade.prepare(ms, BLOCK, FROZEN));
+        assertThrows(IllegalStateException.class, () -> IntegrityUpgrade.prepare(ms, BLOCK, FROZEN), "only once");
+        try (ReplicatedArray a = armed(ReplicatedArray.assemble(ms, FROZEN))) {
+            assertTrue(a.hasIntegrity());
+            assertArrayEquals(d, Devices.read(a.volume(), MIB, d.length));
+            for (Member m : ms) {
+                assertArrayEquals(d, Devices.read(m.device(), MIB, d.length), m.name() + " agrees");
+            }
+            assertEquals(0L, a.scrub(false).join());
+        }
+        rot(ms.get(0), MIB + 100);
+        try (ReplicatedArray a = armed(ReplicatedArray.assemble(ms, FROZEN))) {
+            assertEquals(1L, a.scrub(false).join(), "the upgraded array's tags catch what they must");
+        }
+    }
+
+    @Test
     void anArrayWithoutIntegrityHasNoTagsAndAVersion1Superblock() throws Exception {
         ArrayGeometry plain = new ArrayGeometry(1, 3, 64 * 1024, 8 * MIB);
         assertEquals(0, plain.tagAreaSize());

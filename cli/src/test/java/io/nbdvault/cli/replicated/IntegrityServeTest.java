@@ -134,6 +134,39 @@ class IntegrityServeTest {
     }
 
     @Test
+    void aVolumeCreatedWithoutTagsIsUpgradedItsFileMembersGrown() throws Exception {
+        Path key = dir.resolve("key");
+        Files.writeString(key, "upgrade passphrase");
+        List<String> members = List.of(dir.resolve("a.img").toString(), dir.resolve("b.img").toString(),
+                dir.resolve("c.img").toString());
+        List<String> create = new ArrayList<>(List.of("create", "--integrity", "none", "--size", "64M", "--key-file",
+                key.toString()));
+        create.addAll(List.of(NbdkitReplicas.CHEAP_KDF));
+        create.addAll(members);
+        cli(create.toArray(String[]::new));
+        Path nbdSocket = dir.resolve("vol.sock");
+        String volume = "nbd+unix:///?socket=" + nbdSocket;
+        try (NbdvaultProcess server = serve(key, nbdSocket, members)) {
+            assertTrue(cli("status", "--admin-socket", admin(nbdSocket)).contains("Integrity  : none"));
+            qemuIo(volume, "write -P 0x5e 3M 2M").assertOk();
+            server.terminate(Duration.ofSeconds(60));
+        }
+        List<String> upgrade = new ArrayList<>(List.of("upgrade", "--integrity", "pmac-aes256", "--key-file", key.toString()));
+        upgrade.addAll(members);
+        long before = Files.size(Path.of(members.get(0)));
+        cli(upgrade.toArray(String[]::new));
+        assertEquals(before + 2 * MIB, Files.size(Path.of(members.get(0))), "grown by the tags of 64 MiB of 512-byte blocks");
+        assertNotEquals(0, io.nbdvault.cli.Main.run(upgrade.toArray(String[]::new)), "only once");
+        xorByte(Path.of(members.get(1)), PAYLOAD + 4 * MIB + 9);
+        try (NbdvaultProcess server = serve(key, nbdSocket, members)) {
+            assertTrue(cli("status", "--admin-socket", admin(nbdSocket)).contains("Integrity  : pmac-aes256"));
+            assertEquals("mismatches: 1", cli("scrub", "--admin-socket", admin(nbdSocket)).trim());
+            qemuIo(volume, "read -P 0x5e 3M 2M").assertOk();
+            server.terminate(Duration.ofSeconds(60));
+        }
+    }
+
+    @Test
     void fileMembersAlteredWhileStoppedAreReadRightAndEachStillOpensWithCryptsetup() throws Exception {
         Path key = dir.resolve("key");
         Files.writeString(key, "file passphrase");
