@@ -14,6 +14,22 @@ record ArrayParts(Membership membership, CopySet[] copies, WriteIntentBitmap[] b
         return membership.geometry;
     }
 
+    /**
+     * With integrity: writes back the tags every live copy of the group holds in memory, durably.
+     * A region's bit may be cleared only after this, for the updates it saw, has completed.
+     */
+    java.util.concurrent.CompletableFuture<Void> writeBackTags(int group) {
+        java.util.List<java.util.concurrent.CompletableFuture<Void>> all = new java.util.ArrayList<>();
+        CopySet set = copies[group];
+        for (int c = 0; c < set.count(); c++) {
+            TaggedDevice t = set.device(c).tagged();
+            if (t != null && set.isLive(c)) {
+                all.add(t.writeBack());
+            }
+        }
+        return io.nbdvault.core.Futures.all(all);
+    }
+
     /** Writes a group's bitmap header and pages to every copy in service (after a copy joined). */
     java.util.concurrent.CompletableFuture<Void> persistBitmap(int group) {
         WriteIntentBitmap b = bitmaps[group];

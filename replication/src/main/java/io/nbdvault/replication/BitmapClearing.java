@@ -27,16 +27,25 @@ final class BitmapClearing {
         for (int g = 0; g < parts.copies().length; g++) {
             CopySet copies = parts.copies()[g];
             boolean unsettled = parts.integrity() != null && !parts.integrity().settled();
-            if (unsettled || !copies.fullyInSync() || !running[g].compareAndSet(false, true)) {
+            if (unsettled || !running[g].compareAndSet(false, true)) {
                 continue;
             }
             int group = g;
-            parts.bitmaps()[g].clearIdle(parts.membership().events(), copies::fullyInSync, false).whenComplete((n, e) -> {
-                running[group].set(false);
-                if (e != null) {
-                    LOG.warning("clearing the bitmap of group " + group + " failed: " + BlockDeviceException.unwrap(e).getMessage());
-                }
-            });
+            long events = parts.membership().events();
+            // With integrity, the tags of every update done so far are made durable first: a region
+            // idle for the whole period had its last update before this began, so its tags are on
+            // disk once it completes, and only then may its bit go.
+            parts.writeBackTags(group)
+                    .thenCompose(x -> copies.fullyInSync()
+                            ? parts.bitmaps()[group].clearIdle(events, copies::fullyInSync, false)
+                            : java.util.concurrent.CompletableFuture.completedFuture(0))
+                    .whenComplete((n, e) -> {
+                        running[group].set(false);
+                        if (e != null) {
+                            LOG.warning("clearing the bitmap of group " + group + " failed: "
+                                    + BlockDeviceException.unwrap(e).getMessage());
+                        }
+                    });
         }
     }
 }

@@ -344,6 +344,20 @@ public final class ReplicatedArray implements AutoCloseable {
             for (int g = 0; g < geometry().groups(); g++) {
                 CopySet copies = parts.copies()[g];
                 boolean unsettled = parts.integrity() != null && !parts.integrity().settled();
+                if (!unsettled && parts.integrity() != null && parts.integrity().mac() != null) {
+                    // The tags held in memory, durable before any region is called clean.
+                    int group = g;
+                    boolean written = parts.writeBackTags(group).handle((x, e) -> {
+                        if (e != null) {
+                            LOG.warning("writing back the tags of group " + group + " failed: "
+                                    + BlockDeviceException.unwrap(e).getMessage() + "; its regions stay marked");
+                        }
+                        return e == null;
+                    }).join();
+                    if (!written) {
+                        continue;
+                    }
+                }
                 if (copies.fullyInSync() && !unsettled) {
                     // Nothing in flight and every copy flushed: the copies agree everywhere (and, with
                     // integrity, the regions a crash left marked were settled: else they stay marked).

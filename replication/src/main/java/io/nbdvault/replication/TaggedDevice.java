@@ -33,9 +33,13 @@ import java.util.logging.Logger;
  * crash between the two leaves a block whose tag disagrees only inside a region marked in the
  * write-intent bitmap, which the array settles before it trusts it.
  *
- * <p>Tags are read and written in 4 KiB pages and cached (a budget shared by the array). Writes of
- * one page coalesce: while the page is being written, later updates wait for the next write, which
- * carries all of them. A page an update covers whole is never read first.
+ * <p>Tags are read and written in 4 KiB pages and cached (a budget shared by the array). An update
+ * completes once its data is written: its tags go into the cached page, which is written back
+ * later ({@link #writeBack}, every bitmap period, and before a region's bit is cleared), so a
+ * small random write costs one request, not two, and the tag writes of many updates coalesce. That
+ * is safe because the region stays marked in the write-intent bitmap until the tags are durable:
+ * a crash before that leaves the blocks whose tags lag inside marked regions, which are settled
+ * at the next unlock. A page an update covers whole is never read first.
  *
  * <p>Threads: continuations run on whichever thread completes the member's requests; page state
  * is guarded by the page's monitor, held only to copy 4 KiB at most, never across I/O.
@@ -60,6 +64,7 @@ final class TaggedDevice extends ForwardingDevice {
     private final AtomicLong repaired = new AtomicLong();
     private final Set<Long> knownBad = ConcurrentHashMap.newKeySet();
     private final AtomicLong clock = new AtomicLong();
+    private final java.util.concurrent.atomic.AtomicBoolean writingBack = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** A page of 256 tags, as this member holds them (or will, once the writes in flight land). */
     private static final class Page {
@@ -69,6 +74,8 @@ final class TaggedDevice extends ForwardingDevice {
         // Guarded by this:
         int pins;
         boolean evicted;
+        /** Holds tags not yet written back. */
+        boolean dirty;
         boolean writing;
         List<CompletableFuture<Void>> waiting = new ArrayList<>();
         boolean waitingFua;
@@ -79,7 +86,7 @@ final class TaggedDevice extends ForwardingDevice {
         }
 
         boolean idle() {
-            return pins == 0 && !writing && waiting.isEmpty() && loaded.isDone();
+            return pins == 0 && !dirty && !writing && waiting.isEmpty() && loaded.isDone();
         }
     }
 
@@ -353,14 +360,13 @@ final class TaggedDevice extends ForwardingDevice {
                 mac.zeroTags((int) (hi - lo), lo, group, part, 0);
             }
             byte[] fresh = whole ? part : null;
-            writes.add(pin(p, fresh).thenCompose(page -> {
+            writes.add(pin(p, fresh).thenAccept(page -> {
                 synchronized (page) {
                     System.arraycopy(part, 0, page.tags, (int) (lo - pageFirst) * BlockMac.TAG, part.length);
+                    // Dirty before unpinned: a page holding tags not written back is never evicted.
+                    page.dirty = true;
+                    page.pins--;
                 }
-                // Scheduled first: a page with a write pending is not idle, so it stays cached once unpinned.
-                CompletableFuture<Void> written = schedule(page, fua);
-                unpin(page);
-                return written;
             }));
         }
         if (bulkFrom >= 0) {
@@ -373,6 +379,31 @@ final class TaggedDevice extends ForwardingDevice {
         }
         writes.add(batches);
         return Futures.all(writes);
+    }
+
+    /**
+     * Writes every page holding tags not yet written back, then flushes the member: once this
+     * completes, the tags of every update completed before it began are durable. Failures are
+     * reported (the caller keeps the regions marked); a page that fails stays dirty.
+     */
+    CompletableFuture<Void> writeBack() {
+        List<CompletableFuture<Void>> writes = new ArrayList<>();
+        for (Page page : pages.values()) {
+            synchronized (page) {
+                if (!page.dirty) {
+                    continue;
+                }
+                page.dirty = false;
+            }
+            writes.add(schedule(page, false).whenComplete((x, e) -> {
+                if (e != null) {
+                    synchronized (page) {
+                        page.dirty = true;
+                    }
+                }
+            }));
+        }
+        return Futures.all(writes).thenCompose(x -> tagArea.flush());
     }
 
     /** Pages [p0, p1) of zero-block tags, straight to the member (one request); they are not cached. */
@@ -517,6 +548,11 @@ final class TaggedDevice extends ForwardingDevice {
                     idle.add(p);
                 }
             }
+        }
+        if (idle.isEmpty() && writingBack.compareAndSet(false, true)) {
+            // Full of tags not written back: write them, so the pages can go next time.
+            writeBack().whenComplete((x, e) -> writingBack.set(false));
+            return;
         }
         idle.sort((a, b) -> Long.compare(a.used, b.used));
         int target = Math.max(1, idle.size() / 8);

@@ -218,6 +218,27 @@ class IntegrityTest {
     }
 
     @Test
+    void tagsAreDurableBeforeTheBitmapForgetsTheirRegion() throws Exception {
+        List<Member> ms = reopenable(members(3, GEOMETRY.memberSize()));
+        armed(ReplicatedArray.create(ms, GEOMETRY, WriteIntentBitmapTest.FAST)).close();
+        ReplicatedArray crashed = armed(ReplicatedArray.assemble(ms, WriteIntentBitmapTest.FAST));
+        byte[] d = data(64 * 1024, 15);
+        crashed.volume().write(3 * MIB, Unpooled.wrappedBuffer(d), 0).join();
+        // Tags are written back lazily; the region's bit goes only once they are durable.
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (crashed.status().dirtyRegions().get(0) > 0) {
+            assertTrue(System.nanoTime() < deadline, "the bitmap is cleared once the region is idle");
+            Thread.sleep(20);
+        }
+        // The crash: never closed. Nothing is marked, so nothing will be settled: the tags must be there.
+        try (ReplicatedArray a = armed(ReplicatedArray.assemble(ms, FROZEN))) {
+            a.resyncsDone().join();
+            assertArrayEquals(d, Devices.read(a.volume(), 3 * MIB, d.length));
+            assertEquals(0L, a.scrub(false).join());
+        }
+    }
+
+    @Test
     void updatesWaitForTheKeyAndReadsOfTheHeaderDoNot() throws Exception {
         List<Member> ms = reopenable(members(3, GEOMETRY.memberSize()));
         byte[] d = data(BLOCK, 10);
