@@ -71,7 +71,7 @@ public final class CreateCommand implements Callable<Integer> {
         }
         ArrayGeometry geometry = ArrayGeometry.fitting(groups, copies, (int) chunk, size);
         switch (integrity) {
-            case "pmac-aes256" -> geometry = geometry.withIntegrity(sectorSize);
+            case "pmac-aes256" -> geometry = geometry.withIntegrity(ArrayGeometry.DEFAULT_INTEGRITY_BLOCK);
             case "none" -> { }
             default -> throw new IllegalArgumentException("--integrity must be pmac-aes256 or none, not " + integrity);
         }

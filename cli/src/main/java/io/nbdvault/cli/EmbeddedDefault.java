@@ -61,7 +61,7 @@ final class EmbeddedDefault {
         java.util.Arrays.fill(secret, (byte) 0);
         LuksFormatOptions luks = LuksFormatOptions.defaults();
         ArrayGeometry geometry = ArrayGeometry.fitting(1, 3, 512 * 1024, VOLUME_SIZE + (16L << 20))
-                .withIntegrity(luks.sectorSize());
+                .withIntegrity(ArrayGeometry.DEFAULT_INTEGRITY_BLOCK);
         try (TransportContext context = new TransportContext(NbdClientOptions.defaults(),
                 path -> NativeSupport.fileSpace(path, false));
              Passphrase passphrase = Passphrase.fromKeyFile(keyTmp)) {

@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
 @Command(name = "upgrade", mixinStandardHelpOptions = true,
         description = {"Give a replicated volume created without integrity tags its tags (see create --integrity).",
                 "Offline: stop serving the volume first; every member must be given. Each member needs room for",
-                "the tags after its data (1/32 of it at 512-byte sectors): file members are grown (their metadata",
+                "the tags after its data (1/256 of it): file members are grown (their metadata",
                 "moved to the new end); other members must have the room already.",
                 "Every block is then written back to every copy with its tag, from the content most copies hold."})
 public final class UpgradeCommand implements Callable<Integer> {
@@ -49,16 +49,15 @@ public final class UpgradeCommand implements Callable<Integer> {
         try (Passphrase passphrase = key.read("Enter passphrase", false);
              TransportContext context = replicas.context()) {
             ArrayOptions options = replicas.arrayOptions(context, false, 0);
-            int sector;
+            int block = ArrayGeometry.DEFAULT_INTEGRITY_BLOCK;
             long needed;
             // The passphrase, and that the array has no tags yet, are checked before anything is written.
             try (ReplicatedArray array = ReplicatedArray.assemble(ReplicaOptions.open(context, members, 0), options);
-                 LuksVolume volume = Luks.open(array.volume(), passphrase)) {
+                 LuksVolume ignored = Luks.open(array.volume(), passphrase)) {
                 if (array.hasIntegrity()) {
                     throw new IllegalStateException("array " + array.id() + " has integrity tags already");
                 }
-                sector = volume.sectorSize();
-                needed = array.geometry().withIntegrity(sector).memberSize();
+                needed = array.geometry().withIntegrity(block).memberSize();
             }
             for (String m : members) {
                 Path file = Path.of(m);
@@ -69,7 +68,7 @@ public final class UpgradeCommand implements Callable<Integer> {
             List<Member> opened = ReplicaOptions.open(context, members, 0);
             ArrayGeometry geometry;
             try {
-                geometry = IntegrityUpgrade.prepare(opened, sector, options);
+                geometry = IntegrityUpgrade.prepare(opened, block, options);
             } finally {
                 opened.forEach(m -> m.device().close());
             }
@@ -78,7 +77,7 @@ public final class UpgradeCommand implements Callable<Integer> {
             try (ReplicatedArray array = ReplicatedArray.assemble(ReplicaOptions.open(context, members, 0), options);
                  LuksVolume volume = Luks.open(array.volume(), passphrase)) {
                 array.enableIntegrity(volume.keyBuffer());
-                System.err.println("nbdvault: array " + array.id() + " has integrity tags (pmac-aes256, one per " + sector
+                System.err.println("nbdvault: array " + array.id() + " has integrity tags (pmac-aes256, one per " + block
                         + "-byte block)");
             }
         }

@@ -253,6 +253,9 @@ final class TaggedDevice extends ForwardingDevice {
     CompletableFuture<Void> write(long offset, ByteBuf data, int flags, byte[] precomputed) {
         BlockMac mac = integrity.mac();
         int length = data.readableBytes();
+        if (mac != null && (offset % unit != 0 || length % unit != 0)) {
+            return partialWrite(mac, offset, data, flags);
+        }
         CompletableFuture<Void> refused = refuse(mac, offset, length);
         if (refused != null) {
             return refused;
@@ -261,6 +264,44 @@ final class TaggedDevice extends ForwardingDevice {
         int blocks = length / unit;
         byte[] tags = precomputed != null ? precomputed : tagsFor(offset, data);
         return update(first, first + blocks, flags, () -> below.write(offset, data, flags), tags, mac);
+    }
+
+    /**
+     * An update of part of a block (a 512-byte sector of a 4 KiB block): the blocks it touches are
+     * read from this copy and checked, patched, tagged and written whole, all in the order of
+     * overlapping updates, so nothing slips in between. A block that fails its check here fails the
+     * update (and so this copy): its other bytes cannot be vouched for.
+     */
+    private CompletableFuture<Void> partialWrite(BlockMac mac, long offset, ByteBuf data, int flags) {
+        long from = offset / unit * unit;
+        int length = (int) ((offset + data.readableBytes() + unit - 1) / unit * unit - from);
+        long first = from / unit;
+        long last = first + length / unit;
+        List<CompletableFuture<Void>> earlier = new ArrayList<>();
+        RangeOrder.Entry entry = order.enter(first, last, earlier);
+        CompletableFuture<Void> done = Futures.all(earlier).handle((x, e) -> null)
+                .thenCompose(x -> readChecked(mac, from, length))
+                .thenCompose(c -> {
+                    ByteBuf whole = io.netty.buffer.ByteBufAllocator.DEFAULT.buffer(length);
+                    try {
+                        whole.writeBytes(c.data(), c.data().readerIndex(), length);
+                    } finally {
+                        c.data().release();
+                    }
+                    if (!c.bad().isEmpty()) {
+                        whole.release();
+                        long total = recordCorrupt(first, c.bad());
+                        return CompletableFuture.<Void>failedFuture(new CorruptBlocksException("a partial update of " + name
+                                + " found " + describe(first, c.bad()) + " failing the integrity check", total));
+                    }
+                    whole.setBytes((int) (offset - from), data, data.readerIndex(), data.readableBytes());
+                    byte[] tags = new byte[length / unit * BlockMac.TAG];
+                    mac.tags(whole, 0, length / unit, first, group, tags, 0);
+                    CompletableFuture<Void> written = Futures.call(() -> below.write(from, whole, flags))
+                            .whenComplete((ok, e) -> whole.release());
+                    return Futures.all(List.of(written, writeTags(first, last, tags, false, mac)));
+                });
+        return done.whenComplete((x, error) -> order.exit(entry));
     }
 
     /** Zeroes on the member, and the tags of zero blocks: a discarded block still verifies (as zeroes). */

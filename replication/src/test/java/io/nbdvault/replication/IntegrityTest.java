@@ -288,6 +288,37 @@ class IntegrityTest {
     }
 
     @Test
+    void writesSmallerThanABlockAreMergedIntoItEvenWhenTheyRace() throws Exception {
+        List<Member> ms = reopenable(members(3, GEOMETRY.memberSize()));
+        byte[] model = data(64 * 1024, 16);
+        try (ReplicatedArray a = armed(ReplicatedArray.create(ms, GEOMETRY, FROZEN))) {
+            a.volume().write(MIB, Unpooled.wrappedBuffer(model), 0).join();
+            java.util.Random r = new java.util.Random(17);
+            List<java.util.concurrent.CompletableFuture<Void>> racing = new java.util.ArrayList<>();
+            // Eight sectors of one block written at once, and a few anywhere else.
+            for (int s = 0; s < 8; s++) {
+                byte[] sector = data(512, 100 + s);
+                System.arraycopy(sector, 0, model, 4096 * 3 + 512 * s, 512);
+                racing.add(a.volume().write(MIB + 4096 * 3 + 512 * s, Unpooled.wrappedBuffer(sector), 0));
+            }
+            for (int n = 0; n < 20; n++) {
+                int at = r.nextInt(model.length / 512) * 512;
+                if (at / 4096 == 3) {
+                    continue;
+                }
+                byte[] sector = data(512, 200 + n);
+                racing.get(0).join();
+                a.volume().write(MIB + at, Unpooled.wrappedBuffer(sector), 0).join();
+                System.arraycopy(sector, 0, model, at, 512);
+            }
+            racing.forEach(java.util.concurrent.CompletableFuture::join);
+            assertArrayEquals(model, Devices.read(a.volume(), MIB, model.length));
+            assertEquals(0L, a.scrub(false).join(), "every copy verifies, and they agree");
+            assertEquals(ArrayStatus.State.ACTIVE, a.status().state());
+        }
+    }
+
+    @Test
     void anArrayWithoutIntegrityHasNoTagsAndAVersion1Superblock() throws Exception {
         ArrayGeometry plain = new ArrayGeometry(1, 3, 64 * 1024, 8 * MIB);
         assertEquals(0, plain.tagAreaSize());

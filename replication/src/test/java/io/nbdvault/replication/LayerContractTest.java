@@ -65,4 +65,21 @@ class LayerContractTest {
             };
         }
     }
+
+    /** The same with integrity tags (4 KiB blocks: the contract's smaller writes are read-modify-written). */
+    @Nested
+    class ArrayWithIntegrity extends BlockDeviceContract {
+        @Override
+        protected BlockDevice newDevice(int size) throws IOException {
+            ArrayGeometry g = new ArrayGeometry(2, 3, 64 * 1024, size, 4096);
+            ReplicatedArray array = IntegrityTest.armed(
+                    ReplicatedArray.create(ReplicatedArrayTest.members(6, g.memberSize()), g, WriteIntentBitmapTest.FAST));
+            return new ForwardingDevice(array.volume()) {
+                @Override
+                public void close() {
+                    array.close();
+                }
+            };
+        }
+    }
 }

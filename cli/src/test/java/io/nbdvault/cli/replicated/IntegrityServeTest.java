@@ -155,7 +155,7 @@ class IntegrityServeTest {
         upgrade.addAll(members);
         long before = Files.size(Path.of(members.get(0)));
         cli(upgrade.toArray(String[]::new));
-        assertEquals(before + 2 * MIB, Files.size(Path.of(members.get(0))), "grown by the tags of 64 MiB of 512-byte blocks");
+        assertEquals(before + 256 * 1024, Files.size(Path.of(members.get(0))), "grown by the tags of 64 MiB of 4 KiB blocks");
         assertNotEquals(0, io.nbdvault.cli.Main.run(upgrade.toArray(String[]::new)), "only once");
         xorByte(Path.of(members.get(1)), PAYLOAD + 4 * MIB + 9);
         try (NbdvaultProcess server = serve(key, nbdSocket, members)) {

@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * optionally behind nbdkit filters (error, delay) so tests can make them fail in realistic ways.
  */
 final class NbdkitReplicas implements AutoCloseable {
-    static final long MEMBER_SIZE = 84L << 20; // 80 MiB volume + 2.5 MiB of integrity tags + 1 MiB metadata, rounded up
+    static final long MEMBER_SIZE = 84L << 20; // 80 MiB volume + 320 KiB of integrity tags + 1 MiB metadata, rounded up
     static final String[] CHEAP_KDF = {"--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"};
 
     private final Path dir;
