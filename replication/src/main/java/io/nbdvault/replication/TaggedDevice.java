@@ -308,6 +308,24 @@ final class TaggedDevice extends ForwardingDevice {
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
         BlockMac mac = integrity.mac();
+        long from = (offset + unit - 1) / unit * unit;
+        long to = (offset + length) / unit * unit;
+        if (mac != null && (from != offset || to != offset + length)) {
+            // Parts of blocks at the edges are zeroed by rewriting their blocks, the whole blocks between at once.
+            List<CompletableFuture<Void>> parts = new ArrayList<>();
+            long headEnd = Math.min(offset + length, from);
+            if (headEnd > offset) {
+                parts.add(zeroPart(mac, offset, headEnd - offset, flags));
+            }
+            if (to > from) {
+                parts.add(writeZeroes(from, to - from, flags));
+            }
+            long tailStart = Math.max(to, headEnd);
+            if (offset + length > tailStart) {
+                parts.add(zeroPart(mac, tailStart, offset + length - tailStart, flags));
+            }
+            return Futures.all(parts);
+        }
         CompletableFuture<Void> refused = refuse(mac, offset, length);
         if (refused != null) {
             return refused;
@@ -315,6 +333,11 @@ final class TaggedDevice extends ForwardingDevice {
         long first = offset / unit;
         return update(first, first + length / unit, flags & WriteFlags.FUA,
                 () -> below.writeZeroes(offset, length, flags & ~WriteFlags.FAST_ZERO), null, mac);
+    }
+
+    private CompletableFuture<Void> zeroPart(BlockMac mac, long offset, long length, int flags) {
+        ByteBuf zeroes = Unpooled.wrappedBuffer(new byte[(int) length]);
+        return partialWrite(mac, offset, zeroes, flags & WriteFlags.FUA).whenComplete((x, e) -> zeroes.release());
     }
 
     /**

@@ -72,8 +72,9 @@ class LayerContractTest {
         @Override
         protected BlockDevice newDevice(int size) throws IOException {
             ArrayGeometry g = new ArrayGeometry(2, 3, 64 * 1024, size, 4096);
-            ReplicatedArray array = IntegrityTest.armed(
-                    ReplicatedArray.create(ReplicatedArrayTest.members(6, g.memberSize()), g, WriteIntentBitmapTest.FAST));
+            ReplicatedArray array = ReplicatedArray.create(ReplicatedArrayTest.members(6, g.memberSize()), g,
+                    WriteIntentBitmapTest.FAST);
+            array.enableIntegrity(java.nio.ByteBuffer.wrap(IntegrityTest.KEY));
             return new ForwardingDevice(array.volume()) {
                 @Override
                 public void close() {
