@@ -20,8 +20,9 @@ public record ArrayStatus(UUID array, ArrayGeometry geometry, long events, State
      *
      * @param syncedBytes    bytes copied by its current or last resync
      * @param syncTotalBytes bytes that resync has to copy (all of it, or the bitmap's regions)
+     * @param meanMicros     mean latency (means, unlike percentiles, can be subtracted between two snapshots)
      */
     public record MemberStatus(String name, int group, int copy, String state, long syncedBytes, long syncTotalBytes,
-                               long p50Micros, long p99Micros, long p999Micros, long requests) {
+                               long p50Micros, long p99Micros, long p999Micros, long requests, long meanMicros) {
     }
 }

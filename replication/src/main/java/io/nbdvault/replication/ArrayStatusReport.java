@@ -26,7 +26,7 @@ final class ArrayStatusReport {
                 }
                 long[] lat = copies.device(c).latencyMicros();
                 list.add(new ArrayStatus.MemberStatus(s.name(), g, c, state, s.synced.get(), s.syncTotal.get(),
-                        lat[0], lat[1], lat[2], lat[3]));
+                        lat[0], lat[1], lat[2], lat[3], lat[4]));
             }
             lost |= groupLive == 0;
         }

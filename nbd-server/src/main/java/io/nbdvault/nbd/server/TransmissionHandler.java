@@ -4,6 +4,7 @@ import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Errno;
 import io.nbdvault.core.Extent;
+import io.nbdvault.core.LatencyMeter;
 import io.nbdvault.core.Requests;
 import io.nbdvault.core.WriteFlags;
 import io.nbdvault.nbd.codec.NbdRequest;
@@ -45,6 +46,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private final BlockDevice device;
     private final short transmissionFlags;
     private final ServerConnections connections;
+    /** Latency per request type (indexed by NBD command), from dispatch to the device's answer. */
+    private final LatencyMeter[] latency = new LatencyMeter[Nbd.CMD_BLOCK_STATUS + 1];
     private ChannelHandlerContext ctx;
     private int inFlight;
     private long inFlightBytes;
@@ -61,6 +64,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         this.device = export.device();
         this.transmissionFlags = TransmissionFlags.of(export, session.structuredReplies);
         this.connections = connections;
+        String[] names = {"read", "write", "disc", "flush", "trim", "cache", "write_zeroes", "block_status"};
+        for (int t = 0; t < latency.length; t++) {
+            latency[t] = connections.latencies.meter("nbd", names[t]);
+        }
     }
 
     @Override
@@ -158,7 +165,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (type == Nbd.CMD_FLUSH) {
-            track(r, 0, device.flush());
+            long start = System.nanoTime();
+            track(r, 0, start, device.flush());
             return;
         }
         if (type > Nbd.CMD_BLOCK_STATUS || type == Nbd.CMD_DISC) {
@@ -203,9 +211,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private void write(NbdRequest r, int flags) {
         // The device may use the payload until its future completes; the request itself is released on return.
         ByteBuf payload = r.payload().retain();
+        long start = System.nanoTime();
         CompletableFuture<Void> done = device.write(r.offset(), payload, flags);
         done.whenComplete((ok, error) -> payload.release());
-        track(r, r.length(), done);
+        track(r, r.length(), start, done);
     }
 
     private static int writeFlags(NbdRequest r) {
@@ -227,7 +236,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             reply(r, Errno.EINVAL, "command not supported by this export");
             return;
         }
-        track(r, 0, op.get());
+        long start = System.nanoTime();
+        track(r, 0, start, op.get());
     }
 
     private void writeZeroes(NbdRequest r, int flags) {
@@ -239,7 +249,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             reply(r, Errno.EINVAL, "fast zero was not negotiated");
             return;
         }
-        track(r, 0, device.writeZeroes(r.offset(), r.length(), flags));
+        long start = System.nanoTime();
+        track(r, 0, start, device.writeZeroes(r.offset(), r.length(), flags));
     }
 
     private void read(NbdRequest r) {
@@ -247,7 +258,9 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         long offset = r.offset();
         int length = (int) r.length();
         started(length);
+        long start = System.nanoTime();
         device.read(offset, length).whenComplete((data, error) -> {
+            latency[Nbd.CMD_READ].recordSince(start);
             if (error != null) {
                 finished(length);
                 sendError(cookie, error);
@@ -269,7 +282,9 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         boolean onlyOne = (r.flags() & Nbd.CMD_FLAG_REQ_ONE) != 0;
         long length = r.length();
         started(0);
+        long start = System.nanoTime();
         device.blockStatus(r.offset(), length).whenComplete((extents, error) -> {
+            latency[Nbd.CMD_BLOCK_STATUS].recordSince(start);
             if (error != null) {
                 finished(0);
                 sendError(cookie, error);
@@ -295,11 +310,13 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         });
     }
 
-    /** Runs a request without reply data and answers success or its error. */
-    private void track(NbdRequest r, long bytes, CompletableFuture<Void> operation) {
+    /** Runs a request without reply data and answers success or its error; it was issued at {@code start}. */
+    private void track(NbdRequest r, long bytes, long start, CompletableFuture<Void> operation) {
         long cookie = r.cookie();
+        LatencyMeter meter = latency[r.type()];
         started(bytes);
         operation.whenComplete((ok, error) -> {
+            meter.recordSince(start);
             if (error != null) {
                 finished(bytes);
                 sendError(cookie, error);
