@@ -92,6 +92,16 @@ class RunScriptQuickTest {
                 assertTrue(Files.readString(j).contains("\"jobs\""), j + " is fio's JSON");
             }
         }
+        // nbdvault's per-layer latencies after preconditioning and after each of its five jobs.
+        Path status = out.resolve("fio/replicated-vs-qsd/rep1/status");
+        try (Stream<Path> s = Files.list(status)) {
+            List<Path> snapshots = s.collect(Collectors.toList());
+            assertEquals(6, snapshots.size(), "status snapshots: " + snapshots);
+            for (Path j : snapshots) {
+                assertTrue(Files.readString(j).contains("\"layers\""), j + " is status --json");
+            }
+        }
+        assertTrue(Files.readString(out.resolve("summary.md")).contains("Where nbdvault's time goes"));
         String latest = Files.readString(results.resolve("latest.md"));
         for (String chart : List.of("xts.png", "fio-nbd-vs-nbdkit.png", "fio-replicated-vs-qsd.png",
                 "fio-replicated-vs-nbdkit-luks.png")) {
