@@ -227,6 +227,21 @@ def fmt(x, digits=2):
     return "–" if x != x else f"{x:.{digits}f}"
 
 
+def include(path, sub):
+    """Another summary (bench/lab, bench/scaling) as a section of this one: headings one level down,
+    its machine table left out (the same machine), its links pointing into its subdirectory."""
+    out = []
+    for line in open(path).read().splitlines():
+        if line.startswith("|") and ("| |" in line or "|---|---|" == line or line.count("|") == 3 and "`" in line):
+            continue  # the key/value table of its env.txt
+        if line.startswith("#"):
+            line = "#" + line
+        line = re.sub(r"\]\(([^):/]+\.png)\)", lambda m: f"]({sub}/{m.group(1)})", line)
+        line = re.sub(r"`((?:rate-|g\*|replicas|results|lab\.|scaling\.)[^`]*)`", lambda m: f"`{sub}/{m.group(1)}`", line)
+        out.append(line)
+    return out + [""]
+
+
 def main():
     out = sys.argv[1]
     env = read_env(out)
@@ -295,8 +310,10 @@ def main():
                       "Mean latency per request in each layer during each job (HdrHistogram meters inside nbdvault, "
                       "read with `nbdvault status --json` before and after the job; medians over the repetitions). "
                       "Each layer's time includes the layers below it, so the difference of two neighbours is the "
-                      "upper one's own share: *front* = NBD codec, admission and reply hand-off; *encryption* = "
-                      "AES-XTS and its hand-off to crypto workers; *array* = striping, mirroring, the write-intent "
+                      "upper one's own share: *NBD front* runs from the request read off the connection to its reply "
+                      "written back, so front − encryption = waiting for admission, the reply's hop back to the "
+                      "connection's event loop and its write; fio's latency minus the front is the client and the "
+                      "socket; *encryption* = AES-XTS and its hand-off to crypto workers; *array* = striping, mirroring, the write-intent "
                       "bitmap and waiting for the slowest copy (one NBD request becomes several replica requests).", "",
                       "| job | NBD front µs | encryption µs | array µs | one replica request µs | replica requests per NBD request | own share: front / encryption |",
                       "|---|---|---|---|---|---|---|"]
@@ -308,6 +325,11 @@ def main():
                                f"{share('encryption', 'array')} |")
             lines += ["", "Snapshots: `fio/" + script + "/rep*/status/*.json` (percentiles p50/p99/p99.9 per layer there "
                       "are over the server's lifetime).", ""]
+
+    for sub, name in (("lab", "lab.md"), ("scaling", "scaling.md")):
+        path = os.path.join(out, sub, name)
+        if os.path.exists(path):
+            lines += include(path, sub)
 
     lines += ["Raw data beside this file: `jmh-xts.rep*.json` (JMH), `xts-cputime.rep*.json`, `openssl*.txt`, "
               "`fio/*/rep*/*.json` (fio), "
