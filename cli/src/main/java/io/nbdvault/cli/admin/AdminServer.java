@@ -103,8 +103,8 @@ public final class AdminServer implements AutoCloseable {
         }
 
         /**
-         * The array's status with "layers": latency percentiles top-down — "nbd" (the front, from
-         * dispatch to the device's answer), "encryption", "array", then each replica ("replica NAME",
+         * The array's status with "layers": latency percentiles top-down — "nbd" (the front, from a
+         * request read off the connection to its reply written), "encryption", "array", then each replica ("replica NAME",
          * all request types) — each including the time of the layers below it.
          */
         private ObjectNode status() {

@@ -78,6 +78,11 @@ class LayerLatencyStatusTest {
             long fastReplica = layer(status, "replica " + replicas.uri(0), "all").path("p50Micros").asLong();
             assertTrue(frontWrite >= 18_000 && slowReplica >= 18_000 && fastReplica < 18_000,
                     "the delayed replica shows in the front's writes and only in its own row:\n" + json);
+            // The front's time (request read to reply written) holds the encryption layer's, request by request.
+            for (String type : List.of("read", "write")) {
+                assertTrue(layer(status, "nbd", type).path("meanMicros").asLong()
+                        >= layer(status, "encryption", type).path("meanMicros").asLong(), json);
+            }
             // Layers are listed top-down.
             String order = status.path("layers").toString();
             assertTrue(order.indexOf("\"nbd\"") < order.indexOf("\"encryption\"")

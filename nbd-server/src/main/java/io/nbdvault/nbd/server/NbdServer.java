@@ -62,7 +62,7 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /** The bound TCP address (with the real port when 0 was asked), or null when serving only a unix socket. */
-    /** The latencies this server's connections record: layer "nbd", per request type, from dispatch to the device's answer. */
+    /** The latencies this server's connections record: layer "nbd", per request type, from a request read to its reply written. */
     public LayerLatencies latencies() {
         return connections.latencies;
     }

@@ -46,7 +46,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private final BlockDevice device;
     private final short transmissionFlags;
     private final ServerConnections connections;
-    /** Latency per request type (indexed by NBD command), from dispatch to the device's answer. */
+    /**
+     * Latency per request type (indexed by NBD command), from the request read off the connection
+     * (before admission) to its reply written to it: everything the server adds, device included.
+     */
     private final LatencyMeter[] latency = new LatencyMeter[Nbd.CMD_BLOCK_STATUS + 1];
     private ChannelHandlerContext ctx;
     private int inFlight;
@@ -165,8 +168,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (type == Nbd.CMD_FLUSH) {
-            long start = System.nanoTime();
-            track(r, 0, start, device.flush());
+            track(r, 0, device.flush());
             return;
         }
         if (type > Nbd.CMD_BLOCK_STATUS || type == Nbd.CMD_DISC) {
@@ -211,10 +213,9 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private void write(NbdRequest r, int flags) {
         // The device may use the payload until its future completes; the request itself is released on return.
         ByteBuf payload = r.payload().retain();
-        long start = System.nanoTime();
         CompletableFuture<Void> done = device.write(r.offset(), payload, flags);
         done.whenComplete((ok, error) -> payload.release());
-        track(r, r.length(), start, done);
+        track(r, r.length(), done);
     }
 
     private static int writeFlags(NbdRequest r) {
@@ -236,8 +237,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             reply(r, Errno.EINVAL, "command not supported by this export");
             return;
         }
-        long start = System.nanoTime();
-        track(r, 0, start, op.get());
+        track(r, 0, op.get());
     }
 
     private void writeZeroes(NbdRequest r, int flags) {
@@ -249,8 +249,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             reply(r, Errno.EINVAL, "fast zero was not negotiated");
             return;
         }
-        long start = System.nanoTime();
-        track(r, 0, start, device.writeZeroes(r.offset(), r.length(), flags));
+        track(r, 0, device.writeZeroes(r.offset(), r.length(), flags));
     }
 
     private void read(NbdRequest r) {
@@ -258,17 +257,18 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         long offset = r.offset();
         int length = (int) r.length();
         started(length);
-        long start = System.nanoTime();
+        long received = r.receivedNanos();
         device.read(offset, length).whenComplete((data, error) -> {
-            latency[Nbd.CMD_READ].recordSince(start);
             if (error != null) {
+                latency[Nbd.CMD_READ].recordSince(received);
                 finished(length);
                 sendError(cookie, error);
             } else if (session.structuredReplies) {
                 ByteBuf head = ctx.alloc().buffer(8).writeLong(offset);
-                send(new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, head, data), length);
+                send(new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, head, data), length,
+                        latency[Nbd.CMD_READ], received);
             } else {
-                send(new SimpleReply(0, cookie, data), length);
+                send(new SimpleReply(0, cookie, data), length, latency[Nbd.CMD_READ], received);
             }
         });
     }
@@ -282,10 +282,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         boolean onlyOne = (r.flags() & Nbd.CMD_FLAG_REQ_ONE) != 0;
         long length = r.length();
         started(0);
-        long start = System.nanoTime();
+        long received = r.receivedNanos();
         device.blockStatus(r.offset(), length).whenComplete((extents, error) -> {
-            latency[Nbd.CMD_BLOCK_STATUS].recordSince(start);
             if (error != null) {
+                latency[Nbd.CMD_BLOCK_STATUS].recordSince(received);
                 finished(0);
                 sendError(cookie, error);
                 return;
@@ -306,22 +306,24 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                     break;
                 }
             }
-            send(new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_BLOCK_STATUS, cookie, head, null), 0);
+            send(new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_BLOCK_STATUS, cookie, head, null), 0,
+                    latency[Nbd.CMD_BLOCK_STATUS], received);
         });
     }
 
-    /** Runs a request without reply data and answers success or its error; it was issued at {@code start}. */
-    private void track(NbdRequest r, long bytes, long start, CompletableFuture<Void> operation) {
+    /** Runs a request without reply data and answers success or its error. */
+    private void track(NbdRequest r, long bytes, CompletableFuture<Void> operation) {
         long cookie = r.cookie();
         LatencyMeter meter = latency[r.type()];
+        long received = r.receivedNanos();
         started(bytes);
         operation.whenComplete((ok, error) -> {
-            meter.recordSince(start);
             if (error != null) {
+                meter.recordSince(received);
                 finished(bytes);
                 sendError(cookie, error);
             } else {
-                send(success(cookie), bytes);
+                send(success(cookie), bytes, meter, received);
             }
         });
     }
@@ -361,17 +363,21 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
      * Answers from whichever thread completed the device's future: the write itself is issued on
      * the connection's event loop. The reply owns its buffers, so a closed channel releases them.
      */
-    private void send(Object reply, long bytes) {
+    private void send(Object reply, long bytes, LatencyMeter meter, long received) {
         if (!ctx.executor().inEventLoop()) {
             try {
-                ctx.executor().execute(() -> send(reply, bytes));
+                ctx.executor().execute(() -> send(reply, bytes, meter, received));
             } catch (java.util.concurrent.RejectedExecutionException shutDown) {
                 io.netty.util.ReferenceCountUtil.release(reply);
                 connections.budget.release(bytes);
             }
             return;
         }
-        ctx.writeAndFlush(reply).addListener(f -> finished(bytes));
+        ctx.writeAndFlush(reply).addListener(f -> {
+            // The front's latency: from the request read off the connection to its reply written to it.
+            meter.recordSince(received);
+            finished(bytes);
+        });
     }
 
     private void started(long bytes) {
