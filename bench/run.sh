@@ -11,9 +11,10 @@
 # 3 copies, every figure a % of the physical limit) and the scaling with copies and groups
 # (bench/scaling/run.sh), each in a subdirectory (lab/, scaling/) with its own table and chart.
 #
-# usage: bench/run.sh [--quick] [--only xts|fio|lab|scaling] [--reps N] [--results DIR] [--no-build]
+# usage: bench/run.sh [--quick] [--only xts|fio|lab|scaling[,...]] [--reps N] [--results DIR] [--no-build]
 #   --quick      seconds instead of minutes: small sizes, short runs, one repetition (what CI runs)
-#   --only       run only one section: the XTS benchmark, the fio comparisons, the lab or the scaling
+#   --only       run only these sections (comma-separated): the XTS benchmark, the fio comparisons,
+#                the lab, the scaling
 #   --reps N     repetitions (default 3; 1 with --quick)
 #   --results    where the dated directory and latest.md go (default bench/results)
 #   --no-build   use the jars already built (cli/target/nbdvault.jar, bench/target/benchmarks.jar,
@@ -36,8 +37,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-case $only in ""|xts|fio|lab|scaling) ;; *) echo "bench/run.sh: --only takes xts, fio, lab or scaling" >&2; exit 2 ;; esac
-runs() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+for part in ${only//,/ }; do
+  case $part in xts|fio|lab|scaling) ;; *) echo "bench/run.sh: --only takes xts, fio, lab or scaling (or a comma list)" >&2; exit 2 ;; esac
+done
+runs() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 JAVA_SET=${JAVA:-}
 JAVA=${JAVA:-java}
 

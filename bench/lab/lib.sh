@@ -5,13 +5,19 @@
 #
 # nbdkit's rate filter counts BITS per second ("rate=800M" is 800 Mbit/s, about 100 MB/s), with
 # separate buckets for reads and writes, and a bucket that holds "burstiness" seconds (default 2) of
-# traffic: after a pause a client gets up to 2 s worth at full speed. Every measurement here starts
-# with a ramp (LAB_RAMP seconds, default 3) that empties the bucket before fio starts counting.
+# traffic: after a pause a client gets that much at full speed. A ramp only empties the bucket at
+# the client's excess over the rate, so a client barely faster than 15 replicas would need many
+# seconds to drain 15 × 2 s of burst, and would be measured faster than the replicas allow (an
+# earlier run read 154 % of the limit that way). So the buckets here hold LAB_BURST seconds
+# (default 0.25; the man page advises against less than 2 s because of lumpy sleeps with requests
+# large against the rate; 0.25 s still holds six 1 MiB requests at 26 MB/s), and every measurement
+# starts with a ramp of LAB_RAMP seconds (default 3) that empties them before fio counts.
 
 LAB_RAMP=${LAB_RAMP:-3}
+LAB_BURST=${LAB_BURST:-0.25}
 
 # usage: lab_replicas N SIZE RATE — starts N nbdkit memory exports of SIZE, each limited to RATE
-# (nbdkit units, bits per second; "off" for no limit), at $W/rK.sock (K = 1..N).
+# (nbdkit units, bits per second; "off" for no limit; buckets of LAB_BURST s), at $W/rK.sock (K = 1..N).
 lab_replicas() {
   local n=$1 size=$2 rate=$3 k
   LAB_REPLICA_PIDS=()
@@ -20,7 +26,7 @@ lab_replicas() {
     if [ "$rate" = off ]; then
       nbdkit -U "$W/r$k.sock" --exit-with-parent memory "$size" &
     else
-      nbdkit -U "$W/r$k.sock" --exit-with-parent --filter=rate memory "$size" rate="$rate" &
+      nbdkit -U "$W/r$k.sock" --exit-with-parent --filter=rate memory "$size" rate="$rate" burstiness="$LAB_BURST" &
     fi
     LAB_REPLICA_PIDS+=($!)
   done

@@ -21,7 +21,8 @@
 #   --runtime   measured seconds per fio job (default 8), after a LAB_RAMP (3 s) ramp
 #   --out       results directory (default bench/results/lab-<UTC date>); writes lab.md, lab.png,
 #               lab.dat, rate-R/{replicas,vault,all-replicas}/*.json (replicas.txt: each replica's rate), rate-R/status/*.json
-# Environment: NBDVAULT (the nbdvault command; default ./nbdvault), FIO_JOBS ("RW BS QD,...").
+# Environment: NBDVAULT (the nbdvault command; default ./nbdvault), FIO_JOBS ("RW BS QD,..."),
+#   LAB_MEASURE (seconds per replica measurement, default 3), LAB_RAMP, LAB_BURST (see lib.sh).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/../.." && pwd)"
 quick=0 rates="800M 200M" runtime=8 out=""
@@ -44,7 +45,7 @@ if [ $quick = 1 ]; then
   rates=${rates%% *}; runtime=300ms; export LAB_RAMP=0
   vol_size=60M; measure=100ms; jobs=${FIO_JOBS:-"write 1M 8,read 1M 8"}
 else
-  vol_size=1G; measure=3; jobs=${FIO_JOBS:-"write 1M 8,read 1M 8,write 1M 32,read 1M 32,randwrite 4k 32,randread 4k 32,randrw 64k 16"}
+  vol_size=1G; measure=${LAB_MEASURE:-3}; jobs=${FIO_JOBS:-"write 1M 8,read 1M 8,write 1M 32,read 1M 32,randwrite 4k 32,randread 4k 32,randrw 64k 16"}
 fi
 GROUPS_=5 COPIES=3 N=15
 W=$(mktemp -d /dev/shm/nbdvault-lab.XXXX)
@@ -63,7 +64,7 @@ step() { printf '[lab %3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
   echo "nbdkit: $(nbdkit --version 2>/dev/null | head -1)"
   echo "fio: $(fio --version)"
   echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "runtime: $runtime (ramp $LAB_RAMP)"
+  echo "runtime: $runtime (ramp $LAB_RAMP, rate-filter burstiness $LAB_BURST s)"
   echo "volume: $vol_size, $GROUPS_ groups x $COPIES copies"
 } > "$out/env.txt"
 

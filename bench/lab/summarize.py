@@ -102,13 +102,15 @@ def main():
               "Fifteen replica volumes (`nbdkit memory` behind `--filter=rate`, on this host), nbdvault "
               "`create --groups 5 --copies 3` over them (LUKS2, AES-XTS), fio's nbd engine against nbdvault. "
               "Each replica's rate is measured in the same run by fio against it alone (read and write 1M QD8, "
-              "after a ramp that empties the rate filter's 2-second burst bucket). Every figure is a percentage "
+              "after a ramp that empties the rate filter's burst bucket, made 0.25 s deep instead of its default 2 s). Every figure is a percentage "
               "of the physical limit: reads min(sum of the 15 replicas' read rates, the client's 10 GbE link), "
               "writes the sum over the 5 groups of the slowest copy's write rate (every copy takes every write), "
               "randrw their 70/30 time-weighted mix. The 10 GbE cap is scaled with the rate "
               "(1.25 GB/s at rate=800M, about 100 MB/s a replica). *All replicas at once* is fio against the "
               "15 replicas directly, no nbdvault: what this machine can drive at all, the practical ceiling "
-              "when the cores are the limit. Goal: ≥ 90 % of the limit for sequential reads and writes.", ""]
+              "when the cores are the limit. Goal: ≥ 90 % of the limit for sequential reads and writes. The "
+              "simulation does not model the client's link: a read figure above 100 % means nbdvault read faster "
+              "than a real 10 GbE link would carry (the replicas together allow more than the cap).", ""]
     for rate, f in figures.items():
         reps = f["replicas"]
         rd = [r for _, r, _ in reps]

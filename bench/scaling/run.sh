@@ -50,7 +50,7 @@ step() { printf '[scaling %3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
   echo "cores: $(nproc)"
   echo "jdk: $(${JAVA:-java} -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.runtime.version = //p')"
   echo "rate: $rate"
-  echo "runtime: $runtime (ramp $LAB_RAMP)"
+  echo "runtime: $runtime (ramp $LAB_RAMP, rate-filter burstiness $LAB_BURST s)"
   echo "volume: $vol_size"
   echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 } > "$out/env.txt"
