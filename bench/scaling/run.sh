@@ -6,7 +6,8 @@
 # fio's sequential read and write (1M, QD16) against it. A replica's rate is measured in the same
 # run (fio against three replicas alone; their mean). Ideal scaling: reads grow with groups × copies
 # (every copy serves reads), writes with groups only (every copy takes every write). Writes
-# scaling.md, scaling.dat, scaling.png (gnuplot) and fio's JSON.
+# scaling.md, scaling.dat, scaling.png (gnuplot), fio's JSON and nbdvault's status --json after
+# each job (per-layer and per-replica latency: which copies served the reads).
 #
 # usage: bench/scaling/run.sh [--quick] [--rate 200M] [--runtime SECONDS] [--out DIR]
 #   --quick     seconds (CI): two layouts (1 group, 1 and 2 copies), 0.3 s jobs; the numbers mean little
@@ -32,7 +33,7 @@ NBDVAULT=${NBDVAULT:-$root/nbdvault}
 out=${out:-$root/bench/results/scaling-$(date -u +%Y-%m-%dT%H%M%SZ)}
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-copies_list=${SCALING_COPIES:-"1 2 3 5"} groups_list=${SCALING_GROUPS:-"1 3 5"} vol_size=512M qd=16
+copies_list=${SCALING_COPIES:-"1 2 3 5"} groups_list=${SCALING_GROUPS:-"1 3 5"} vol_size=256M qd=16
 if [ $quick = 1 ]; then
   copies_list=${SCALING_COPIES:-"1 2"} groups_list=${SCALING_GROUPS:-"1"} runtime=300ms vol_size=48M
   export LAB_RAMP=0
@@ -73,6 +74,7 @@ for groups in $groups_list; do
     for rw in write read; do
       LAB_FIO_SIZE=$vol_size lab_fio vault "$runtime" "$d/$rw.json" "$rw" 1M "$qd" "$vault"
       echo "$groups $copies $rw $(lab_bw "$d/$rw.json")" >> "$out/results.txt"
+      "$NBDVAULT" status --admin-socket "$W/vault.sock.admin" --json > "$d/status-after-$rw.json" 2>/dev/null || true
     done
     lab_stop_array
     lab_stop_replicas
