@@ -10,7 +10,8 @@
 # each job (per-layer and per-replica latency: which copies served the reads).
 #
 # usage: bench/scaling/run.sh [--quick] [--rate 200M] [--runtime SECONDS] [--out DIR]
-#   --quick     seconds (CI): two layouts (1 group, 1 and 2 copies), 0.3 s jobs; the numbers mean little
+#   --quick     seconds (CI): one layout (1 group, 2 copies), 0.3 s jobs, no preconditioning,
+#               no status snapshots; the numbers mean little
 #   --rate      nbdkit rate-filter rate per replica, bits per second (default 200M)
 #   --runtime   measured seconds per job (default 5), after a LAB_RAMP (3 s) ramp
 #   --out       results directory (default bench/results/scaling-<UTC date>)
@@ -35,7 +36,7 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 copies_list=${SCALING_COPIES:-"1 2 3 5"} groups_list=${SCALING_GROUPS:-"1 3 5"} vol_size=256M qd=16
 if [ $quick = 1 ]; then
-  copies_list=${SCALING_COPIES:-"1 2"} groups_list=${SCALING_GROUPS:-"1"} runtime=300ms vol_size=48M
+  copies_list=${SCALING_COPIES:-"2"} groups_list=${SCALING_GROUPS:-"1"} runtime=300ms vol_size=48M
   export LAB_RAMP=0
 fi
 W=$(mktemp -d /dev/shm/nbdvault-scaling.XXXX)
@@ -58,7 +59,7 @@ step() { printf '[scaling %3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
 
 step "replica rate: fio against three replicas alone (rate=$rate)"
 lab_replicas 3 128M "$rate"
-lab_measure_replicas 3 "$runtime" "$out/replicas" > "$out/replicas.txt"
+lab_measure_replicas 3 "$([ $quick = 1 ] && echo 100ms || echo "$runtime")" "$out/replicas" > "$out/replicas.txt"
 lab_stop_replicas
 
 : > "$out/results.txt"
@@ -70,11 +71,11 @@ for groups in $groups_list; do
     lab_replicas $n $(( $(numfmt --from=iec $vol_size) / groups + 64 * 1024 * 1024 )) "$rate"
     lab_array "$groups" "$copies" "$vol_size" "$d/nbdvault.log"
     vault="nbd+unix:///?socket=$W/vault.sock"
-    fio --name=precondition --ioengine=nbd --uri="$vault" --rw=write --bs=1M --iodepth=16 >/dev/null 2>&1
+    [ $quick = 1 ] || fio --name=precondition --ioengine=nbd --uri="$vault" --rw=write --bs=1M --iodepth=16 >/dev/null 2>&1
     for rw in write read; do
       LAB_FIO_SIZE=$vol_size lab_fio vault "$runtime" "$d/$rw.json" "$rw" 1M "$qd" "$vault"
       echo "$groups $copies $rw $(lab_bw "$d/$rw.json")" >> "$out/results.txt"
-      "$NBDVAULT" status --admin-socket "$W/vault.sock.admin" --json > "$d/status-after-$rw.json" 2>/dev/null || true
+      [ $quick = 1 ] || "$NBDVAULT" status --admin-socket "$W/vault.sock.admin" --json > "$d/status-after-$rw.json" 2>/dev/null || true
     done
     lab_stop_array
     lab_stop_replicas
