@@ -67,6 +67,8 @@ step() { printf '[lab %3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
   echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "runtime: $runtime (ramp $LAB_RAMP, rate-filter burstiness $LAB_BURST s)"
   echo "volume: $vol_size, $GROUPS_ groups x $COPIES copies"
+  echo "jobs: $jobs"
+  echo "rates: $rates"
 } > "$out/env.txt"
 
 member_size=$(( $(numfmt --from=iec "$vol_size") / GROUPS_ + 64 * 1024 * 1024 ))

@@ -54,6 +54,7 @@ step() { printf '[scaling %3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
   echo "rate: $rate"
   echo "runtime: $runtime (ramp $LAB_RAMP, rate-filter burstiness $LAB_BURST s)"
   echo "volume: $vol_size"
+  echo "layouts: groups $groups_list x copies $copies_list"
   echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 } > "$out/env.txt"
 

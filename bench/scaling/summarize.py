@@ -28,7 +28,7 @@ def main():
     groups = sorted({g for g, _, _ in res})
     copies = sorted({c for _, c, _ in res})
     lines = [f"# nbdvault scaling with copies and groups ({env.get('date', '')})", "", "| | |", "|---|---|"]
-    for key in ("command", "cpu", "cores", "jdk", "rate", "runtime", "volume", "commit"):
+    for key in ("command", "cpu", "cores", "jdk", "rate", "runtime", "volume", "layouts", "commit"):
         if key in env:
             lines.append(f"| {key} | `{env[key]}` |")
     lines += ["",
