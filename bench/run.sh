@@ -7,9 +7,14 @@
 #   bench/results/latest.md              that summary, its charts linked into the dated directory
 # Charts are drawn by gnuplot (Debian package gnuplot-nox; scripts/install-test-deps.sh installs it).
 #
-# usage: bench/run.sh [--quick] [--only xts|fio] [--reps N] [--results DIR] [--no-build]
+# and the simulated founding lab at 10 GbE (bench/lab/run.sh: 15 rate-limited replicas, 5 groups ×
+# 3 copies, every figure a % of the physical limit) and the scaling with copies and groups
+# (bench/scaling/run.sh), each in a subdirectory (lab/, scaling/) with its own table and chart.
+#
+# usage: bench/run.sh [--quick] [--only xts|fio|lab|scaling[,...]] [--reps N] [--results DIR] [--no-build]
 #   --quick      seconds instead of minutes: small sizes, short runs, one repetition (what CI runs)
-#   --only       run only the XTS benchmark or only the fio comparisons
+#   --only       run only these sections (comma-separated): the XTS benchmark, the fio comparisons,
+#                the lab, the scaling
 #   --reps N     repetitions (default 3; 1 with --quick)
 #   --results    where the dated directory and latest.md go (default bench/results)
 #   --no-build   use the jars already built (cli/target/nbdvault.jar, bench/target/benchmarks.jar,
@@ -32,7 +37,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-case $only in ""|xts|fio) ;; *) echo "bench/run.sh: --only takes xts or fio" >&2; exit 2 ;; esac
+for part in ${only//,/ }; do
+  case $part in xts|fio|lab|scaling) ;; *) echo "bench/run.sh: --only takes xts, fio, lab or scaling (or a comma list)" >&2; exit 2 ;; esac
+done
+runs() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 JAVA_SET=${JAVA:-}
 JAVA=${JAVA:-java}
 
@@ -90,7 +98,7 @@ step "results go to $out ($(sed -n 's/^cpu: //p' "$out/env.txt"), $(nproc) cores
 # --- AES-XTS: JMH forks and openssl interleaved ------------------------------------------------
 # Twice over: wall-clock (JMH; openssl -elapsed) and per CPU-second of the working thread
 # (XtsCpuTime; openssl's default), the second unmoved by other processes competing for the cores.
-if [ "$only" != fio ]; then
+if runs xts; then
   : > "$out/openssl.txt"; : > "$out/openssl-cpu.txt"
   sizes_csv=$(IFS=,; echo "${ssl_sizes[*]}")
   for rep in $(seq "$reps"); do
@@ -114,7 +122,7 @@ if [ "$only" != fio ]; then
 fi
 
 # --- fio comparisons ---------------------------------------------------------------------------
-if [ "$only" != xts ]; then
+if runs fio; then
   for rep in $(seq "$reps"); do
     for script in nbd-vs-nbdkit replicated-vs-qsd; do
       dir="$out/fio/$script/rep$rep"
@@ -125,10 +133,25 @@ if [ "$only" != xts ]; then
   done
 fi
 
+# --- the founding lab at 10 GbE, simulated; scaling with copies and groups ----------------------
+# One repetition each (they take minutes); their figures are percentages of limits measured in the
+# same run, so they need no peer.
+quick_flag=(); [ $quick = 1 ] && quick_flag=(--quick)
+if runs lab; then
+  step "lab: bench/lab/run.sh ${quick_flag[*]} (15 rate-limited replicas, 5 groups x 3 copies)"
+  JAVA=$JAVA "$here/lab/run.sh" "${quick_flag[@]}" --out "$out/lab" > "$out/lab.log" 2>&1 \
+    || { tail -30 "$out/lab.log" >&2; exit 1; }
+fi
+if runs scaling; then
+  step "scaling: bench/scaling/run.sh ${quick_flag[*]} (copies 1-5, groups 1-5)"
+  JAVA=$JAVA "$here/scaling/run.sh" "${quick_flag[@]}" --out "$out/scaling" > "$out/scaling.log" 2>&1 \
+    || { tail -30 "$out/scaling.log" >&2; exit 1; }
+fi
+
 # --- summary and charts ------------------------------------------------------------------------
 step "summary and charts (gnuplot)"
 /usr/bin/python3 "$here/summarize.py" "$out"
 # latest.md sits one level up: its links point into the dated directory.
-sed -E "s#\]\(([^)/]+\.png)\)#](${stamp}/\1)#" "$out/summary.md" > "$results/latest.md"
+sed -E "s#\]\(([^):]+\.png)\)#](${stamp}/\1)#" "$out/summary.md" > "$results/latest.md"
 step "done: $out/summary.md, $results/latest.md"
 cat "$out/summary.md"

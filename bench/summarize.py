@@ -10,6 +10,7 @@ Reads what bench/run.sh left there:
   xts-cputime.repN.json           XtsCpuTime: bytes per CPU-second of the working thread
   openssl-cpu.txt                 as openssl.txt, from `openssl speed` without -elapsed (per CPU-second)
   fio/SCRIPT/repN/*.json          fio's JSON, one file per target and job
+  fio/SCRIPT/repN/status/*.json   nbdvault's `status --json` after preconditioning and after each of its jobs
 Every figure in the summary is the median over the repetitions; ratios are taken within a repetition
 (ours and the peer measured back to back), then their median is reported.
 Only the Python standard library is used, so Debian's /usr/bin/python3 runs it as it is.
@@ -117,6 +118,48 @@ def fio_results(out, script, peer, ours):
     return table, ratios
 
 
+LAYERS = ["nbd", "encryption", "array", "replicas"]
+
+
+def layer_totals(status):
+    """{layer: (requests, sum of µs)} over every request type, replicas summed into one "replicas" layer."""
+    out = {}
+    for l in status.get("layers", []):
+        name = "replicas" if l["layer"].startswith("replica ") else l["layer"]
+        n, total = out.get(name, (0, 0.0))
+        out[name] = (n + l["requests"], total + l["requests"] * max(0, l.get("meanMicros", 0)))
+    return out
+
+
+def where_time_goes(out, script):
+    """{job: {layer: [mean µs per rep]}} and {job: [replica requests per NBD request per rep]}: each job's
+    figures are the difference of the status snapshots taken before and after it (means subtract)."""
+    means, fanout = {}, {}
+    for rep_dir in sorted(glob.glob(os.path.join(out, "fio", script, "rep*", "status"))):
+        snaps = sorted(glob.glob(os.path.join(rep_dir, "*.json")), key=os.path.getmtime)
+        before = None
+        for path in snaps:
+            try:
+                now = layer_totals(json.load(open(path)))
+            except (ValueError, OSError):
+                before = None
+                continue
+            label, rw, bs, qd = os.path.basename(path)[:-5].split("_")
+            if before is not None and rw != "precondition":
+                job = f"{rw} {bs} QD{qd[2:]}"
+                for layer in LAYERS:
+                    n = now.get(layer, (0, 0))[0] - before.get(layer, (0, 0))[0]
+                    t = now.get(layer, (0, 0))[1] - before.get(layer, (0, 0))[1]
+                    if n > 0:
+                        means.setdefault(job, {}).setdefault(layer, []).append(t / n)
+                front = now.get("nbd", (0, 0))[0] - before.get("nbd", (0, 0))[0]
+                reps = now.get("replicas", (0, 0))[0] - before.get("replicas", (0, 0))[0]
+                if front > 0:
+                    fanout.setdefault(job, []).append(reps / front)
+            before = now
+    return means, fanout
+
+
 def gnuplot(script, cwd):
     subprocess.run(["gnuplot"], input=script, text=True, cwd=cwd, check=True)
 
@@ -184,6 +227,21 @@ def fmt(x, digits=2):
     return "–" if x != x else f"{x:.{digits}f}"
 
 
+def include(path, sub):
+    """Another summary (bench/lab, bench/scaling) as a section of this one: headings one level down,
+    its machine table left out (the same machine), its links pointing into its subdirectory."""
+    out = []
+    for line in open(path).read().splitlines():
+        if line.startswith("|") and ("| |" in line or "|---|---|" == line or line.count("|") == 3 and "`" in line):
+            continue  # the key/value table of its env.txt
+        if line.startswith("#"):
+            line = "#" + line
+        line = re.sub(r"\]\(([^):/]+\.png)\)", lambda m: f"]({sub}/{m.group(1)})", line)
+        line = re.sub(r"`((?:rate-|g\*|replicas|results|lab\.|scaling\.)[^`]*)`", lambda m: f"`{sub}/{m.group(1)}`", line)
+        out.append(line)
+    return out + [""]
+
+
 def main():
     out = sys.argv[1]
     env = read_env(out)
@@ -224,6 +282,7 @@ def main():
     elif not glob.glob(os.path.join(out, "*xts*.json")):
         lines += ["(no XTS results in this run)", ""]
 
+    done_layers = set()
     for script, peer, ours, name, title in FIO:
         table, fio_ratios = fio_results(out, script, peer, ours)
         if not any(peer in by_label for by_label in table.values()):
@@ -244,6 +303,33 @@ def main():
         if chart:
             lines += ["", f"![{title}]({chart})"]
         lines.append("")
+        means, fanout = where_time_goes(out, script)
+        if means and script not in done_layers:
+            done_layers.add(script)
+            lines += [f"### Where nbdvault's time goes ({script})", "",
+                      "Mean latency per request in each layer during each job (HdrHistogram meters inside nbdvault, "
+                      "read with `nbdvault status --json` before and after the job; medians over the repetitions). "
+                      "Each layer's time includes the layers below it, so the difference of two neighbours is the "
+                      "upper one's own share: *NBD front* runs from the request read off the connection to its reply "
+                      "written back, so front − encryption = waiting for admission, the reply's hop back to the "
+                      "connection's event loop and its write; fio's latency minus the front is the client and the "
+                      "socket; *encryption* = AES-XTS and its hand-off to crypto workers; *array* = striping, mirroring, the write-intent "
+                      "bitmap and waiting for the slowest copy (one NBD request becomes several replica requests).", "",
+                      "| job | NBD front µs | encryption µs | array µs | one replica request µs | replica requests per NBD request | own share: front / encryption |",
+                      "|---|---|---|---|---|---|---|"]
+            for job in [j for j in JOB_ORDER if j in means] + [j for j in means if j not in JOB_ORDER]:
+                m = {layer: median(means[job].get(layer, [])) for layer in LAYERS}
+                share = lambda a, b: (f"{max(0.0, m[a] - m[b]):.0f}" if m[a] == m[a] and m[b] == m[b] else "–")
+                lines.append(f"| {job} | " + " | ".join(fmt(m[layer], 0) for layer in LAYERS)
+                             + f" | {fmt(median(fanout.get(job, [])), 1)} | {share('nbd', 'encryption')} / "
+                               f"{share('encryption', 'array')} |")
+            lines += ["", "Snapshots: `fio/" + script + "/rep*/status/*.json` (percentiles p50/p99/p99.9 per layer there "
+                      "are over the server's lifetime).", ""]
+
+    for sub, name in (("lab", "lab.md"), ("scaling", "scaling.md")):
+        path = os.path.join(out, sub, name)
+        if os.path.exists(path):
+            lines += include(path, sub)
 
     lines += ["Raw data beside this file: `jmh-xts.rep*.json` (JMH), `xts-cputime.rep*.json`, `openssl*.txt`, "
               "`fio/*/rep*/*.json` (fio), "

@@ -5,6 +5,9 @@
 #   FIO_RAMP      seconds of ramp before each measured job (default 1)
 #   FIO_JOBS      the jobs, "RW BS QD" separated by commas (default: the five below)
 #   FIO_JSON_DIR  when set, fio's raw JSON of every job is kept there as LABEL_RW_BS_qdQD.json
+#   FIO_AFTER_JOB a command run after each measured job and after preconditioning, with the
+#                 arguments LABEL RW BS QD (LABEL precondition-TARGET RW=precondition after it); the
+#                 scripts use it to save nbdvault's per-layer latencies (status --json) per job
 #   NBDVAULT      the nbdvault command to run (default: the launcher at the top of the repository,
 #                 which rebuilds the CLI first when its sources changed); it must exec the JVM so
 #                 that the scripts' cleanup, which kills their background jobs, reaches it
@@ -23,6 +26,7 @@ fio_job() {
   if [ -n "${FIO_JSON_DIR:-}" ]; then
     mkdir -p "$FIO_JSON_DIR" && cp "$out.json" "$FIO_JSON_DIR/${label}_${rw}_${bs}_qd${qd}.json"
   fi
+  if [ -n "${FIO_AFTER_JOB:-}" ]; then $FIO_AFTER_JOB "$label" "$rw" "$bs" "$qd"; fi
   /usr/bin/python3 - "$label" "$rw" "$bs" "$qd" "$out.json" >> "$out" <<'PY'
 import json, sys
 label, rw, bs, qd, path = sys.argv[1:]
@@ -53,6 +57,7 @@ fio_compare() {
   local targets=("$peer_uri" "$peer" "$our_uri" "$ours" "$@") i
   for ((i = 0; i < ${#targets[@]}; i += 2)); do
     fio_precondition "${targets[i]}" "$size" || return 1
+    if [ -n "${FIO_AFTER_JOB:-}" ]; then $FIO_AFTER_JOB "${targets[i + 1]}" precondition 1M 8; fi
   done
   local IFS_SAVE=$IFS jobs
   IFS=, read -ra jobs <<< "${FIO_JOBS:-$FIO_JOBS_DEFAULT}"

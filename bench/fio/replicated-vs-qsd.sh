@@ -46,6 +46,17 @@ for s in nbdvault.sock qsd.sock luks.sock; do
   for _ in $(seq 300); do [ -S "$W/$s" ] && break; sleep 0.1; done
 done
 : > "$W/results"
+# After each of nbdvault's jobs: its per-layer latencies (status --json, lifetime figures; the
+# summary subtracts consecutive snapshots) into FIO_JSON_DIR/status/.
+save_status() {
+  if [ "$1" = nbdvault ] && [ -n "${FIO_JSON_DIR:-}" ]; then
+    mkdir -p "$FIO_JSON_DIR/status"
+    "$NBDVAULT" status --admin-socket "$W/nbdvault.sock.admin" --json > "$FIO_JSON_DIR/status/$1_$2_$3_qd$4.json" 2>/dev/null \
+      || echo "status --json failed after $*" >&2
+  fi
+}
+export -f save_status 2>/dev/null || true
+FIO_AFTER_JOB=save_status
 fio_compare "nbd+unix:///vol?socket=$W/qsd.sock" qsd "nbd+unix:///?socket=$W/nbdvault.sock" nbdvault "$RT" "$SZ" "$W/results" \
   "nbd+unix:///?socket=$W/luks.sock" nbdkit-luks
 echo "fio nbd engine, ${RT}$([[ $RT =~ ^[0-9]+$ ]] && echo s) per job, $SZ, $(nproc) cores, 3 nbdkit file replicas on tmpfs each, $(date -u +%FT%TZ)"

@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Runs {@code bench/run.sh --quick} so the benchmark scripts cannot rot: JMH, openssl, fio against
- * nbdkit and qemu-storage-daemon, the summary and gnuplot's charts must all be produced. The numbers
+ * nbdkit and qemu-storage-daemon, the simulated lab and the scaling runs, the summary and gnuplot's
+ * charts must all be produced. The numbers
  * are not checked (a seconds-long run on a busy machine says nothing about speed).
  */
 class RunScriptQuickTest {
@@ -30,7 +31,7 @@ class RunScriptQuickTest {
     Path results;
 
     @Test
-    @Timeout(240)
+    @Timeout(360)
     void quickRunWritesRawDataSummaryAndCharts() throws Exception {
         for (String tool : List.of("fio", "nbdkit", "qemu-storage-daemon", "cryptsetup", "openssl", "gnuplot")) {
             ExternalTool.require(tool);
@@ -58,8 +59,8 @@ class RunScriptQuickTest {
         pb.environment().put("JAVA", Path.of(System.getProperty("java.home"), "bin", "java").toString());
         Process p = pb.start();
         try {
-            if (!p.waitFor(200, TimeUnit.SECONDS)) {
-                throw new AssertionError("bench/run.sh --quick did not finish in 200 s:\n" + Files.readString(log));
+            if (!p.waitFor(300, TimeUnit.SECONDS)) {
+                throw new AssertionError("bench/run.sh --quick did not finish in 300 s:\n" + Files.readString(log));
             }
         } finally {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
@@ -92,9 +93,26 @@ class RunScriptQuickTest {
                 assertTrue(Files.readString(j).contains("\"jobs\""), j + " is fio's JSON");
             }
         }
+        // nbdvault's per-layer latencies after preconditioning and after each of its five jobs.
+        Path status = out.resolve("fio/replicated-vs-qsd/rep1/status");
+        try (Stream<Path> s = Files.list(status)) {
+            List<Path> snapshots = s.collect(Collectors.toList());
+            assertEquals(6, snapshots.size(), "status snapshots: " + snapshots);
+            for (Path j : snapshots) {
+                assertTrue(Files.readString(j).contains("\"layers\""), j + " is status --json");
+            }
+        }
+        assertTrue(Files.readString(out.resolve("summary.md")).contains("Where nbdvault's time goes"));
         String latest = Files.readString(results.resolve("latest.md"));
+        // The simulated lab (15 rate-limited replicas, 5 x 3) and the scaling with copies and groups.
+        for (String name : List.of("lab/lab.md", "lab/lab.dat", "lab/rate-800M/replicas.txt", "scaling/scaling.md",
+                "scaling/scaling.dat", "scaling/results.txt")) {
+            assertNonEmpty(out.resolve(name));
+        }
+        assertEquals(15, Files.readAllLines(out.resolve("lab/rate-800M/replicas.txt")).size(), "every replica measured");
+        assertTrue(Files.readString(out.resolve("lab/lab.md")).contains("% of limit"));
         for (String chart : List.of("xts.png", "fio-nbd-vs-nbdkit.png", "fio-replicated-vs-qsd.png",
-                "fio-replicated-vs-nbdkit-luks.png")) {
+                "fio-replicated-vs-nbdkit-luks.png", "lab/lab.png", "scaling/scaling.png")) {
             Path png = out.resolve(chart);
             assertNonEmpty(png);
             byte[] head = new byte[4];

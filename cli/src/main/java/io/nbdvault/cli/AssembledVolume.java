@@ -2,6 +2,8 @@ package io.nbdvault.cli;
 
 import io.nbdvault.cli.admin.AdminServer;
 import io.nbdvault.core.BlockDevice;
+import io.nbdvault.core.LayerLatencies;
+import io.nbdvault.core.TimedDevice;
 import io.nbdvault.crypto.Passphrase;
 import io.nbdvault.crypto.luks.Luks;
 import io.nbdvault.crypto.luks.LuksVolume;
@@ -66,16 +68,21 @@ final class AssembledVolume implements AutoCloseable {
 
     private final ReplicatedArray array;
     private final LuksVolume volume;
+    /** The plaintext device, timed as layer "encryption" (AES-XTS and everything below it). */
+    private final BlockDevice plaintext;
+    private final LayerLatencies latencies;
     private final TransportContext context;
     private final AdminServer admin;
     private final Path adminPath;
     private final int memberCount;
     private final boolean embedded;
 
-    private AssembledVolume(ReplicatedArray array, LuksVolume volume, TransportContext context, AdminServer admin,
-                            Path adminPath, int memberCount, boolean embedded) {
+    private AssembledVolume(ReplicatedArray array, LuksVolume volume, LayerLatencies latencies, TransportContext context,
+                            AdminServer admin, Path adminPath, int memberCount, boolean embedded) {
         this.array = array;
         this.volume = volume;
+        this.latencies = latencies;
+        this.plaintext = new TimedDevice(volume.plaintext(), latencies, "encryption");
         this.context = context;
         this.admin = admin;
         this.adminPath = adminPath;
@@ -126,9 +133,15 @@ final class AssembledVolume implements AutoCloseable {
             context.close();
             throw e;
         }
+        // Per-layer latency for status: "encryption" above the LUKS layer (see plaintext), "array" below
+        // it (stripe, mirror and replicas), the replicas' own in the array's status; "nbd" is the server's.
+        LayerLatencies latencies = new LayerLatencies();
+        for (String layer : new String[] {"nbd", "encryption", "array"}) {
+            latencies.meter(layer, "read"); // layers are listed in order of first use: top-down
+        }
         LuksVolume volume;
         try (Passphrase passphrase = keys.read("Enter passphrase", false)) {
-            volume = Luks.open(array.volume(), passphrase);
+            volume = Luks.open(new TimedDevice(array.volume(), latencies, "array"), passphrase);
         } catch (Exception e) {
             array.close();
             context.close();
@@ -152,14 +165,14 @@ final class AssembledVolume implements AutoCloseable {
                 : defaultAdmin.apply(array.id().toString());
         AdminServer admin;
         try {
-            admin = AdminServer.start(adminPath, array);
+            admin = AdminServer.start(adminPath, array, latencies);
         } catch (Exception e) {
             volume.close();
             array.close();
             context.close();
             throw e;
         }
-        return new AssembledVolume(array, volume, context, admin, adminPath, members.size(), embedded);
+        return new AssembledVolume(array, volume, latencies, context, admin, adminPath, members.size(), embedded);
     }
 
     /** The admin socket from the array id, in $XDG_RUNTIME_DIR (or /tmp). */
@@ -168,7 +181,12 @@ final class AssembledVolume implements AutoCloseable {
     }
 
     BlockDevice plaintext() {
-        return volume.plaintext();
+        return plaintext;
+    }
+
+    /** The layers' latency meters; give them to the NBD server so its requests show as layer "nbd". */
+    LayerLatencies latencies() {
+        return latencies;
     }
 
     ReplicatedArray array() {
@@ -186,14 +204,14 @@ final class AssembledVolume implements AutoCloseable {
     /** "array ID (state, N members, SIZE bytes)" for log lines. */
     String describe() {
         return "array " + array.id() + " (" + array.status().state().toString().toLowerCase() + ", " + memberCount
-                + " members, " + volume.plaintext().size() + " bytes)";
+                + " members, " + plaintext.size() + " bytes)";
     }
 
     /** Flushes every copy, then closes the admin socket, the key and the array. */
     @Override
     public void close() {
         try {
-            volume.plaintext().flush().join();
+            plaintext.flush().join();
         } catch (RuntimeException e) {
             LOG.warning("flush on close failed: " + e.getMessage());
         }

@@ -112,6 +112,7 @@ public final class AttachCommand implements Callable<Integer> {
         boolean single = targets.size() == 1 && !array;
         AutoCloseable volume;
         BlockDevice exported;
+        io.nbdvault.core.LayerLatencies latencies = new io.nbdvault.core.LayerLatencies();
         String what;
         if (single) {
             BlockDevice raw = Targets.open(targets.get(0), readOnly);
@@ -133,13 +134,14 @@ public final class AttachCommand implements Callable<Integer> {
             volume = assembled;
             exported = assembled.plaintext();
             what = assembled.describe();
+            latencies = assembled.latencies();
         }
         Path privateDir;
         NbdServer server;
         try {
             privateDir = Files.createTempDirectory("nbdvault-attach-",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            server = NbdServer.builder().export(new NbdExport("", what, exported, single && readOnly))
+            server = NbdServer.builder().latencies(latencies).export(new NbdExport("", what, exported, single && readOnly))
                     .listenUnix(privateDir.resolve("nbd.sock")).start();
         } catch (Exception e) {
             volume.close();

@@ -59,6 +59,19 @@ public final class StatusCommand implements Callable<Integer> {
                         m.path("repairedBlocks").asLong());
             }
         }
+        JsonNode layers = status.path("layers");
+        if (!layers.isEmpty()) {
+            System.out.println();
+            System.out.println("Latency by layer (each includes the layers below it; lifetime of this process):");
+            System.out.printf("%-36s %-13s %10s %9s %9s %9s %9s%n", "layer", "type", "requests", "p50 us", "p99 us",
+                    "p99.9 us", "max us");
+            for (JsonNode l : layers) {
+                long max = l.path("maxMicros").asLong(-1);
+                System.out.printf("%-36s %-13s %10d %9d %9d %9d %9s%n", l.path("layer").asText(), l.path("type").asText(),
+                        l.path("requests").asLong(), l.path("p50Micros").asLong(), l.path("p99Micros").asLong(),
+                        l.path("p999Micros").asLong(), max < 0 ? "-" : Long.toString(max));
+            }
+        }
         return 0;
     }
 }

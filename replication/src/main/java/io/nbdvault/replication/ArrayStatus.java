@@ -20,11 +20,12 @@ public record ArrayStatus(UUID array, ArrayGeometry geometry, long events, State
      *
      * @param syncedBytes    bytes copied by its current or last resync
      * @param syncTotalBytes bytes that resync has to copy (all of it, or the bitmap's regions)
+     * @param meanMicros     mean latency (means, unlike percentiles, can be subtracted between two snapshots)
      * @param corruptBlocks  blocks of this copy that failed their integrity check (reads and scrubs) since it was opened
      * @param repairedBlocks of those, the ones rewritten from a copy that verified
      */
     public record MemberStatus(String name, int group, int copy, String state, long syncedBytes, long syncTotalBytes,
-                               long p50Micros, long p99Micros, long p999Micros, long requests, long corruptBlocks,
-                               long repairedBlocks) {
+                               long p50Micros, long p99Micros, long p999Micros, long requests, long meanMicros,
+                               long corruptBlocks, long repairedBlocks) {
     }
 }

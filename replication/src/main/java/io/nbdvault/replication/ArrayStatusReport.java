@@ -27,7 +27,7 @@ final class ArrayStatusReport {
                 long[] lat = copies.device(c).latencyMicros();
                 TaggedDevice tagged = copies.device(c).tagged();
                 list.add(new ArrayStatus.MemberStatus(s.name(), g, c, state, s.synced.get(), s.syncTotal.get(),
-                        lat[0], lat[1], lat[2], lat[3], tagged == null ? 0 : tagged.corruptBlocks(),
+                        lat[0], lat[1], lat[2], lat[3], lat[4], tagged == null ? 0 : tagged.corruptBlocks(),
                         tagged == null ? 0 : tagged.repairedBlocks()));
             }
             lost |= groupLive == 0;

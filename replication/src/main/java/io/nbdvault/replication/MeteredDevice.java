@@ -4,9 +4,8 @@ import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.Extent;
 import io.nbdvault.core.ForwardingDevice;
 import io.nbdvault.core.Futures;
+import io.nbdvault.core.LatencyMeter;
 import io.netty.buffer.ByteBuf;
-import org.HdrHistogram.ConcurrentHistogram;
-import org.HdrHistogram.Histogram;
 
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -19,7 +18,8 @@ import java.util.function.Supplier;
  * the request below.
  */
 final class MeteredDevice extends ForwardingDevice {
-    private final ConcurrentHistogram latency = new ConcurrentHistogram(3);
+    /** Wait-free to record (HdrHistogram's Recorder), shared with the per-layer figures of `status`. */
+    private final LatencyMeter latency = new LatencyMeter();
     private final AtomicInteger inFlight = new AtomicInteger();
     /**
      * Recent latency, microseconds, as an exponentially weighted moving average (weight 1/8 per
@@ -54,11 +54,10 @@ final class MeteredDevice extends ForwardingDevice {
         return Math.max(500, recentMicros) * (inFlight.get() + 1);
     }
 
-    /** Latency percentiles in microseconds: {p50, p99, p99.9, count}. */
+    /** Latency in microseconds: {p50, p99, p99.9, count, mean}. */
     long[] latencyMicros() {
-        Histogram h = latency.copy();
-        return new long[] {h.getValueAtPercentile(50), h.getValueAtPercentile(99), h.getValueAtPercentile(99.9),
-                h.getTotalCount()};
+        LatencyMeter.Summary s = latency.summary();
+        return new long[] {s.p50Micros(), s.p99Micros(), s.p999Micros(), s.count(), Math.round(s.meanMicros())};
     }
 
     private <T> CompletableFuture<T> metered(Supplier<CompletableFuture<T>> op) {
@@ -68,7 +67,7 @@ final class MeteredDevice extends ForwardingDevice {
         f.whenComplete((r, e) -> {
             inFlight.decrementAndGet();
             long micros = Math.max(0, (System.nanoTime() - start) / 1000);
-            latency.recordValue(micros);
+            latency.recordMicros(micros);
             recentMicros += (micros - recentMicros) / 8;
         });
         return f;

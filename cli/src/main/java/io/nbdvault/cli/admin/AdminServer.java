@@ -3,6 +3,8 @@ package io.nbdvault.cli.admin;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.nbdvault.core.LayerLatencies;
+import io.nbdvault.replication.ArrayStatus;
 import io.nbdvault.replication.ReplicatedArray;
 import io.netty.bootstrap.ServerBootstrap;
 import io.nbdvault.nbd.server.UnixSocketBinder;
@@ -23,6 +25,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -51,7 +55,8 @@ public final class AdminServer implements AutoCloseable {
      * private directory, made 0600, then renamed into place, so no other user can connect in
      * between; a path that is not a socket, or another server's live socket, is refused.
      */
-    public static AdminServer start(Path path, ReplicatedArray array) throws IOException {
+    /** {@code latencies}: the stack's per-layer meters, shown in status's "layers". */
+    public static AdminServer start(Path path, ReplicatedArray array, LayerLatencies latencies) throws IOException {
         EventLoopGroup group = new EpollEventLoopGroup(1);
         try {
             ServerBootstrap bootstrap = new ServerBootstrap().group(group).channel(EpollServerDomainSocketChannel.class)
@@ -61,7 +66,7 @@ public final class AdminServer implements AutoCloseable {
                             c.pipeline().addLast(new LineBasedFrameDecoder(MAX_LINE))
                                     .addLast(new StringDecoder(StandardCharsets.UTF_8))
                                     .addLast(new StringEncoder(StandardCharsets.UTF_8))
-                                    .addLast(new Handler(array));
+                                    .addLast(new Handler(array, latencies));
                         }
                     });
             Channel ch = UnixSocketBinder.bind(path,
@@ -90,9 +95,30 @@ public final class AdminServer implements AutoCloseable {
 
     private static final class Handler extends SimpleChannelInboundHandler<String> {
         private final ReplicatedArray array;
+        private final LayerLatencies latencies;
 
-        Handler(ReplicatedArray array) {
+        Handler(ReplicatedArray array, LayerLatencies latencies) {
             this.array = array;
+            this.latencies = latencies;
+        }
+
+        /**
+         * The array's status with "layers": latency percentiles top-down — "nbd" (the front, from a
+         * request read off the connection to its reply written), "encryption", "array", then each replica ("replica NAME",
+         * all request types) — each including the time of the layers below it.
+         */
+        private ObjectNode status() {
+            ArrayStatus status = array.status();
+            ObjectNode node = JSON.valueToTree(status);
+            List<LayerLatencies.Layer> layers = new ArrayList<>(latencies.snapshot());
+            for (ArrayStatus.MemberStatus m : status.members()) {
+                if (m.requests() > 0) {
+                    layers.add(new LayerLatencies.Layer("replica " + m.name(), "all", m.requests(), m.p50Micros(),
+                            m.p99Micros(), m.p999Micros(), -1, m.meanMicros()));
+                }
+            }
+            node.set("layers", JSON.valueToTree(layers));
+            return node;
         }
 
         /** Answers a request that completed later, off the event loop. */
@@ -115,7 +141,7 @@ public final class AdminServer implements AutoCloseable {
                 JsonNode request = JSON.readTree(line);
                 String command = request.path("command").asText("");
                 switch (command) {
-                    case "status" -> reply.set("status", JSON.valueToTree(array.status()));
+                    case "status" -> reply.set("status", status());
                     case "fail" -> {
                         array.fail(request.path("member").asText(""), request.path("force").asBoolean(false)).whenComplete((x, error) ->
                                 answer(ctx, error, done -> done.put("done", true)));

@@ -16,6 +16,8 @@ public final class NbdRequest extends AbstractReferenceCounted {
     private final long length;
     private final ByteBuf payload;
     private final boolean oversized;
+    /** When the request, with its payload, had been read off the connection ({@link System#nanoTime()}). */
+    private final long receivedNanos = System.nanoTime();
 
     public NbdRequest(int flags, int type, long cookie, long offset, long length, ByteBuf payload, boolean oversized) {
         this.flags = flags;
@@ -50,6 +52,10 @@ public final class NbdRequest extends AbstractReferenceCounted {
 
     public ByteBuf payload() {
         return payload;
+    }
+
+    public long receivedNanos() {
+        return receivedNanos;
     }
 
     public boolean oversized() {

@@ -1,5 +1,7 @@
 package io.nbdvault.nbd.server;
 
+import io.nbdvault.core.LayerLatencies;
+
 import io.nbdvault.nbd.codec.HandshakeDecoder;
 import io.nbdvault.nbd.codec.ServerEncoder;
 import io.netty.bootstrap.ServerBootstrap;
@@ -60,6 +62,11 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /** The bound TCP address (with the real port when 0 was asked), or null when serving only a unix socket. */
+    /** The latencies this server's connections record: layer "nbd", per request type, from a request read to its reply written. */
+    public LayerLatencies latencies() {
+        return connections.latencies;
+    }
+
     public InetSocketAddress tcpAddress() {
         return tcpAddress;
     }
@@ -107,8 +114,15 @@ public final class NbdServer implements AutoCloseable {
         private long handshakeTimeoutMillis = 30_000;
         private int workerThreads = 0;
         private long inFlightBytes = InFlightBudget.DEFAULT_BYTES;
+        private LayerLatencies latencies = new LayerLatencies();
 
         private Builder() {
+        }
+
+        /** Where to record request latencies (layer "nbd", per request type); default: a private set. */
+        public Builder latencies(LayerLatencies latencies) {
+            this.latencies = java.util.Objects.requireNonNull(latencies);
+            return this;
         }
 
         public Builder export(NbdExport export) {
@@ -172,7 +186,7 @@ public final class NbdServer implements AutoCloseable {
             }
             EventLoopGroup boss = epoll ? new EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
             EventLoopGroup workers = epoll ? new EpollEventLoopGroup(workerThreads) : new NioEventLoopGroup(workerThreads);
-            ServerConnections connections = new ServerConnections(inFlightBytes);
+            ServerConnections connections = new ServerConnections(inFlightBytes, latencies);
             List<Channel> listeners = new ArrayList<>();
             try {
                 ChannelInitializer<Channel> init = new ChannelInitializer<>() {

@@ -1,5 +1,6 @@
 package io.nbdvault.nbd.server;
 
+import io.nbdvault.core.LayerLatencies;
 import io.netty.channel.Channel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -11,9 +12,12 @@ import java.util.concurrent.ConcurrentHashMap;
 /** Every open client connection, how to drain each one for a graceful shutdown, and the in-flight budget they share. */
 final class ServerConnections {
     final InFlightBudget budget;
+    /** Where connections record each request's latency (layer "nbd", by request type). */
+    final LayerLatencies latencies;
 
-    ServerConnections(long inFlightBytes) {
+    ServerConnections(long inFlightBytes, LayerLatencies latencies) {
         this.budget = new InFlightBudget(inFlightBytes);
+        this.latencies = latencies;
     }
 
     private final ChannelGroup all = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);

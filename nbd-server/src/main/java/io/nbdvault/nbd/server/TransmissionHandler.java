@@ -4,6 +4,7 @@ import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Errno;
 import io.nbdvault.core.Extent;
+import io.nbdvault.core.LatencyMeter;
 import io.nbdvault.core.Requests;
 import io.nbdvault.core.WriteFlags;
 import io.nbdvault.nbd.codec.NbdRequest;
@@ -45,6 +46,11 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private final BlockDevice device;
     private final short transmissionFlags;
     private final ServerConnections connections;
+    /**
+     * Latency per request type (indexed by NBD command), from the request read off the connection
+     * (before admission) to its reply written to it: everything the server adds, device included.
+     */
+    private final LatencyMeter[] latency = new LatencyMeter[Nbd.CMD_BLOCK_STATUS + 1];
     private ChannelHandlerContext ctx;
     private int inFlight;
     private long inFlightBytes;
@@ -61,6 +67,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         this.device = export.device();
         this.transmissionFlags = TransmissionFlags.of(export, session.structuredReplies);
         this.connections = connections;
+        String[] names = {"read", "write", "disc", "flush", "trim", "cache", "write_zeroes", "block_status"};
+        for (int t = 0; t < latency.length; t++) {
+            latency[t] = connections.latencies.meter("nbd", names[t]);
+        }
     }
 
     @Override
@@ -247,15 +257,18 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         long offset = r.offset();
         int length = (int) r.length();
         started(length);
+        long received = r.receivedNanos();
         device.read(offset, length).whenComplete((data, error) -> {
             if (error != null) {
+                latency[Nbd.CMD_READ].recordSince(received);
                 finished(length);
                 sendError(cookie, error);
             } else if (session.structuredReplies) {
                 ByteBuf head = ctx.alloc().buffer(8).writeLong(offset);
-                send(new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, head, data), length);
+                send(new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, cookie, head, data), length,
+                        latency[Nbd.CMD_READ], received);
             } else {
-                send(new SimpleReply(0, cookie, data), length);
+                send(new SimpleReply(0, cookie, data), length, latency[Nbd.CMD_READ], received);
             }
         });
     }
@@ -269,8 +282,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         boolean onlyOne = (r.flags() & Nbd.CMD_FLAG_REQ_ONE) != 0;
         long length = r.length();
         started(0);
+        long received = r.receivedNanos();
         device.blockStatus(r.offset(), length).whenComplete((extents, error) -> {
             if (error != null) {
+                latency[Nbd.CMD_BLOCK_STATUS].recordSince(received);
                 finished(0);
                 sendError(cookie, error);
                 return;
@@ -291,20 +306,24 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                     break;
                 }
             }
-            send(new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_BLOCK_STATUS, cookie, head, null), 0);
+            send(new StructuredChunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_BLOCK_STATUS, cookie, head, null), 0,
+                    latency[Nbd.CMD_BLOCK_STATUS], received);
         });
     }
 
     /** Runs a request without reply data and answers success or its error. */
     private void track(NbdRequest r, long bytes, CompletableFuture<Void> operation) {
         long cookie = r.cookie();
+        LatencyMeter meter = latency[r.type()];
+        long received = r.receivedNanos();
         started(bytes);
         operation.whenComplete((ok, error) -> {
             if (error != null) {
+                meter.recordSince(received);
                 finished(bytes);
                 sendError(cookie, error);
             } else {
-                send(success(cookie), bytes);
+                send(success(cookie), bytes, meter, received);
             }
         });
     }
@@ -344,17 +363,21 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
      * Answers from whichever thread completed the device's future: the write itself is issued on
      * the connection's event loop. The reply owns its buffers, so a closed channel releases them.
      */
-    private void send(Object reply, long bytes) {
+    private void send(Object reply, long bytes, LatencyMeter meter, long received) {
         if (!ctx.executor().inEventLoop()) {
             try {
-                ctx.executor().execute(() -> send(reply, bytes));
+                ctx.executor().execute(() -> send(reply, bytes, meter, received));
             } catch (java.util.concurrent.RejectedExecutionException shutDown) {
                 io.netty.util.ReferenceCountUtil.release(reply);
                 connections.budget.release(bytes);
             }
             return;
         }
-        ctx.writeAndFlush(reply).addListener(f -> finished(bytes));
+        ctx.writeAndFlush(reply).addListener(f -> {
+            // The front's latency: from the request read off the connection to its reply written to it.
+            meter.recordSince(received);
+            finished(bytes);
+        });
     }
 
     private void started(long bytes) {
