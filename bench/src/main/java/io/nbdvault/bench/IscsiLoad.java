@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * A load generator for one replica URI that takes NBD out of the picture, shaped like
  * {@code qemu-img bench}: COUNT requests of SIZE bytes, DEPTH in flight, sequential offsets that
  * wrap at the end of the device. Prints the seconds the measured run took (after an unmeasured
- * warm-up of a quarter of COUNT, for the JIT).
+ * warm-up of at least a quarter of COUNT and three seconds, for the JIT).
  *
  * <p>usage: IscsiLoad URI read|write SIZE DEPTH COUNT
  */
@@ -38,12 +38,24 @@ public final class IscsiLoad {
             for (int i = 0; i < size; i += 8) {
                 data.setLong(i, i * 0x9e3779b97f4a7c15L);
             }
+            // Warm-up until the JIT has settled: at least a quarter of COUNT and at least WARMUP seconds
+            // (system property nbdvault.warmup, default 3), so that compiler threads do not compete with the
+            // target for the CPU during the measured run.
+            long warmupEnd = System.nanoTime() + (long) (Double.parseDouble(System.getProperty("nbdvault.warmup", "3")) * 1e9);
             run(d, write, data, depth, Math.max(depth, count / 4));
+            while (System.nanoTime() < warmupEnd) {
+                run(d, write, data, depth, Math.max(depth, count / 8));
+            }
+            com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                    java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+            long cpu = os.getProcessCpuTime();
             long start = System.nanoTime();
             run(d, write, data, depth, count);
             double seconds = (System.nanoTime() - start) / 1e9;
+            double cpuSeconds = (os.getProcessCpuTime() - cpu) / 1e9;
             data.release();
             System.out.printf("%.3f%n", seconds);
+            System.err.printf("cpu %.3f s%n", cpuSeconds); // this process's CPU time during the measured run
         }
     }
 
