@@ -143,7 +143,7 @@ final class AssembledVolume implements AutoCloseable {
                 : defaultAdmin.apply(array.id().toString());
         AdminServer admin;
         try {
-            admin = AdminServer.start(adminPath, array);
+            admin = AdminServer.start(adminPath, array, context::remember);
         } catch (Exception e) {
             volume.close();
             array.close();

@@ -51,7 +51,8 @@ public final class AdminServer implements AutoCloseable {
      * private directory, made 0600, then renamed into place, so no other user can connect in
      * between; a path that is not a socket, or another server's live socket, is refused.
      */
-    public static AdminServer start(Path path, ReplicatedArray array) throws IOException {
+    public static AdminServer start(Path path, ReplicatedArray array, java.util.function.UnaryOperator<String> names)
+            throws IOException {
         EventLoopGroup group = new EpollEventLoopGroup(1);
         try {
             ServerBootstrap bootstrap = new ServerBootstrap().group(group).channel(EpollServerDomainSocketChannel.class)
@@ -61,7 +62,7 @@ public final class AdminServer implements AutoCloseable {
                             c.pipeline().addLast(new LineBasedFrameDecoder(MAX_LINE))
                                     .addLast(new StringDecoder(StandardCharsets.UTF_8))
                                     .addLast(new StringEncoder(StandardCharsets.UTF_8))
-                                    .addLast(new Handler(array));
+                                    .addLast(new Handler(array, names));
                         }
                     });
             Channel ch = UnixSocketBinder.bind(path,
@@ -90,9 +91,12 @@ public final class AdminServer implements AutoCloseable {
 
     private static final class Handler extends SimpleChannelInboundHandler<String> {
         private final ReplicatedArray array;
+        /** A member as typed (perhaps with a secret in it) to the name it goes by (never with one). */
+        private final java.util.function.UnaryOperator<String> names;
 
-        Handler(ReplicatedArray array) {
+        Handler(ReplicatedArray array, java.util.function.UnaryOperator<String> names) {
             this.array = array;
+            this.names = names;
         }
 
         /** Answers a request that completed later, off the event loop. */
@@ -117,17 +121,17 @@ public final class AdminServer implements AutoCloseable {
                 switch (command) {
                     case "status" -> reply.set("status", JSON.valueToTree(array.status()));
                     case "fail" -> {
-                        array.fail(request.path("member").asText(""), request.path("force").asBoolean(false)).whenComplete((x, error) ->
+                        array.fail(names.apply(request.path("member").asText("")), request.path("force").asBoolean(false)).whenComplete((x, error) ->
                                 answer(ctx, error, done -> done.put("done", true)));
                         return;
                     }
                     case "re-add" -> {
-                        array.reAdd(request.path("member").asText("")).whenComplete((onlyDirty, error) ->
+                        array.reAdd(names.apply(request.path("member").asText(""))).whenComplete((onlyDirty, error) ->
                                 answer(ctx, error, done -> done.put("bitmap", onlyDirty)));
                         return;
                     }
                     case "replace" -> {
-                        array.replace(request.path("member").asText(""), request.path("with").asText(""),
+                        array.replace(names.apply(request.path("member").asText("")), names.apply(request.path("with").asText("")),
                                 request.path("rate").asLong(0), request.path("force").asBoolean(false)).whenComplete((x, error) -> answer(ctx, error, done -> { }));
                         return;
                     }
