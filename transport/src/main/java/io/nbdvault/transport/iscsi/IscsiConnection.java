@@ -24,7 +24,6 @@ import java.util.HashMap;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One iSCSI session of one connection (MaxConnections=1): the login, then SCSI commands in flight
@@ -32,7 +31,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Thread model: every field below is read and written only on the channel's event loop.
  * {@link #submit} and {@link #logout} may be called from any thread and hop onto it; every future
- * they return is completed there. Read from elsewhere: {@link #inFlight} (an atomic) and what
+ * they return is completed there. Read from elsewhere: what
  * {@link #isOpen} and {@link #negotiated} look at (volatile, written once).
  *
  * <p>Ownership: a command's write data is retained by the command and released when it completes
@@ -114,7 +113,6 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private final Map<Integer, Abort> aborts = new HashMap<>();
     private volatile CompletableFuture<Void> logoutDone;
     private int logoutItt;
-    private final AtomicInteger inFlight = new AtomicInteger();
     /** Between channelRead and channelReadComplete: flushes wait for the end of the batch. */
     private boolean reading;
     /** When the target last sent anything: every PDU is a sign of life. */
@@ -188,10 +186,6 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         return channel.isActive() && failure == null && logoutDone == null;
     }
 
-    int inFlight() {
-        return inFlight.get();
-    }
-
     Negotiated negotiated() {
         return session;
     }
@@ -218,8 +212,6 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     CompletableFuture<ScsiResult> submit(byte[] cdb, ByteBuf out, int readLength, long deadline) {
         CompletableFuture<ScsiResult> future = new CompletableFuture<>();
         ByteBuf data = out == null ? null : out.retainedSlice();
-        inFlight.incrementAndGet();
-        future.whenComplete((r, e) -> inFlight.decrementAndGet());
         Runnable start = () -> {
             if (!isOpen()) {
                 if (data != null) {

@@ -298,17 +298,41 @@ public final class IscsiDevice implements BlockDevice {
         IscsiConnection c = connection;
         CompletableFuture<ScsiResult> sent = c.isOpen() ? c.submit(cdb, out, readLength, deadline)
                 : session(c, deadline).thenCompose(next -> next.submit(cdb, out, readLength, deadline));
-        return sent.handle((r, e) -> {
-            if (e == null) {
-                return checked(r, tries, peer, delay -> delay == 0 ? command(cdb, out, readLength, deadline, tries + 1)
-                        : later(c.eventLoop(), delay, () -> command(cdb, out, readLength, deadline, tries + 1)));
+        // One future per command on the way that nearly every command takes (a GOOD status).
+        CompletableFuture<ScsiResult> result = new CompletableFuture<>();
+        sent.whenComplete((r, e) -> {
+            if (e == null && r.status() == ScsiResult.GOOD) {
+                if (!result.complete(r)) {
+                    r.release();
+                }
+                return;
             }
-            Throwable cause = BlockDeviceException.unwrap(e);
-            if (cause instanceof IscsiConnection.SessionLost && !closed && deadline - System.nanoTime() > 0) {
-                return command(cdb, out, readLength, deadline, tries);
+            CompletableFuture<ScsiResult> again;
+            try {
+                if (e == null) {
+                    again = checked(r, tries, peer, delay -> delay == 0 ? command(cdb, out, readLength, deadline, tries + 1)
+                            : later(c.eventLoop(), delay, () -> command(cdb, out, readLength, deadline, tries + 1)));
+                } else {
+                    Throwable cause = BlockDeviceException.unwrap(e);
+                    if (!(cause instanceof IscsiConnection.SessionLost) || closed || deadline - System.nanoTime() <= 0) {
+                        result.completeExceptionally(cause);
+                        return;
+                    }
+                    again = command(cdb, out, readLength, deadline, tries);
+                }
+            } catch (CompletionException thrown) {
+                result.completeExceptionally(BlockDeviceException.unwrap(thrown));
+                return;
             }
-            return CompletableFuture.<ScsiResult>failedFuture(cause);
-        }).thenCompose(f -> f);
+            again.whenComplete((r2, e2) -> {
+                if (e2 != null) {
+                    result.completeExceptionally(BlockDeviceException.unwrap(e2));
+                } else if (!result.complete(r2)) {
+                    r2.release();
+                }
+            });
+        });
+        return result;
     }
 
     /** The next session, or a failure when {@code deadline} comes first. */
@@ -392,21 +416,28 @@ public final class IscsiDevice implements BlockDevice {
         if (length == 0) {
             return CompletableFuture.completedFuture(Unpooled.EMPTY_BUFFER);
         }
+        if (length <= maxTransfer) {
+            return readCommand(offset, length);
+        }
         List<CompletableFuture<ByteBuf>> parts = new ArrayList<>();
         for (long pos = 0; pos < length; pos += maxTransfer) {
             int n = (int) Math.min(maxTransfer, length - pos);
-            long at = offset + pos;
-            parts.add(command(Cdb.read16(at / blockSize, n / blockSize, false), null, n).thenApply(r -> {
-                if (r.data() == null || r.data().readableBytes() != n) {
-                    int got = r.data() == null ? 0 : r.data().readableBytes();
-                    r.release();
-                    throw new CompletionException(new BlockDeviceException(Errno.EIO, target + " returned " + got
-                            + " of " + n + " bytes at offset " + at));
-                }
-                return r.data();
-            }));
+            parts.add(readCommand(offset + pos, n));
         }
         return Futures.concat(parts);
+    }
+
+    /** One READ(16) of {@code n} bytes at {@code at}, at most {@link #maxTransfer}. */
+    private CompletableFuture<ByteBuf> readCommand(long at, int n) {
+        return command(Cdb.read16(at / blockSize, n / blockSize, false), null, n).thenApply(r -> {
+            if (r.data() == null || r.data().readableBytes() != n) {
+                int got = r.data() == null ? 0 : r.data().readableBytes();
+                r.release();
+                throw new CompletionException(new BlockDeviceException(Errno.EIO, peer + " returned " + got
+                        + " of " + n + " bytes at offset " + at));
+            }
+            return r.data();
+        });
     }
 
     /**
