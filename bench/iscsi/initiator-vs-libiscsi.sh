@@ -5,7 +5,7 @@
 # Median of RUNS runs each; prints MB/s or IOPS and the ratio nbdvault / libiscsi per job, and the CPU time
 # per request of each side (ours during the measured run; qemu-img's whole process) — on a shared machine
 # the throughput ratio moves with the load, the CPU per request much less. The load average is printed.
-# usage: bench/iscsi/initiator-vs-libiscsi.sh [runs=3] [lun_size=1G]
+# usage: bench/iscsi/initiator-vs-libiscsi.sh [runs=3] [lun_size=1G]   (runs so far: bench/results/iscsi/)
 set -euo pipefail
 RUNS=${1:-3}; SZ=${2:-1G}
 here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/../.." && pwd)"
