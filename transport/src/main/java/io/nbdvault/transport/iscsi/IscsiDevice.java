@@ -475,6 +475,9 @@ public final class IscsiDevice implements BlockDevice {
     private CompletableFuture<Void> writeAligned(long offset, ByteBuf data, int flags) {
         int length = data.readableBytes();
         boolean fua = WriteFlags.has(flags, WriteFlags.FUA);
+        if (length <= maxTransfer) {
+            return command(Cdb.write16(offset / blockSize, length / blockSize, fua), data, 0).thenAccept(ScsiResult::release);
+        }
         List<CompletableFuture<ScsiResult>> parts = new ArrayList<>();
         for (int pos = 0; pos < length; pos += maxTransfer) {
             int n = Math.min(maxTransfer, length - pos);
