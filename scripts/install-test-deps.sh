@@ -31,6 +31,8 @@ declare -A NEEDS=(
   [nbd-client]=nbd-client
   # Charts of bench/run.sh (its --quick run is part of the tests).
   [gnuplot]=gnuplot-nox
+  # CPU time of qemu-img in bench/iscsi/initiator-vs-libiscsi.sh.
+  [/usr/bin/time]=time
 )
 # Python's cryptography (OpenSSL's EVP XTS) is a module, not a command.
 PY_MODULES=(cryptography:python3-cryptography)

@@ -2,13 +2,15 @@
 # nbdvault's iSCSI initiator (in-process load generator, no NBD in the path) against libiscsi
 # (qemu-img bench on the iscsi:// URI: qemu's iscsi driver), on the same tgtd LUN (a file in /dev/shm), same run,
 # same request size, depth and count, sequential offsets for both (qemu-img bench's pattern).
-# Median of RUNS runs each; prints MB/s or IOPS and the ratio nbdvault / libiscsi per job.
-# usage: bench/iscsi/initiator-vs-libiscsi.sh [runs=3] [lun_size=1G]
+# Median of RUNS runs each; prints MB/s or IOPS and the ratio nbdvault / libiscsi per job, and the CPU time
+# per request of each side (ours during the measured run; qemu-img's whole process) — on a shared machine
+# the throughput ratio moves with the load, the CPU per request much less. The load average is printed.
+# usage: bench/iscsi/initiator-vs-libiscsi.sh [runs=3] [lun_size=1G]   (runs so far: bench/results/iscsi/)
 set -euo pipefail
 RUNS=${1:-3}; SZ=${2:-1G}
 here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/../.." && pwd)"
 PATH="$PATH:/usr/sbin:/sbin"
-for tool in tgtd tgtadm qemu-img; do command -v $tool >/dev/null || { echo "needs $tool (scripts/install-test-deps.sh)" >&2; exit 1; }; done
+for tool in tgtd tgtadm qemu-img /usr/bin/time; do command -v $tool >/dev/null || { echo "needs $tool (scripts/install-test-deps.sh)" >&2; exit 1; }; done
 W=$(mktemp -d /dev/shm/nbdvault-iscsi-bench.XXXX)
 CTL=$((RANDOM % 20000 + 1000))
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -36,19 +38,22 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # job: name rw size depth count
 JOBS=("read-1M-QD8 read 1048576 8 3000" "write-1M-QD8 write 1048576 8 3000"
       "read-4k-QD32 read 4096 32 100000" "write-4k-QD32 write 4096 32 100000")
-echo "tgtd LUN in /dev/shm ($SZ), sequential, median of $RUNS, $(nproc) cores, $(lscpu | sed -n 's/Model name: *//p'), $(java -version 2>&1 | head -1), $(date -u +%FT%TZ)"
-printf '%-14s %14s %14s %7s\n' job nbdvault libiscsi ratio
+echo "tgtd LUN in /dev/shm ($SZ), sequential, median of $RUNS, $(nproc) cores, $(lscpu | sed -n 's/Model name: *//p'), $(java -version 2>&1 | head -1), $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-14s %14s %14s %7s %12s %12s\n' job nbdvault libiscsi ratio 'cpu/req ours' 'cpu/req lib'
 for job in "${JOBS[@]}"; do
   read -r name rw size depth count <<<"$job"
-  ours=(); theirs=()
+  ours=(); theirs=(); ourcpu=(); theircpu=()
   for _ in $(seq "$RUNS"); do
-    ours+=("$(java -cp "$JAR" io.nbdvault.bench.IscsiLoad "$URI" "$rw" "$size" "$depth" "$count")")
+    ours+=("$(java -cp "$JAR" io.nbdvault.bench.IscsiLoad "$URI" "$rw" "$size" "$depth" "$count" 2>"$W/cpu")")
+    ourcpu+=("$(sed -n 's/^cpu \([0-9.]*\) s$/\1/p' "$W/cpu")")
     flag=""; [ "$rw" = write ] && flag="-w"
-    t=$(qemu-img bench -f raw $flag -c "$count" -d "$depth" -s "$size" -t none "$URI" \
+    t=$(/usr/bin/time -f '%U %S' -o "$W/time" qemu-img bench -f raw $flag -c "$count" -d "$depth" -s "$size" -t none "$URI" \
           | sed -n 's/Run completed in \([0-9.]*\) seconds./\1/p')
     theirs+=("$t")
+    theircpu+=("$(awk '{print $1 + $2}' "$W/time")")
   done
   a=$(printf '%s\n' "${ours[@]}" | median); b=$(printf '%s\n' "${theirs[@]}" | median)
+  ca=$(printf '%s\n' "${ourcpu[@]}" | median); cb=$(printf '%s\n' "${theircpu[@]}" | median)
   if [ "$size" -ge 1048576 ]; then
     fa=$(awk -v c="$count" -v s="$size" -v t="$a" 'BEGIN{printf "%.0f MB/s", c*s/t/1e6}')
     fb=$(awk -v c="$count" -v s="$size" -v t="$b" 'BEGIN{printf "%.0f MB/s", c*s/t/1e6}')
@@ -56,5 +61,6 @@ for job in "${JOBS[@]}"; do
     fa=$(awk -v c="$count" -v t="$a" 'BEGIN{printf "%.0f IOPS", c/t}')
     fb=$(awk -v c="$count" -v t="$b" 'BEGIN{printf "%.0f IOPS", c/t}')
   fi
-  printf '%-14s %14s %14s %6.2fx\n' "$name" "$fa" "$fb" "$(awk -v a="$a" -v b="$b" 'BEGIN{print b/a}')"
+  printf '%-14s %14s %14s %6.2fx %10.1f us %10.1f us\n' "$name" "$fa" "$fb" "$(awk -v a="$a" -v b="$b" 'BEGIN{print b/a}')" \
+    "$(awk -v c="$ca" -v n="$count" 'BEGIN{print c/n*1e6}')" "$(awk -v c="$cb" -v n="$count" 'BEGIN{print c/n*1e6}')"
 done

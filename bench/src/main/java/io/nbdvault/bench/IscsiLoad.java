@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * A load generator for one replica URI that takes NBD out of the picture, shaped like
  * {@code qemu-img bench}: COUNT requests of SIZE bytes, DEPTH in flight, sequential offsets that
  * wrap at the end of the device. Prints the seconds the measured run took (after an unmeasured
- * warm-up of a quarter of COUNT, for the JIT).
+ * warm-up of at least a quarter of COUNT and three seconds, until the JIT has settled).
  *
  * <p>usage: IscsiLoad URI read|write SIZE DEPTH COUNT
  */
@@ -38,12 +38,31 @@ public final class IscsiLoad {
             for (int i = 0; i < size; i += 8) {
                 data.setLong(i, i * 0x9e3779b97f4a7c15L);
             }
+            // Warm-up until the JIT has settled: at least a quarter of COUNT, at least WARMUP seconds (system
+            // property nbdvault.warmup, default 3), and until a round of COUNT/8 requests compiles next to
+            // nothing (at most 60 s), so that compiler threads do not compete with the target for the CPU
+            // during the measured run (on a loaded machine C2 otherwise still runs many seconds in).
+            long start0 = System.nanoTime();
+            long warmupEnd = start0 + (long) (Double.parseDouble(System.getProperty("nbdvault.warmup", "3")) * 1e9);
+            java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
             run(d, write, data, depth, Math.max(depth, count / 4));
+            while (System.nanoTime() - start0 < 60_000_000_000L) {
+                long compiled = jit.getTotalCompilationTime();
+                run(d, write, data, depth, Math.max(depth, count / 8));
+                if (System.nanoTime() >= warmupEnd && jit.getTotalCompilationTime() - compiled <= 10) {
+                    break;
+                }
+            }
+            com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                    java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+            long cpu = os.getProcessCpuTime();
             long start = System.nanoTime();
             run(d, write, data, depth, count);
             double seconds = (System.nanoTime() - start) / 1e9;
+            double cpuSeconds = (os.getProcessCpuTime() - cpu) / 1e9;
             data.release();
             System.out.printf("%.3f%n", seconds);
+            System.err.printf("cpu %.3f s%n", cpuSeconds); // this process's CPU time during the measured run
         }
     }
 

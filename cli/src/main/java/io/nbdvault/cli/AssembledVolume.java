@@ -165,7 +165,7 @@ final class AssembledVolume implements AutoCloseable {
                 : defaultAdmin.apply(array.id().toString());
         AdminServer admin;
         try {
-            admin = AdminServer.start(adminPath, array, latencies);
+            admin = AdminServer.start(adminPath, array, latencies, context::remember);
         } catch (Exception e) {
             volume.close();
             array.close();

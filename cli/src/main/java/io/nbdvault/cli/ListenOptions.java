@@ -11,7 +11,8 @@ import java.nio.file.Path;
 /** Where and how a command serves NBD: shared by every command that runs a server. */
 public final class ListenOptions {
     @Option(names = "--listen", paramLabel = "HOST:PORT",
-            description = "TCP address to listen on (default 127.0.0.1:" + Nbd.DEFAULT_PORT + " unless --socket is given).")
+            description = "TCP address to listen on (default 127.0.0.1:" + Nbd.DEFAULT_PORT + " unless --socket is given; "
+                    + "serve's embedded default listens on DIR/nbd.sock instead).")
     String listen;
 
     @Option(names = "--socket", paramLabel = "PATH", description = "Unix socket to listen on (created with mode 0600).")

@@ -2,6 +2,7 @@ package io.nbdvault.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.nbdvault.cli.admin.AdminClient;
+import io.nbdvault.transport.ReplicaUri;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -30,14 +31,16 @@ public final class ReplaceCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "OLD", description = "The member to replace, as given to serve (or its UUID).")
     String oldMember;
 
-    @Parameters(index = "1", paramLabel = "NEW", description = "The new replica: a file, block device, nbd:// or nbd+unix:// URI.")
+    @Parameters(index = "1", paramLabel = "NEW", description = "The new replica: a file, block device, nbd://, nbd+unix:// or iscsi:// URI.")
     String newMember;
 
     @Override
     public Integer call() throws Exception {
         AdminClient.call(admin.socket(), new ObjectMapper().createObjectNode().put("command", "replace")
                 .put("member", oldMember).put("with", newMember).put("rate", rate).put("force", force));
-        System.err.println("nbdvault: rebuilding " + newMember + " in place of " + oldMember);
-        return noWait ? 0 : ResyncProgress.follow(admin.socket(), newMember, System.err);
+        // Members go by their names without secrets (user:***@host): so does what is printed and followed.
+        String shown = ReplicaUri.redact(newMember);
+        System.err.println("nbdvault: rebuilding " + shown + " in place of " + ReplicaUri.redact(oldMember));
+        return noWait ? 0 : ResyncProgress.follow(admin.socket(), shown, System.err);
     }
 }

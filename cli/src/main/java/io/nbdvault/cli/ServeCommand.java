@@ -14,11 +14,13 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code nbdvault serve}: assemble a replicated array, unlock it, and export the plaintext over NBD.
- * With no MEMBER it runs the embedded default: three file replicas under ./nbdvault-data.
+ * With no MEMBER it runs the embedded default: three file replicas under ./nbdvault-data, served on
+ * the unix socket ./nbdvault-data/nbd.sock (mode 0600) unless --listen or --socket says otherwise.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Assemble a replicated, encrypted volume and serve it over NBD until interrupted.",
-                "Without MEMBERs: the embedded default (./nbdvault-data, created on first run)."})
+                "Without MEMBERs: the embedded default (./nbdvault-data, created on first run), served on the",
+                "unix socket ./nbdvault-data/nbd.sock (mode 0600; TCP only with --listen)."})
 public final class ServeCommand implements Callable<Integer> {
     @Mixin
     ListenOptions listen;
@@ -35,6 +37,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Logging.configure();
+        if (members.isEmpty() && listen.listen == null && listen.socket == null) {
+            // The embedded default serves the plaintext on a 0600 unix socket in its folder: on TCP
+            // 127.0.0.1 any local user could read and write it. TCP only when asked (--listen).
+            listen.socket = volumeOptions.dataDir.resolve("nbd.sock").toAbsolutePath();
+        }
         AssembledVolume volume = AssembledVolume.open(members, volumeOptions, arrayId -> listen.socket != null
                 ? Path.of(listen.socket + ".admin") : AssembledVolume.runtimeAdminSocket(arrayId));
         NbdServer server;
@@ -46,8 +53,9 @@ public final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         String where = listen.describe(server, name, listen.tlsEnabled());
-        String hint = volume.embedded() ? " — try: nbdinfo " + where.split("  ")[0]
-                + " ; or nbdfuse DIR/disk " + where.split("  ")[0] + " & mkfs.ext4 DIR/disk && mount -o loop DIR/disk MNT" : "";
+        String uri = where.split("  ")[where.split("  ").length - 1];
+        String hint = volume.embedded() ? " — connect with: nbdinfo '" + uri + "' ; or nbdfuse DIR/disk '" + uri
+                + "' & mkfs.ext4 DIR/disk && mount -o loop DIR/disk MNT (TCP only with --listen HOST:PORT)" : "";
         return ServeUntilSignalled.run(server, volume, "serving " + volume.describe() + " at " + where
                 + "; admin socket " + volume.adminPath() + hint);
     }

@@ -1,5 +1,7 @@
 package io.nbdvault.replication;
 
+import io.nbdvault.core.BlockDevice;
+
 import java.io.IOException;
 import java.util.HashMap;
 import java.util.List;
@@ -30,6 +32,7 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
         // left out like an unreachable one, and probed later; foreign and blank ones are refused.
         List<Member> leftOut = new java.util.ArrayList<>();
         List<Member> ignored = new java.util.ArrayList<>();
+        Map<Member, InvalidMetadataException> invalid = new java.util.LinkedHashMap<>();
         for (Member m : given) {
             if (m.device().size() < ArrayGeometry.METADATA_SIZE) {
                 LOG.warning(m.name() + " reports " + m.device().size() + " bytes, too few for a member; leaving it out");
@@ -40,16 +43,37 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
                 found.put(m, ReplicatedArray.join(MetadataIo.read(
                         new io.nbdvault.core.DeadlineDevice(m.device(), options.requestTimeout(), m.name()))));
             } catch (InvalidMetadataException e) {
-                throw new InvalidMetadataException(m.name() + ": " + e.getMessage());
+                invalid.put(m, e);
             } catch (IOException e) {
                 LOG.warning("cannot read the metadata of " + m.name() + " (" + e.getMessage() + "); leaving it out");
                 leftOut.add(m);
             }
         }
+        if (found.isEmpty() && !invalid.isEmpty()) {
+            Map.Entry<Member, InvalidMetadataException> first = invalid.entrySet().iterator().next();
+            throw new InvalidMetadataException(first.getKey().name() + ": " + first.getValue().getMessage());
+        }
         if (found.isEmpty()) {
             throw new IOException("no member's metadata could be read");
         }
         Superblock newest = found.values().stream().max(java.util.Comparator.comparingLong(Superblock::events)).orElseThrow();
+        // Where a grown member's metadata may be: at the array's member size (what create makes files),
+        // or at the size of one of its siblings (LUNs made alike).
+        java.util.TreeSet<Long> sizes = new java.util.TreeSet<>();
+        sizes.add(newest.geometry().memberSize());
+        found.keySet().forEach(m -> sizes.add(m.device().size()));
+        for (Map.Entry<Member, InvalidMetadataException> e : invalid.entrySet()) {
+            Member grown = grown(e.getKey(), newest, sizes, options);
+            if (grown == null) {
+                throw new InvalidMetadataException(e.getKey().name() + ": " + e.getValue().getMessage()
+                        + (!sizes.contains(e.getKey().device().size()) ? " (it has " + e.getKey().device().size()
+                        + " bytes where this array's members have " + sizes.first() + ")" : ""));
+            }
+            found.put(grown, ReplicatedArray.join(MetadataIo.read(grown.device())));
+        }
+        if (!invalid.isEmpty()) {
+            newest = found.values().stream().max(java.util.Comparator.comparingLong(Superblock::events)).orElseThrow();
+        }
         for (Map.Entry<Member, Superblock> e : found.entrySet()) {
             Superblock sb = e.getValue();
             if (!sb.array().equals(newest.array())) {
@@ -135,5 +159,33 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
         }
         targets.forEach((slot, onlyDirty) -> states[slot] = onlyDirty ? MemberRole.State.FAILED : MemberRole.State.REBUILDING);
         return new ArrayAssembly(newest, members, ids, states, loaded, targets, leftOut, ignored);
+    }
+
+    /**
+     * A member extended after create (a file made longer, a LUN grown) keeps its metadata where its
+     * old end was, no longer at its end: found at one of the {@code sizes} it may have had, the member
+     * is used as its first that many bytes, and the log says so. Null when no superblock of this array
+     * is at any of them.
+     */
+    private static Member grown(Member m, Superblock newest, java.util.SortedSet<Long> sizes, ArrayOptions options) {
+        for (long size : sizes) {
+            if (size >= m.device().size() || size < newest.geometry().memberSize()) {
+                continue;
+            }
+            BlockDevice first = new BoundedDevice(m.device(), size);
+            try {
+                Superblock sb = ReplicatedArray.join(MetadataIo.read(
+                        new io.nbdvault.core.DeadlineDevice(first, options.requestTimeout(), m.name())));
+                if (!sb.array().equals(newest.array())) {
+                    continue;
+                }
+            } catch (IOException e) {
+                continue;
+            }
+            LOG.warning(m.name() + " grew from " + size + " to " + m.device().size() + " bytes; the array uses the first "
+                    + size + " bytes");
+            return new Member(m.name(), first);
+        }
+        return null;
     }
 }

@@ -227,4 +227,56 @@ class ArraySafetyTest {
         }
         assertArrayEquals(itsData, Devices.read(ms.get(0).device(), 0, 4096), "nothing was copied over m0");
     }
+
+    /** A copy of {@code from} on a device {@code extra} bytes larger: a member file extended after create. */
+    static BlockDevice grownCopy(BlockDevice from, long extra) {
+        MemoryDevice to = new MemoryDevice(from.size() + extra);
+        for (long at = 0; at < from.size(); at += MIB) {
+            io.netty.buffer.ByteBuf b = from.read(at, (int) Math.min(MIB, from.size() - at)).join();
+            try {
+                to.write(at, b, 0).join();
+            } finally {
+                b.release();
+            }
+        }
+        return to;
+    }
+
+    @Test
+    void aMemberGrownAfterCreateIsUsedAsItsFirstBytesNotRefused() throws Exception {
+        List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
+        byte[] before = data(4096, 8);
+        try (ReplicatedArray a = ReplicatedArray.create(base, GEOMETRY, FROZEN)) {
+            a.volume().write(8192, Unpooled.wrappedBuffer(before), 0).join();
+        }
+        Member grown = reopenable(new Member("m1", grownCopy(base.get(1).device(), 16 * MIB)));
+        byte[] after = data(4096, 9);
+        try (ReplicatedArray a = ReplicatedArray.assemble(List.of(base.get(0), grown, base.get(2)), FROZEN)) {
+            assertEquals(ArrayStatus.State.ACTIVE, a.status().state(), a.status().toString());
+            assertEquals("active", stateOf(a, "m1"));
+            io.netty.buffer.ByteBuf b = a.volume().read(8192, 4096).join();
+            byte[] got = new byte[4096];
+            b.readBytes(got);
+            b.release();
+            assertArrayEquals(before, got);
+            a.volume().write(0, Unpooled.wrappedBuffer(after), 0).join();
+            assertEquals(0L, a.scrub(false).join());
+        }
+        // Its metadata stays where it was (the old end), so it assembles again.
+        assertEquals(GEOMETRY.memberSize() - ArrayGeometry.METADATA_SIZE,
+                MetadataIo.offsetA(new BoundedDevice(grown.device(), GEOMETRY.memberSize())));
+        try (ReplicatedArray a = ReplicatedArray.assemble(List.of(grown, base.get(0), base.get(2)), FROZEN)) {
+            assertEquals(ArrayStatus.State.ACTIVE, a.status().state(), a.status().toString());
+            assertEquals(0L, a.scrub(false).join());
+        }
+
+        // A grown device of another array is still refused, and the message says what sizes differ.
+        List<Member> other = reopenable(members(3, GEOMETRY.memberSize()));
+        ReplicatedArray.create(other, GEOMETRY, FROZEN).close();
+        Member foreign = new Member("f1", grownCopy(other.get(1).device(), 16 * MIB));
+        InvalidMetadataException refused = assertThrows(InvalidMetadataException.class,
+                () -> ReplicatedArray.assemble(List.of(base.get(0), foreign, base.get(2)), FROZEN));
+        assertTrue(refused.getMessage().contains("f1") && refused.getMessage().contains("bytes where this array's members have"),
+                refused.getMessage());
+    }
 }

@@ -60,6 +60,19 @@ public final class TransportContext implements AutoCloseable {
     }
 
     /**
+     * The name a member typed as {@code uri} goes by ({@link ReplicaUri#redact}: no secret), the secret
+     * remembered so that the name opens with it; a secret given anew (a replace typed by the
+     * administrator) replaces the one seen before.
+     */
+    public String remember(String uri) {
+        String shown = ReplicaUri.redact(uri);
+        if (!shown.equals(uri)) {
+            withSecrets.put(shown, uri);
+        }
+        return shown;
+    }
+
+    /**
      * Opens a replica. A URI with a secret in it may later be given back in its redacted form
      * ({@link ReplicaUri#redact}, what members are named by, so no secret reaches logs, status or
      * metadata): it is then opened with the secret this context saw first.

@@ -55,8 +55,12 @@ public final class AdminServer implements AutoCloseable {
      * private directory, made 0600, then renamed into place, so no other user can connect in
      * between; a path that is not a socket, or another server's live socket, is refused.
      */
-    /** {@code latencies}: the stack's per-layer meters, shown in status's "layers". */
-    public static AdminServer start(Path path, ReplicatedArray array, LayerLatencies latencies) throws IOException {
+    /**
+     * {@code latencies}: the stack's per-layer meters, shown in status's "layers"; {@code names}: a
+     * member as typed (perhaps with a secret in it) to the name it goes by (never with one).
+     */
+    public static AdminServer start(Path path, ReplicatedArray array, LayerLatencies latencies,
+                                    java.util.function.UnaryOperator<String> names) throws IOException {
         EventLoopGroup group = new EpollEventLoopGroup(1);
         try {
             ServerBootstrap bootstrap = new ServerBootstrap().group(group).channel(EpollServerDomainSocketChannel.class)
@@ -66,7 +70,7 @@ public final class AdminServer implements AutoCloseable {
                             c.pipeline().addLast(new LineBasedFrameDecoder(MAX_LINE))
                                     .addLast(new StringDecoder(StandardCharsets.UTF_8))
                                     .addLast(new StringEncoder(StandardCharsets.UTF_8))
-                                    .addLast(new Handler(array, latencies));
+                                    .addLast(new Handler(array, latencies, names));
                         }
                     });
             Channel ch = UnixSocketBinder.bind(path,
@@ -96,10 +100,13 @@ public final class AdminServer implements AutoCloseable {
     private static final class Handler extends SimpleChannelInboundHandler<String> {
         private final ReplicatedArray array;
         private final LayerLatencies latencies;
+        /** A member as typed (perhaps with a secret in it) to the name it goes by (never with one). */
+        private final java.util.function.UnaryOperator<String> names;
 
-        Handler(ReplicatedArray array, LayerLatencies latencies) {
+        Handler(ReplicatedArray array, LayerLatencies latencies, java.util.function.UnaryOperator<String> names) {
             this.array = array;
             this.latencies = latencies;
+            this.names = names;
         }
 
         /**
@@ -143,17 +150,17 @@ public final class AdminServer implements AutoCloseable {
                 switch (command) {
                     case "status" -> reply.set("status", status());
                     case "fail" -> {
-                        array.fail(request.path("member").asText(""), request.path("force").asBoolean(false)).whenComplete((x, error) ->
+                        array.fail(names.apply(request.path("member").asText("")), request.path("force").asBoolean(false)).whenComplete((x, error) ->
                                 answer(ctx, error, done -> done.put("done", true)));
                         return;
                     }
                     case "re-add" -> {
-                        array.reAdd(request.path("member").asText("")).whenComplete((onlyDirty, error) ->
+                        array.reAdd(names.apply(request.path("member").asText(""))).whenComplete((onlyDirty, error) ->
                                 answer(ctx, error, done -> done.put("bitmap", onlyDirty)));
                         return;
                     }
                     case "replace" -> {
-                        array.replace(request.path("member").asText(""), request.path("with").asText(""),
+                        array.replace(names.apply(request.path("member").asText("")), names.apply(request.path("with").asText("")),
                                 request.path("rate").asLong(0), request.path("force").asBoolean(false)).whenComplete((x, error) -> answer(ctx, error, done -> { }));
                         return;
                     }

@@ -183,4 +183,28 @@ class BadInputTest {
             assertTrue(c.closedByServer());
         }
     }
+
+    /**
+     * A client that starts the handshake (flags, an option answered) and then stops half-way through
+     * the next option header is dropped when the handshake deadline passes: the deadline covers the
+     * whole handshake, not only the first bytes.
+     */
+    @Test
+    void clientStoppingMidHandshakeIsDroppedAfterTheHandshakeTimeout() throws IOException {
+        try (TestServer quick = TestServer.start(dir.resolve("m"),
+                TestServer.with(new io.nbdvault.core.MemoryDevice(4096), false).handshakeTimeoutMillis(300));
+             RawClient c = new RawClient(quick.socket)) {
+            c.handshake();
+            c.option(Nbd.OPT_LIST, new byte[0]);
+            RawClient.OptReply r;
+            do {
+                r = c.optReply();
+            } while (r.type() != Nbd.REP_ACK);
+            c.write(ByteBuffer.allocate(10).putLong(Nbd.IHAVEOPT).putShort((short) 0).flip()); // then nothing
+            long start = System.nanoTime();
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                    () -> assertTrue(c.closedByServer()), "the server never dropped the stalled handshake");
+            assertTrue(System.nanoTime() - start < java.util.concurrent.TimeUnit.SECONDS.toNanos(5));
+        }
+    }
 }

@@ -12,18 +12,18 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.collection.IntObjectHashMap;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.HashMap;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One iSCSI session of one connection (MaxConnections=1): the login, then SCSI commands in flight
@@ -31,7 +31,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Thread model: every field below is read and written only on the channel's event loop.
  * {@link #submit} and {@link #logout} may be called from any thread and hop onto it; every future
- * they return is completed there. Read from elsewhere: {@link #inFlight} (an atomic) and what
+ * they return is completed there. Read from elsewhere: what
  * {@link #isOpen} and {@link #negotiated} look at (volatile, written once).
  *
  * <p>Ownership: a command's write data is retained by the command and released when it completes
@@ -51,18 +51,34 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         final ByteBuf out;
         final int readLength;
         final CompletableFuture<ScsiResult> future;
+        /** System.nanoTime() at which the command fails. */
+        final long deadline;
         int cmdSn;
         boolean sent;
         ByteBuf in;
         int received;
-        ScheduledFuture<?> deadline;
+        /** Neighbours in the list of live tasks ordered by deadline. */
+        Task earlier;
+        Task later;
 
-        Task(int itt, byte[] cdb, ByteBuf out, int readLength, CompletableFuture<ScsiResult> future) {
+        Task(int itt, byte[] cdb, ByteBuf out, int readLength, CompletableFuture<ScsiResult> future, long deadline) {
             this.itt = itt;
             this.cdb = cdb;
             this.out = out;
             this.readLength = readLength;
             this.future = future;
+            this.deadline = deadline;
+        }
+    }
+
+    /**
+     * The session ended (connection lost, closed, a protocol error) before the command had an
+     * answer: nothing says whether the target carried it out, and it may be issued again on a new
+     * session (block reads and writes are idempotent) while its deadline allows.
+     */
+    static final class SessionLost extends BlockDeviceException {
+        SessionLost(String message) {
+            super(Errno.EIO, message);
         }
     }
 
@@ -81,7 +97,12 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private int expStatSn;
     private int expCmdSn;
     private int maxCmdSn;
-    private final Map<Integer, Task> tasks = new HashMap<>();
+    private final IntObjectHashMap<Task> tasks = new IntObjectHashMap<>();
+    /** Live tasks by deadline, earliest first; one timer, armed for the earliest (no timer per command). */
+    private Task earliest;
+    private Task latest;
+    private ScheduledFuture<?> deadlineTimer;
+    private long timerAt;
     private final ArrayDeque<Task> waiting = new ArrayDeque<>();
     /** Tags of commands we gave up on: late answers for them are dropped, not errors. */
     private final Set<Integer> abandoned = new HashSet<>();
@@ -92,7 +113,6 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private final Map<Integer, Abort> aborts = new HashMap<>();
     private volatile CompletableFuture<Void> logoutDone;
     private int logoutItt;
-    private final AtomicInteger inFlight = new AtomicInteger();
     /** Between channelRead and channelReadComplete: flushes wait for the end of the batch. */
     private boolean reading;
     /** When the target last sent anything: every PDU is a sign of life. */
@@ -122,7 +142,7 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         CompletableFuture<IscsiConnection> result = new CompletableFuture<>();
         c.loggedIn = result;
         Bootstrap b = bootstrap.clone().option(io.netty.channel.ChannelOption.RCVBUF_ALLOCATOR,
-                new io.netty.channel.AdaptiveRecvByteBufAllocator(512, 16384, 1 << 20)).handler(new ChannelInitializer<>() {
+                new io.netty.channel.AdaptiveRecvByteBufAllocator(512, 16384, 32768)).handler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
                 c.decoder = new PduDecoder(Login.OUR_MAX_RECV);
@@ -166,10 +186,6 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         return channel.isActive() && failure == null && logoutDone == null;
     }
 
-    int inFlight() {
-        return inFlight.get();
-    }
-
     Negotiated negotiated() {
         return session;
     }
@@ -189,22 +205,24 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
      * the caller keeps its own reference. The future completes on the event loop.
      */
     CompletableFuture<ScsiResult> submit(byte[] cdb, ByteBuf out, int readLength) {
+        return submit(cdb, out, readLength, System.nanoTime() + timeout.toNanos());
+    }
+
+    /** As {@link #submit(byte[], ByteBuf, int)}, failing at {@code deadline} (a System.nanoTime()). */
+    CompletableFuture<ScsiResult> submit(byte[] cdb, ByteBuf out, int readLength, long deadline) {
         CompletableFuture<ScsiResult> future = new CompletableFuture<>();
         ByteBuf data = out == null ? null : out.retainedSlice();
-        inFlight.incrementAndGet();
-        future.whenComplete((r, e) -> inFlight.decrementAndGet());
         Runnable start = () -> {
             if (!isOpen()) {
                 if (data != null) {
                     data.release();
                 }
-                future.completeExceptionally(new BlockDeviceException(Errno.EIO, "not connected to " + peer
+                future.completeExceptionally(new SessionLost("not connected to " + peer
                         + (failure != null ? " (" + failure + ")" : "")));
                 return;
             }
-            Task t = new Task(nextTag(), cdb, data, readLength, future);
-            tasks.put(t.itt, t);
-            t.deadline = channel.eventLoop().schedule(() -> timedOut(t), timeout.toMillis(), TimeUnit.MILLISECONDS);
+            Task t = new Task(nextTag(), cdb, data, readLength, future, deadline);
+            track(t);
             waiting.add(t);
             drain();
         };
@@ -220,8 +238,71 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         int itt;
         do {
             itt = nextItt++;
-        } while (itt == Pdu.RESERVED_TAG || tasks.containsKey(itt) || abandoned.contains(itt));
+        } while (itt == Pdu.RESERVED_TAG || tasks.containsKey(itt) || !abandoned.isEmpty() && abandoned.contains(itt));
         return itt;
+    }
+
+    /** Adds a task to the map and to the deadline list (usually at its end: deadlines mostly come in order). */
+    private void track(Task t) {
+        tasks.put(t.itt, t);
+        Task before = latest;
+        while (before != null && before.deadline - t.deadline > 0) {
+            before = before.earlier;
+        }
+        t.earlier = before;
+        t.later = before == null ? earliest : before.later;
+        if (t.earlier != null) {
+            t.earlier.later = t;
+        } else {
+            earliest = t;
+        }
+        if (t.later != null) {
+            t.later.earlier = t;
+        } else {
+            latest = t;
+        }
+        if (deadlineTimer == null || t.deadline - timerAt < 0) {
+            arm(t.deadline);
+        }
+    }
+
+    private void untrack(Task t) {
+        if (tasks.get(t.itt) == t) {
+            tasks.remove(t.itt);
+        }
+        if (t.earlier != null) {
+            t.earlier.later = t.later;
+        } else if (earliest == t) {
+            earliest = t.later;
+        }
+        if (t.later != null) {
+            t.later.earlier = t.earlier;
+        } else if (latest == t) {
+            latest = t.earlier;
+        }
+        t.earlier = null;
+        t.later = null;
+    }
+
+    private void arm(long at) {
+        if (deadlineTimer != null) {
+            deadlineTimer.cancel(false);
+        }
+        timerAt = at;
+        deadlineTimer = channel.eventLoop().schedule(this::expire, Math.max(0, at - System.nanoTime()),
+                TimeUnit.NANOSECONDS);
+    }
+
+    /** The deadline timer: fails every task whose deadline passed, then waits for the next earliest. */
+    private void expire() {
+        deadlineTimer = null;
+        long now = System.nanoTime();
+        while (earliest != null && earliest.deadline - now <= 0) {
+            timedOut(earliest);
+        }
+        if (earliest != null) {
+            arm(earliest.deadline);
+        }
     }
 
     /** Sends queued commands while the target's window (CmdSN ≤ MaxCmdSN) allows. */
@@ -279,16 +360,18 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** A failed write reaches {@link #exceptionCaught} (the void promise fires it): no promise per PDU. */
     private void send(Pdu pdu, boolean flush) {
-        (flush ? channel.writeAndFlush(pdu) : channel.write(pdu)).addListener(f -> {
-            if (!f.isSuccess() && failure == null) {
-                fatal("sending to " + peer + " failed: " + f.cause().getMessage());
-            }
-        });
+        if (flush) {
+            channel.writeAndFlush(pdu, channel.voidPromise());
+        } else {
+            channel.write(pdu, channel.voidPromise());
+        }
     }
 
     private void timedOut(Task t) {
         if (tasks.get(t.itt) != t) {
+            untrack(t);
             return;
         }
         boolean sent = t.sent;
@@ -307,8 +390,7 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void complete(Task t, ScsiResult result) {
-        tasks.remove(t.itt);
-        t.deadline.cancel(false);
+        untrack(t);
         if (t.out != null) {
             t.out.release();
         }
@@ -318,10 +400,7 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void fail(Task t, Throwable error) {
-        tasks.remove(t.itt);
-        if (t.deadline != null) {
-            t.deadline.cancel(false);
-        }
+        untrack(t);
         if (t.out != null) {
             t.out.release();
         }
@@ -347,7 +426,11 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
     private void failAll(String why) {
         waiting.clear();
         for (Task t : tasks.values().toArray(Task[]::new)) {
-            fail(t, new BlockDeviceException(Errno.EIO, why));
+            fail(t, new SessionLost(why));
+        }
+        if (deadlineTimer != null) {
+            deadlineTimer.cancel(false);
+            deadlineTimer = null;
         }
         aborts.values().forEach(a -> a.watchdog().cancel(false));
         aborts.clear();

@@ -21,14 +21,18 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
+import io.netty.util.concurrent.ScheduledFuture;
 
 /**
  * An iSCSI LUN as a BlockDevice, over one session ({@link IscsiConnection}). Requests are cut into
  * commands of at most {@link #maxTransfer} bytes; a command that meets a UNIT ATTENTION (as after
  * every login) or a busy target is retried a few times, any other CHECK CONDITION becomes an error
- * saying what the sense data says. A lost session fails its commands at once and is logged in again
- * in the background with the same ISID (TSIH 0), so the target replaces the old one; while there is
- * none, requests fail fast and the layer above routes around this member.
+ * saying what the sense data says. A lost session is logged in again in the background with the
+ * same ISID (TSIH 0), so the target replaces the old one. Each request has one deadline (the request
+ * timeout) that runs from its submission: the commands of a lost session, and those submitted while
+ * there is none, wait for the next session and are issued again on it (block reads and writes are
+ * idempotent); only when the deadline passes first do they fail, and the layer above routes around
+ * this member.
  *
  * <p>Thread model: continuations run on the connection's event loop (where its futures complete);
  * the only state of this class shared across threads is the volatile current connection and flags.
@@ -41,6 +45,8 @@ public final class IscsiDevice implements BlockDevice {
 
     private final Bootstrap bootstrap;
     private final IscsiTarget target;
+    /** The target as shown (no secret), built once: it is in every command's error path. */
+    private final String peer;
     private final NbdClientOptions options;
     private final long size;
     private final int blockSize;
@@ -51,11 +57,14 @@ public final class IscsiDevice implements BlockDevice {
     private volatile boolean writeSame = true;
     private volatile IscsiConnection connection;
     private volatile boolean closed;
+    /** While there is no session: completes with the next one (or fails when the device closes). Guarded by this. */
+    private CompletableFuture<IscsiConnection> nextSession;
 
     private IscsiDevice(Bootstrap bootstrap, IscsiTarget target, NbdClientOptions options, IscsiConnection first,
                         Geometry g) {
         this.bootstrap = bootstrap;
         this.target = target;
+        this.peer = target.toString();
         this.options = options;
         this.size = g.size;
         this.blockSize = g.blockSize;
@@ -160,44 +169,79 @@ public final class IscsiDevice implements BlockDevice {
 
     private static CompletableFuture<ScsiResult> attempt(IscsiConnection c, String peer, byte[] cdb, ByteBuf out,
                                                          int readLength, int tries) {
-        return c.submit(cdb, out, readLength).thenCompose(r -> {
-            if (r.status() == ScsiResult.GOOD) {
-                return CompletableFuture.completedFuture(r);
+        return c.submit(cdb, out, readLength).thenCompose(r -> checked(r, tries, peer, delay -> delay == 0
+                ? attempt(c, peer, cdb, out, readLength, tries + 1)
+                : later(c.eventLoop(), delay, () -> attempt(c, peer, cdb, out, readLength, tries + 1))));
+    }
+
+    /** A command with its retry policy: what to do again, after how many milliseconds (0: at once). */
+    private interface Retry {
+        CompletableFuture<ScsiResult> after(long millis);
+    }
+
+    private static CompletableFuture<ScsiResult> later(java.util.concurrent.ScheduledExecutorService executor, long millis,
+                                                       java.util.function.Supplier<CompletableFuture<ScsiResult>> what) {
+        CompletableFuture<ScsiResult> later = new CompletableFuture<>();
+        executor.schedule(() -> what.get().whenComplete((x, e) -> {
+            if (e != null) {
+                later.completeExceptionally(e);
+            } else if (!later.complete(x)) {
+                x.release();
             }
-            r.release();
-            Sense sense = r.status() == ScsiResult.CHECK_CONDITION ? Sense.parse(r.sense()) : null;
-            boolean retry = sense != null && sense.key() == Sense.UNIT_ATTENTION
-                    || r.status() == ScsiResult.BUSY || r.status() == ScsiResult.TASK_SET_FULL;
-            if (retry && tries < RETRIES) {
-                if (sense != null) {
-                    return attempt(c, peer, cdb, out, readLength, tries + 1);
-                }
-                CompletableFuture<ScsiResult> later = new CompletableFuture<>();
-                c.eventLoop().schedule(() -> attempt(c, peer, cdb, out, readLength, tries + 1).whenComplete((x, e) -> {
-                    if (e != null) {
-                        later.completeExceptionally(e);
-                    } else if (!later.complete(x)) {
-                        x.release();
-                    }
-                }), 10L << tries, TimeUnit.MILLISECONDS);
-                return later;
-            }
-            if (sense != null) {
-                throw new CompletionException(sense.toException(peer));
-            }
-            throw new CompletionException(new BlockDeviceException(Errno.EIO, String.format("%s: SCSI status 0x%02x%s",
-                    peer, r.status(), r.status() == ScsiResult.RESERVATION_CONFLICT ? " (reservation conflict)" : "")));
-        });
+        }), millis, TimeUnit.MILLISECONDS);
+        return later;
+    }
+
+    /** GOOD: the result; a unit attention or a busy target: again (a few times); anything else: an error. */
+    private static CompletableFuture<ScsiResult> checked(ScsiResult r, int tries, String peer, Retry again) {
+        if (r.status() == ScsiResult.GOOD) {
+            return CompletableFuture.completedFuture(r);
+        }
+        r.release();
+        Sense sense = r.status() == ScsiResult.CHECK_CONDITION ? Sense.parse(r.sense()) : null;
+        boolean retry = sense != null && sense.key() == Sense.UNIT_ATTENTION
+                || r.status() == ScsiResult.BUSY || r.status() == ScsiResult.TASK_SET_FULL;
+        if (retry && tries < RETRIES) {
+            return again.after(sense != null ? 0 : 10L << tries);
+        }
+        if (sense != null) {
+            throw new CompletionException(sense.toException(peer));
+        }
+        throw new CompletionException(new BlockDeviceException(Errno.EIO, String.format("%s: SCSI status 0x%02x%s",
+                peer, r.status(), r.status() == ScsiResult.RESERVATION_CONFLICT ? " (reservation conflict)" : "")));
     }
 
     private void install(IscsiConnection c) {
-        connection = c;
-        c.closeFuture().thenRun(() -> {
-            if (!closed) {
-                LOG.warning("session with " + target + " lost; logging in again");
-                reconnect(options.minBackoff());
+        CompletableFuture<IscsiConnection> waiters;
+        synchronized (this) {
+            connection = c;
+            waiters = nextSession;
+            nextSession = null;
+        }
+        if (waiters != null) {
+            waiters.complete(c);
+        }
+        c.closeFuture().thenRun(() -> lost(c));
+    }
+
+    /** Once per session that ends: starts logging in again and returns what waits for the next session. */
+    private CompletableFuture<IscsiConnection> lost(IscsiConnection c) {
+        CompletableFuture<IscsiConnection> next;
+        synchronized (this) {
+            if (closed) {
+                return Requests.failed(Errno.ESHUTDOWN, "connection to " + peer + " is closed");
             }
-        });
+            if (connection != c) {
+                return connection.isOpen() ? CompletableFuture.completedFuture(connection) : lost(connection);
+            }
+            if (nextSession != null) {
+                return nextSession;
+            }
+            next = nextSession = new CompletableFuture<>();
+        }
+        LOG.warning("session with " + peer + " lost; logging in again");
+        reconnect(options.minBackoff());
+        return next;
     }
 
     private void reconnect(Duration delay) {
@@ -222,7 +266,7 @@ public final class IscsiDevice implements BlockDevice {
                         Duration next = delay.multipliedBy(2);
                         reconnect(next.compareTo(options.maxBackoff()) > 0 ? options.maxBackoff() : next);
                     } else {
-                        LOG.info("session with " + target + " re-established");
+                        LOG.info("session with " + peer + " re-established");
                         install(c);
                     }
                 }), delay.toMillis(), TimeUnit.MILLISECONDS);
@@ -240,14 +284,77 @@ public final class IscsiDevice implements BlockDevice {
     }
 
     private CompletableFuture<ScsiResult> command(byte[] cdb, ByteBuf out, int readLength) {
+        return command(cdb, out, readLength, System.nanoTime() + options.requestTimeout().toNanos(), 0);
+    }
+
+    /**
+     * A command until its deadline: issued on the current session, or on the next one when there is
+     * none or the session ends before it is answered.
+     */
+    private CompletableFuture<ScsiResult> command(byte[] cdb, ByteBuf out, int readLength, long deadline, int tries) {
         if (closed) {
-            return Requests.failed(Errno.ESHUTDOWN, "connection to " + target + " is closed");
+            return Requests.failed(Errno.ESHUTDOWN, "connection to " + peer + " is closed");
         }
         IscsiConnection c = connection;
-        if (c == null || !c.isOpen()) {
-            return Requests.failed(Errno.EIO, "no session with " + target + " (reconnecting)");
+        CompletableFuture<ScsiResult> sent = c.isOpen() ? c.submit(cdb, out, readLength, deadline)
+                : session(c, deadline).thenCompose(next -> next.submit(cdb, out, readLength, deadline));
+        // One future per command on the way that nearly every command takes (a GOOD status).
+        CompletableFuture<ScsiResult> result = new CompletableFuture<>();
+        sent.whenComplete((r, e) -> {
+            if (e == null && r.status() == ScsiResult.GOOD) {
+                if (!result.complete(r)) {
+                    r.release();
+                }
+                return;
+            }
+            CompletableFuture<ScsiResult> again;
+            try {
+                if (e == null) {
+                    again = checked(r, tries, peer, delay -> delay == 0 ? command(cdb, out, readLength, deadline, tries + 1)
+                            : later(c.eventLoop(), delay, () -> command(cdb, out, readLength, deadline, tries + 1)));
+                } else {
+                    Throwable cause = BlockDeviceException.unwrap(e);
+                    if (!(cause instanceof IscsiConnection.SessionLost) || closed || deadline - System.nanoTime() <= 0) {
+                        result.completeExceptionally(cause);
+                        return;
+                    }
+                    again = command(cdb, out, readLength, deadline, tries);
+                }
+            } catch (CompletionException thrown) {
+                result.completeExceptionally(BlockDeviceException.unwrap(thrown));
+                return;
+            }
+            again.whenComplete((r2, e2) -> {
+                if (e2 != null) {
+                    result.completeExceptionally(BlockDeviceException.unwrap(e2));
+                } else if (!result.complete(r2)) {
+                    r2.release();
+                }
+            });
+        });
+        return result;
+    }
+
+    /** The next session, or a failure when {@code deadline} comes first. */
+    private CompletableFuture<IscsiConnection> session(IscsiConnection gone, long deadline) {
+        CompletableFuture<IscsiConnection> next = lost(gone);
+        if (next.isDone()) {
+            return next;
         }
-        return run(c, target.toString(), cdb, out, readLength);
+        CompletableFuture<IscsiConnection> mine = new CompletableFuture<>();
+        ScheduledFuture<?> timer = bootstrap.config().group().schedule(() -> mine.completeExceptionally(
+                new BlockDeviceException(Errno.EIO, "command to " + peer + " timed out after "
+                        + options.requestTimeout().toMillis() + " ms waiting for a new session")),
+                Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        next.whenComplete((c, e) -> {
+            timer.cancel(false);
+            if (e != null) {
+                mine.completeExceptionally(e);
+            } else {
+                mine.complete(c);
+            }
+        });
+        return mine;
     }
 
     private BlockDeviceException unaligned(long offset, long length) {
@@ -309,21 +416,28 @@ public final class IscsiDevice implements BlockDevice {
         if (length == 0) {
             return CompletableFuture.completedFuture(Unpooled.EMPTY_BUFFER);
         }
+        if (length <= maxTransfer) {
+            return readCommand(offset, length);
+        }
         List<CompletableFuture<ByteBuf>> parts = new ArrayList<>();
         for (long pos = 0; pos < length; pos += maxTransfer) {
             int n = (int) Math.min(maxTransfer, length - pos);
-            long at = offset + pos;
-            parts.add(command(Cdb.read16(at / blockSize, n / blockSize, false), null, n).thenApply(r -> {
-                if (r.data() == null || r.data().readableBytes() != n) {
-                    int got = r.data() == null ? 0 : r.data().readableBytes();
-                    r.release();
-                    throw new CompletionException(new BlockDeviceException(Errno.EIO, target + " returned " + got
-                            + " of " + n + " bytes at offset " + at));
-                }
-                return r.data();
-            }));
+            parts.add(readCommand(offset + pos, n));
         }
         return Futures.concat(parts);
+    }
+
+    /** One READ(16) of {@code n} bytes at {@code at}, at most {@link #maxTransfer}. */
+    private CompletableFuture<ByteBuf> readCommand(long at, int n) {
+        return command(Cdb.read16(at / blockSize, n / blockSize, false), null, n).thenApply(r -> {
+            if (r.data() == null || r.data().readableBytes() != n) {
+                int got = r.data() == null ? 0 : r.data().readableBytes();
+                r.release();
+                throw new CompletionException(new BlockDeviceException(Errno.EIO, peer + " returned " + got
+                        + " of " + n + " bytes at offset " + at));
+            }
+            return r.data();
+        });
     }
 
     /**
@@ -361,6 +475,9 @@ public final class IscsiDevice implements BlockDevice {
     private CompletableFuture<Void> writeAligned(long offset, ByteBuf data, int flags) {
         int length = data.readableBytes();
         boolean fua = WriteFlags.has(flags, WriteFlags.FUA);
+        if (length <= maxTransfer) {
+            return command(Cdb.write16(offset / blockSize, length / blockSize, fua), data, 0).thenAccept(ScsiResult::release);
+        }
         List<CompletableFuture<ScsiResult>> parts = new ArrayList<>();
         for (int pos = 0; pos < length; pos += maxTransfer) {
             int n = Math.min(maxTransfer, length - pos);
@@ -470,7 +587,15 @@ public final class IscsiDevice implements BlockDevice {
 
     /** Stops reconnecting and logs out; completes when the session is gone (never blocks). */
     public CompletableFuture<Void> closeAsync() {
-        closed = true;
+        CompletableFuture<IscsiConnection> waiters;
+        synchronized (this) {
+            closed = true;
+            waiters = nextSession;
+            nextSession = null;
+        }
+        if (waiters != null) {
+            waiters.completeExceptionally(new BlockDeviceException(Errno.ESHUTDOWN, "connection to " + peer + " is closed"));
+        }
         IscsiConnection c = connection;
         return c == null ? Requests.done() : c.logout();
     }

@@ -23,7 +23,7 @@ final class Login {
     private static final int FLAG_CONTINUE = 0x40;
 
     /** What we declare we can receive, and offer for bursts. */
-    static final int OUR_MAX_RECV = 262144;
+    static final int OUR_MAX_RECV = 1 << 20; // one Data-In PDU for a whole 1 MiB READ (our largest command)
     static final int OUR_MAX_BURST = 16776192; // the largest multiple of 1 KiB below 2^24
     static final int OUR_FIRST_BURST = 262144;
 
