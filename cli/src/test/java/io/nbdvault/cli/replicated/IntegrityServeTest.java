@@ -78,6 +78,19 @@ class IntegrityServeTest {
         throw new AssertionError(name + " not in " + status.toPrettyString());
     }
 
+    /** `create` of a 64 MiB volume over three file members (made by create), with {@code extra} options; returns them. */
+    List<String> fileArray(Path key, String... extra) throws Exception {
+        Files.writeString(key, "file passphrase");
+        List<String> members = List.of(dir.resolve("a.img").toString(), dir.resolve("b.img").toString(),
+                dir.resolve("c.img").toString());
+        List<String> create = new ArrayList<>(List.of("create", "--size", "64M", "--key-file", key.toString()));
+        create.addAll(List.of(extra));
+        create.addAll(List.of(NbdkitReplicas.CHEAP_KDF));
+        create.addAll(members);
+        cli(create.toArray(String[]::new));
+        return members;
+    }
+
     @Test
     void bytesAlteredUnderRunningReplicasNeverReachTheClientAndScrubRepairsThem() throws Exception {
         replicas = new NbdkitReplicas(dir, 3, false).startAll();
@@ -136,14 +149,7 @@ class IntegrityServeTest {
     @Test
     void aVolumeCreatedWithoutTagsIsUpgradedItsFileMembersGrown() throws Exception {
         Path key = dir.resolve("key");
-        Files.writeString(key, "upgrade passphrase");
-        List<String> members = List.of(dir.resolve("a.img").toString(), dir.resolve("b.img").toString(),
-                dir.resolve("c.img").toString());
-        List<String> create = new ArrayList<>(List.of("create", "--integrity", "none", "--size", "64M", "--key-file",
-                key.toString()));
-        create.addAll(List.of(NbdkitReplicas.CHEAP_KDF));
-        create.addAll(members);
-        cli(create.toArray(String[]::new));
+        List<String> members = fileArray(key, "--integrity", "none");
         Path nbdSocket = dir.resolve("vol.sock");
         String volume = "nbd+unix:///?socket=" + nbdSocket;
         try (NbdvaultProcess server = serve(key, nbdSocket, members)) {
@@ -169,13 +175,7 @@ class IntegrityServeTest {
     @Test
     void fileMembersAlteredWhileStoppedAreReadRightAndEachStillOpensWithCryptsetup() throws Exception {
         Path key = dir.resolve("key");
-        Files.writeString(key, "file passphrase");
-        List<String> members = List.of(dir.resolve("a.img").toString(), dir.resolve("b.img").toString(),
-                dir.resolve("c.img").toString());
-        List<String> create = new ArrayList<>(List.of("create", "--size", "64M", "--key-file", key.toString()));
-        create.addAll(List.of(NbdkitReplicas.CHEAP_KDF));
-        create.addAll(members);
-        cli(create.toArray(String[]::new));
+        List<String> members = fileArray(key);
         Path nbdSocket = dir.resolve("vol.sock");
         String volume = "nbd+unix:///?socket=" + nbdSocket;
         try (NbdvaultProcess server = serve(key, nbdSocket, members)) {
