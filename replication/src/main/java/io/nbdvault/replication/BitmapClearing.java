@@ -36,9 +36,19 @@ final class BitmapClearing {
             // idle for the whole period had its last update before this began, so its tags are on
             // disk once it completes, and only then may its bit go.
             parts.writeBackTags(group)
-                    .thenCompose(x -> copies.fullyInSync()
-                            ? parts.bitmaps()[group].clearIdle(events, copies::fullyInSync, false)
-                            : java.util.concurrent.CompletableFuture.completedFuture(0))
+                    .thenCompose(x -> {
+                        if (!copies.fullyInSync()) {
+                            return java.util.concurrent.CompletableFuture.completedFuture(0);
+                        }
+                        // In sync again: a copy that came back as the last one no longer needs trusting.
+                        for (int c = 0; c < copies.count(); c++) {
+                            TaggedDevice t = copies.device(c).tagged();
+                            if (t != null) {
+                                t.trust(java.util.List.of());
+                            }
+                        }
+                        return parts.bitmaps()[group].clearIdle(events, copies::fullyInSync, false);
+                    })
                     .whenComplete((n, e) -> {
                         running[group].set(false);
                         if (e != null) {

@@ -274,6 +274,10 @@ final class MemberReturns {
                 previous.close();
             }
         }
+        TaggedDevice tagged = io.data().tagged();
+        if (tagged != null) {
+            tagged.trust(parts.bitmaps()[s.group].dirtyRanges(copies.size()));
+        }
         copies.restore(s.copy);
         s.release();
         s.probeFailures = 0;

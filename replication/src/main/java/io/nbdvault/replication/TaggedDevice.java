@@ -64,6 +64,7 @@ final class TaggedDevice extends ForwardingDevice {
     private final AtomicLong repaired = new AtomicLong();
     private final Set<Long> knownBad = ConcurrentHashMap.newKeySet();
     private final AtomicLong clock = new AtomicLong();
+    private volatile List<long[]> trusted = List.of();
     private final java.util.concurrent.atomic.AtomicBoolean writingBack = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** A page of 256 tags, as this member holds them (or will, once the writes in flight land). */
@@ -146,8 +147,12 @@ final class TaggedDevice extends ForwardingDevice {
             if (c.bad().isEmpty()) {
                 return CompletableFuture.completedFuture(c.data());
             }
-            c.data().release();
             long first = from / unit;
+            if (!mayRetry && allTrusted(first, c.bad())) {
+                retag(mac, first, c);
+                return CompletableFuture.completedFuture(c.data());
+            }
+            c.data().release();
             if (mayRetry) {
                 // A write over these blocks may have landed between the data and the tag we compared
                 // it with: wait for any in flight, then look again before calling it damage.
@@ -158,6 +163,42 @@ final class TaggedDevice extends ForwardingDevice {
             return CompletableFuture.failedFuture(new CorruptBlocksException(c.bad().cardinality() + " block(s) of " + name
                     + " at " + describe(first, c.bad()) + " failed the integrity check", total));
         });
+    }
+
+    /**
+     * This copy comes back as its group's only source after every copy failed (see
+     * MemberReturns): tags it held only in memory were lost with it, so in the regions the bitmap
+     * marked its blocks may disagree with their tags, and no other copy can vouch for them. There,
+     * like the settling after a crash, what it holds is taken and re-tagged, until the group is
+     * in sync again ({@code List.of()} ends it).
+     */
+    void trust(List<long[]> ranges) {
+        trusted = List.copyOf(ranges);
+    }
+
+    private boolean allTrusted(long first, BitSet bad) {
+        List<long[]> ranges = trusted;
+        if (ranges.isEmpty()) {
+            return false;
+        }
+        for (int b = bad.nextSetBit(0); b >= 0; b = bad.nextSetBit(b + 1)) {
+            long at = (first + b) * unit;
+            if (ranges.stream().noneMatch(r -> at >= r[0] && at < r[0] + r[1])) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** New tags for the blocks of {@code c} that failed, from their data (into the cache; written back later). */
+    private void retag(BlockMac mac, long first, Checked c) {
+        for (int b = c.bad().nextSetBit(0); b >= 0; b = c.bad().nextSetBit(b + 1)) {
+            byte[] tag = new byte[BlockMac.TAG];
+            mac.tags(c.data(), c.data().readerIndex() + b * unit, 1, first + b, group, tag, 0);
+            writeTags(first + b, first + b + 1, tag, false, mac);
+        }
+        LOG.warning("integrity: " + name + " (group " + group + ") re-tagged " + c.bad().cardinality() + " block(s) at "
+                + describe(first, c.bad()) + " as the only copy left, in regions the bitmap marked");
     }
 
     /** Reads whole blocks and checks each against its tag, without judging: scrub decides what to do. */

@@ -239,6 +239,53 @@ class IntegrityTest {
     }
 
     @Test
+    void aCopyBackAsTheLastOneServesWritesWhoseTagsItNeverGotToWrite() throws Exception {
+        List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
+        List<FaultyDevice> disks = base.stream().map(m -> new FaultyDevice(m.device())).toList();
+        List<io.nbdvault.core.ForwardingDevice> tagless = new java.util.ArrayList<>();
+        java.util.concurrent.atomic.AtomicBoolean tagsFail = new java.util.concurrent.atomic.AtomicBoolean();
+        List<Member> ms = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            // Tag pages never reach these disks while tagsFail is set: the tags live only in memory.
+            io.nbdvault.core.ForwardingDevice d = new io.nbdvault.core.ForwardingDevice(disks.get(i)) {
+                @Override
+                public java.util.concurrent.CompletableFuture<Void> write(long offset, io.netty.buffer.ByteBuf data, int flags) {
+                    if (tagsFail.get() && offset >= GEOMETRY.memberDataSize() && offset < GEOMETRY.memberDataSize()
+                            + GEOMETRY.tagAreaSize()) {
+                        return java.util.concurrent.CompletableFuture.failedFuture(
+                                new BlockDeviceException(Errno.EIO, "tag area unwritable"));
+                    }
+                    return super.write(offset, data, flags);
+                }
+            };
+            tagless.add(d);
+            ms.add(new Member("m" + i, d));
+        }
+        byte[] before = data((int) MIB, 18);
+        byte[] during = data(BLOCK, 19);
+        // Members come back as new connections (as a restarted replica does): nothing of the old one is kept.
+        MemberOpener reconnect = name -> java.util.concurrent.CompletableFuture.completedFuture(
+                new io.nbdvault.core.ForwardingDevice(tagless.get(Integer.parseInt(name.substring(1)))) { });
+        try (ReplicatedArray a = armed(ReplicatedArray.create(ms, GEOMETRY, WriteIntentBitmapTest.FAST.withOpener(reconnect)))) {
+            tagsFail.set(true);
+            a.volume().write(0, Unpooled.wrappedBuffer(before), 0).join();
+            // Every disk fills up: every copy is failed, with the tags of that write still in memory.
+            disks.forEach(d -> d.writes = FaultyDevice.Mode.FAIL);
+            java.util.concurrent.CompletableFuture<Void> queued = a.volume().write(0, Unpooled.wrappedBuffer(during), 0);
+            io.nbdvault.testing.Await.until(() -> a.status().state() == ArrayStatus.State.FAILED, "every copy failed");
+            tagsFail.set(false);
+            disks.forEach(d -> d.writes = FaultyDevice.Mode.OK);
+            queued.get(20, java.util.concurrent.TimeUnit.SECONDS);
+            io.nbdvault.testing.Await.until(() -> a.status().state() == ArrayStatus.State.ACTIVE, "every copy back");
+            a.resyncsDone().join();
+            assertArrayEquals(during, Devices.read(a.volume(), 0, BLOCK));
+            assertArrayEquals(java.util.Arrays.copyOfRange(before, BLOCK, before.length),
+                    Devices.read(a.volume(), BLOCK, before.length - BLOCK));
+            assertEquals(0L, a.scrub(false).join());
+        }
+    }
+
+    @Test
     void updatesWaitForTheKeyAndReadsOfTheHeaderDoNot() throws Exception {
         List<Member> ms = reopenable(members(3, GEOMETRY.memberSize()));
         byte[] d = data(BLOCK, 10);
