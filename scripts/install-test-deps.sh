@@ -31,6 +31,9 @@ declare -A NEEDS=(
   [nbd-client]=nbd-client
   # Charts of bench/run.sh (its --quick run is part of the tests).
   [gnuplot]=gnuplot-nox
+  # bench/chaos/run.sh (its --quick run is part of the tests): status lines, network namespaces.
+  [jq]=jq
+  [ip]=iproute2
 )
 # Python's cryptography (OpenSSL's EVP XTS) is a module, not a command.
 PY_MODULES=(cryptography:python3-cryptography)
