@@ -170,13 +170,18 @@ await_healthy() { await "${1:-90}" '.healthy and .queued == 0' "every member in 
 await_unhealthy() { await "${1:-30}" '(.healthy | not)' "the fault to be noticed"; }
 workload_opts=()
 start_workload() {
-  rm -f "$w/stop"
+  rm -f "$w/stop" "$w/ready"
   ( exec "$JAVA" "${JOPTS[@]}" -cp "$tool_cp" io.nbdvault.bench.chaos.StampedWorkload write --uri "$VOLURI" \
-      --journal "$w/journal" --blocks $BLOCKS --depth 8 --until-file "$w/stop" --seconds 600 "${workload_opts[@]}" \
-      >"$w/workload.json" 2>"$w/workload.err" ) &
+      --journal "$w/journal" --blocks $BLOCKS --depth 8 --until-file "$w/stop" --ready-file "$w/ready" --seconds 600 \
+      "${workload_opts[@]}" >"$w/workload.json" 2>"$w/workload.err" ) &
   lpid=$!; pids+=($!)
-  # Until the first write is acknowledged the fault would hit an idle volume.
-  sleep 1
+  # The fault must hit a volume being written: wait for the workload's first 50 acknowledged writes.
+  local end=$((SECONDS + 60))
+  until [ -e "$w/ready" ]; do
+    kill -0 "$lpid" 2>/dev/null && [ $SECONDS -lt $end ] || { say "the workload did not start"; cat "$w/workload.err" >&2; return 1; }
+    sleep 0.05
+  done
+  sleep 0.5
 }
 stop_workload() {
   touch "$w/stop"
@@ -357,7 +362,8 @@ run_scenario() {
       || { [ $promise_no_errors = 1 ] && [ "$errors" != 0 ]; }; then
     verdict=FAIL; echo "$name" >>"$work/failed"
     say "$name FAILED (lost $lost, errors $errors, mismatches $scrub_cell); last lines of its logs:"
-    tail -n 25 "$w/serve.log" "$w/workload.err" "$w/verify.err" >&2 || true
+    tail -n 25 "$w/serve.log" "$w/verify.err" >&2 || true
+    grep -v '^\s*at io.netty' "$w/workload.err" | head -n 60 >&2 || true
   fi
   local p
   stop_serve

@@ -35,7 +35,9 @@ import java.util.zip.CRC32C;
  *
  * <pre>
  * write  --uri URI --journal FILE [--blocks N] [--depth D] [--iops N] [--read-percent P]
- *        [--seconds S] [--until-file F]      prints a JSON summary; the journal is written at the end
+ *        [--seconds S] [--until-file F] [--ready-file R]
+ *                                          prints a JSON summary; the journal is written at the end;
+ *                                          R is created once 50 writes were acknowledged
  * verify --uri URI --journal FILE          prints {"checked":..,"lost":..,"corrupt":..,"readErrors":..}
  * </pre>
  * Exit status: 0 when the run (or the verification) found no lost or corrupt block, 1 otherwise.
@@ -44,6 +46,7 @@ public final class StampedWorkload {
     static final int BLOCK = 4096;
     static final long MAGIC = 0x4e42445643484153L; // "NBDVCHAS"
     private static final int CRC_AT = BLOCK - 8;
+    private static final long READY_AFTER = 50;
 
     private StampedWorkload() {
     }
@@ -66,7 +69,7 @@ public final class StampedWorkload {
     }
 
     record Options(String uri, Path journal, int blocks, int depth, int iops, int readPercent, double seconds,
-                   Path untilFile, long seed) {
+                   Path untilFile, Path readyFile, long seed) {
         static Options parse(String[] args) {
             String uri = null;
             Path journal = null;
@@ -76,6 +79,7 @@ public final class StampedWorkload {
             int readPercent = 20;
             double seconds = 3600;
             Path until = null;
+            Path ready = null;
             long seed = System.nanoTime();
             for (int i = 1; i < args.length; i++) {
                 String v = i + 1 < args.length ? args[i + 1] : null;
@@ -88,6 +92,7 @@ public final class StampedWorkload {
                     case "--read-percent" -> readPercent = Integer.parseInt(v);
                     case "--seconds" -> seconds = Double.parseDouble(v);
                     case "--until-file" -> until = Path.of(v);
+                    case "--ready-file" -> ready = Path.of(v);
                     case "--seed" -> seed = Long.parseLong(v);
                     default -> throw new IllegalArgumentException("unknown option " + args[i]);
                 }
@@ -96,7 +101,7 @@ public final class StampedWorkload {
             if (uri == null || journal == null) {
                 throw new IllegalArgumentException("--uri and --journal are required");
             }
-            return new Options(uri, journal, blocks, depth, iops, readPercent, seconds, until, seed);
+            return new Options(uri, journal, blocks, depth, iops, readPercent, seconds, until, ready, seed);
         }
     }
 
@@ -171,6 +176,21 @@ public final class StampedWorkload {
         return buf.getLong(at + 24);
     }
 
+    /** Opens the volume, trying again for up to a minute (the server may still be starting). */
+    private static BlockDevice open(TransportContext ctx, String uri) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try {
+                return ctx.open(uri).get(60, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
     private static TransportContext context() {
         // Long request deadline: the server under test queues requests through an outage (--queue-timeout).
         return new TransportContext(NbdClientOptions.defaults().withRequestTimeout(Duration.ofSeconds(120))
@@ -192,7 +212,7 @@ public final class StampedWorkload {
         long started = System.nanoTime();
         long deadline = started + (long) (o.seconds * 1e9);
         try (TransportContext ctx = context()) {
-            BlockDevice dev = ctx.open(o.uri).get(60, TimeUnit.SECONDS);
+            BlockDevice dev = open(ctx, o.uri);
             if (dev.size() < (long) o.blocks * BLOCK) {
                 throw new IllegalArgumentException("the volume (" + dev.size() + " bytes) is smaller than " + o.blocks + " blocks");
             }
@@ -257,7 +277,13 @@ public final class StampedWorkload {
                             lastError.set(System.nanoTime());
                         } else {
                             j.acked.accumulateAndGet(block, gen, Math::max);
-                            acks.incrementAndGet();
+                            if (acks.incrementAndGet() == READY_AFTER && o.readyFile != null) {
+                                try {
+                                    Files.writeString(o.readyFile, "");
+                                } catch (IOException e) {
+                                    throw new java.io.UncheckedIOException(e);
+                                }
+                            }
                         }
                         return null;
                     });
@@ -289,7 +315,7 @@ public final class StampedWorkload {
         long readErrors = 0;
         long checked = 0;
         try (TransportContext ctx = context()) {
-            BlockDevice dev = ctx.open(o.uri).get(60, TimeUnit.SECONDS);
+            BlockDevice dev = open(ctx, o.uri);
             for (int first = 0; first < j.blocks; first += batch) {
                 int n = Math.min(batch, j.blocks - first);
                 ByteBuf buf = null;
