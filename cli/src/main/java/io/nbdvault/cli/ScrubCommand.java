@@ -11,12 +11,12 @@ import java.util.concurrent.Callable;
 
 /** {@code nbdvault scrub [--repair]}: compare every copy of the running volume (like md's check/repair). */
 @Command(name = "scrub", mixinStandardHelpOptions = true,
-        description = "Compare the copies of the running volume; with --repair make them agree with the first copy.")
+        description = "Compare the copies of the running volume; with --repair make them agree with the majority.")
 public final class ScrubCommand implements Callable<Integer> {
     @Mixin
     AdminOptions admin;
 
-    @Option(names = "--repair", description = "Rewrite mismatched regions from the first up-to-date copy.")
+    @Option(names = "--repair", description = "Rewrite mismatched regions from the content most copies agree on (on a tie, the first copy's).")
     boolean repair;
 
     @Override
