@@ -139,10 +139,10 @@ start_serve() {
   rm -f "$sock/vol.sock"
   if [ -n "$serve_ns" ]; then
     ( exec ip netns exec "$serve_ns" "$JAVA" -jar "$jar" serve --key-file "$key" --socket "$sock/vol.sock" \
-        --timeout $TIMEOUT_MS --bitmap-delay 1 "${serve_args[@]}" "${members[@]}" >>"$w/serve.log" 2>&1 ) &
+        --timeout $TIMEOUT_MS "${serve_args[@]}" "${members[@]}" >>"$w/serve.log" 2>&1 ) &
   else
     ( exec "$JAVA" -jar "$jar" serve --key-file "$key" --socket "$sock/vol.sock" \
-        --timeout $TIMEOUT_MS --bitmap-delay 1 "${serve_args[@]}" "${members[@]}" >>"$w/serve.log" 2>&1 ) &
+        --timeout $TIMEOUT_MS "${serve_args[@]}" "${members[@]}" >>"$w/serve.log" 2>&1 ) &
   fi
   spid=$!; pids+=($!)
   local end=$((SECONDS + 60))
@@ -316,15 +316,16 @@ scenario_replace-under-load() {
 scenario_bitrot-repair() {
   start_all || return 1; start_workload || return 1; sleep $PHASE; stop_workload
   stop_serve; kill -KILL "$wpid" 2>/dev/null || true; wait "$wpid" 2>/dev/null || true
-  # Behind nbdvault's back: 64 KiB of replica 1's payload (past the 16 MiB LUKS2 header) overwritten.
-  dd if=/dev/urandom of="$w/replica-1.img" bs=64K seek=$(( (16 << 20) / 65536 + 8 )) count=1 conv=notrunc status=none
+  # Behind nbdvault's back: 64 KiB of the first copy's payload (past the 16 MiB LUKS2 header)
+  # overwritten. Repaired from "the first copy" it would stay wrong; by majority it is rewritten.
+  dd if=/dev/urandom of="$w/replica-0.img" bs=64K seek=$(( (16 << 20) / 65536 + 8 )) count=1 conv=notrunc status=none
   start_serve || return 1; start_watch || return 1; await_healthy 60 || return 1
   t0=$(now_ms)
   local found repaired after
   found=$(scrub); repaired=$(scrub --repair); after=$(scrub)
   scrub_cell="$found → ${after}"
   [ "$repaired" = "$found" ] || note="repair reported $repaired; "
-  note+="64 KiB of replica 1 altered while nbdvault was stopped; scrub --repair rewrites it by majority"
+  note+="64 KiB of replica 0 (the first copy) altered while nbdvault was stopped; scrub --repair rewrites it from the two others (majority)"
   # The workload has stopped already; verification below reads what the repair left.
   bitrot_done=1
 }
