@@ -365,6 +365,10 @@ run_scenario() {
     say "$name FAILED (lost $lost, errors $errors, mismatches $scrub_cell); last lines of its logs:"
     tail -n 25 "$w/serve.log" "$w/verify.err" >&2 || true
     grep -v '^\s*at io.netty' "$w/workload.err" | head -n 60 >&2 || true
+    local r; for r in "${!rpid[@]}"; do
+      echo "replica $r (pid ${rpid[$r]}): $(kill -0 "${rpid[$r]}" 2>/dev/null && echo running || echo gone)" >&2
+      tail -n 5 "$w/nbdkit-$r.log" >&2 2>/dev/null || true
+    done
   fi
   local p
   stop_serve
