@@ -58,7 +58,7 @@ done
 JAVA=${JAVA:-java}
 
 if [ $quick = 1 ]; then
-  VOL=48M MEMBER=$((50 << 20)) BLOCKS=2048 PHASE=2 OUTAGE=2 TIMEOUT_MS=1000 QUEUE_TIMEOUT=2 IOPS=300 RATE=20M
+  VOL=48M MEMBER=$((50 << 20)) BLOCKS=2048 PHASE=2 OUTAGE=2 TIMEOUT_MS=1000 QUEUE_TIMEOUT=1 IOPS=300 RATE=20M
 else
   VOL=512M MEMBER=$((514 << 20)) BLOCKS=32768 PHASE=8 OUTAGE=4 TIMEOUT_MS=2000 QUEUE_TIMEOUT=5 IOPS=1000 RATE=100M
 fi
@@ -75,9 +75,13 @@ tool_cp=${BENCH_CLASSPATH:-$root/bench/target/benchmarks.jar}
 work=$(mktemp -d /tmp/nbdvault-chaos.XXXXXX)
 pids=()          # every process this script started, killed by the trap
 namespaces=()    # every network namespace this script created, deleted by the trap
+# True while $1 is a live child of this shell: a pid that was reaped may belong to someone else by now.
+ours() { [ -n "${1:-}" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f2)" = "$$" ]; }
+# kill_ours SIGNAL PID...: signals those of the pids that are still this shell's children.
+kill_ours() { local sig=$1 p; shift; for p in "$@"; do if ours "$p"; then kill "-$sig" "$p" 2>/dev/null || true; fi; done; }
 cleanup() {
   local p
-  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -KILL "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do if ours "$p"; then kill -CONT "$p" 2>/dev/null || true; kill -KILL "$p" 2>/dev/null || true; fi; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   for p in "${namespaces[@]}"; do ip netns del "$p" 2>/dev/null || true; done
   if [ $keep = 1 ]; then echo "[chaos] working directory kept: $work" >&2; else rm -rf "$work"; fi
@@ -124,7 +128,7 @@ start_replica() {
     done
   fi
 }
-kill_replica() { kill -KILL "${rpid[$1]}" 2>/dev/null || true; wait "${rpid[$1]}" 2>/dev/null || true; }
+kill_replica() { kill_ours KILL "${rpid[$1]}"; wait "${rpid[$1]}" 2>/dev/null || true; }
 stop_replica() {
   kill -STOP "${rpid[$1]}"
   until grep -q '^State:.*T' "/proc/${rpid[$1]}/status"; do sleep 0.005; done
@@ -190,7 +194,7 @@ stop_workload() {
 verify() { tool io.nbdvault.bench.chaos.StampedWorkload verify --uri "$VOLURI" --journal "$w/journal" >"$w/verify.json" 2>"$w/verify.err" || true; }
 scrub() { cli scrub --admin-socket "$ADMIN" "$@" 2>>"$w/cli.log" | sed -n 's/^mismatches: \([0-9]*\).*/\1/p'; }
 stop_serve() {
-  if [ -n "$spid" ]; then kill -TERM "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; fi
+  if [ -n "$spid" ]; then kill_ours TERM "$spid"; wait "$spid" 2>/dev/null || true; fi
 }
 
 # --- the array, made once and copied for every scenario --------------------------------------------
@@ -293,14 +297,14 @@ scenario_all-lost-past-timeout() {
   serve_args=(--queue-timeout $QUEUE_TIMEOUT); promise_no_errors=0
   start_all || return 1; start_workload || return 1
   t0=$(now_ms); kill_replica 0; kill_replica 1; kill_replica 2
-  await 30 '.state == "FAILED"' "every copy failed" || return 1; sleep $((QUEUE_TIMEOUT + 2))
+  await 30 '.state == "FAILED"' "every copy failed" || return 1; sleep $((QUEUE_TIMEOUT + 1))
   start_replica 0 || return 1; start_replica 1 || return 1; start_replica 2 || return 1; await_healthy 120 || return 1
-  note="all three SIGKILLed for --queue-timeout $QUEUE_TIMEOUT + 2 s: queued requests get EIO, then service resumes"
+  note="all three SIGKILLed for --queue-timeout $QUEUE_TIMEOUT + 1 s: queued requests get EIO, then service resumes"
 }
 scenario_nbdvault-killed() {
   promise_no_errors=0
   start_all || return 1; start_workload || return 1
-  t0=$(now_ms); kill -KILL $spid; wait $spid 2>/dev/null || true
+  t0=$(now_ms); kill_ours KILL "$spid"; wait "$spid" 2>/dev/null || true
   sleep 1; start_serve || return 1; await_healthy 120 || return 1
   sleep 1
   note="nbdvault SIGKILLed mid-write and restarted; the client reconnects (in-flight requests fail)"
@@ -315,7 +319,7 @@ scenario_replace-under-load() {
 }
 scenario_bitrot-repair() {
   start_all || return 1; start_workload || return 1; sleep $PHASE; stop_workload
-  stop_serve; kill -KILL "$wpid" 2>/dev/null || true; wait "$wpid" 2>/dev/null || true
+  stop_serve; kill_ours KILL "$wpid"; wait "$wpid" 2>/dev/null || true
   # Behind nbdvault's back: 64 KiB of the first copy's payload (past the 16 MiB LUKS2 header)
   # overwritten. Repaired from "the first copy" it would stay wrong; by majority it is rewritten.
   dd if=/dev/urandom of="$w/replica-0.img" bs=64K seek=$(( (16 << 20) / 65536 + 8 )) count=1 conv=notrunc status=none
@@ -366,13 +370,13 @@ run_scenario() {
     tail -n 25 "$w/serve.log" "$w/verify.err" >&2 || true
     grep -v '^\s*at io.netty' "$w/workload.err" | head -n 60 >&2 || true
     local r; for r in "${!rpid[@]}"; do
-      echo "replica $r (pid ${rpid[$r]}): $(kill -0 "${rpid[$r]}" 2>/dev/null && echo running || echo gone)" >&2
+      echo "replica $r (pid ${rpid[$r]}): $(ours "${rpid[$r]}" && echo running || echo gone)" >&2
       tail -n 5 "$w/nbdkit-$r.log" >&2 2>/dev/null || true
     done
   fi
   local p
   stop_serve
-  for p in "$wpid" "${rpid[@]}"; do [ -z "$p" ] || kill -KILL "$p" 2>/dev/null || true; done
+  kill_ours KILL "$wpid" "${rpid[@]}"
   for p in "$wpid" "${rpid[@]}"; do [ -z "$p" ] || wait "$p" 2>/dev/null || true; done
   echo "| $name | $lost | ${errors:-?} | $(seconds "${detect:--1}") | $(seconds "${degraded:-0}") | $(human_bytes "${resynced:-0}") | ${scrub_cell:-?} | ${writes:-?} | $verdict |" >>"$work/rows.md"
   tail -n 1 "$work/rows.md" >&2
