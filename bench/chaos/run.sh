@@ -81,8 +81,11 @@ ours() { [ -n "${1:-}" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cu
 kill_ours() { local sig=$1 p; shift; for p in "$@"; do if ours "$p"; then kill "-$sig" "$p" 2>/dev/null || true; fi; done; }
 cleanup() {
   local p
-  for p in "${pids[@]}"; do if ours "$p"; then kill -CONT "$p" 2>/dev/null || true; kill -KILL "$p" 2>/dev/null || true; fi; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # (bash's "Killed" notices for the jobs go to /dev/null with the rest)
+  {
+    for p in "${pids[@]}"; do if ours "$p"; then kill -CONT "$p" || true; kill -KILL "$p" || true; fi; done
+    for p in "${pids[@]}"; do wait "$p" || true; done
+  } 2>/dev/null
   for p in "${namespaces[@]}"; do ip netns del "$p" 2>/dev/null || true; done
   if [ $keep = 1 ]; then echo "[chaos] working directory kept: $work" >&2; else rm -rf "$work"; fi
 }
@@ -375,9 +378,11 @@ run_scenario() {
     done
   fi
   local p
-  stop_serve
-  kill_ours KILL "$wpid" "${rpid[@]}"
-  for p in "$wpid" "${rpid[@]}"; do [ -z "$p" ] || wait "$p" 2>/dev/null || true; done
+  {
+    stop_serve
+    kill_ours KILL "$wpid" "${rpid[@]}"
+    for p in "$wpid" "${rpid[@]}"; do [ -z "$p" ] || wait "$p" || true; done
+  } 2>/dev/null
   echo "| $name | $lost | ${errors:-?} | $(seconds "${detect:--1}") | $(seconds "${degraded:-0}") | $(human_bytes "${resynced:-0}") | ${scrub_cell:-?} | ${writes:-?} | $verdict |" >>"$work/rows.md"
   tail -n 1 "$work/rows.md" >&2
 }
