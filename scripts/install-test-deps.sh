@@ -33,6 +33,9 @@ declare -A NEEDS=(
   [gnuplot]=gnuplot-nox
   # CPU time of qemu-img in bench/iscsi/initiator-vs-libiscsi.sh.
   [/usr/bin/time]=time
+  # bench/chaos/run.sh (its --quick run is part of the tests): status lines, network namespaces.
+  [jq]=jq
+  [ip]=iproute2
 )
 # Python's cryptography (OpenSSL's EVP XTS) is a module, not a command.
 PY_MODULES=(cryptography:python3-cryptography)

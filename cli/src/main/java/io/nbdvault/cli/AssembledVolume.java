@@ -207,14 +207,13 @@ final class AssembledVolume implements AutoCloseable {
                 + " members, " + plaintext.size() + " bytes)";
     }
 
-    /** Flushes every copy, then closes the admin socket, the key and the array. */
+    /**
+     * Closes the admin socket, the key and the array; the array's close waits for every write to
+     * settle and flushes every copy. Not flushed from the top: that flush would go through the
+     * outage queue and, with every copy gone, wait out the whole --queue-timeout.
+     */
     @Override
     public void close() {
-        try {
-            plaintext.flush().join();
-        } catch (RuntimeException e) {
-            LOG.warning("flush on close failed: " + e.getMessage());
-        }
         admin.close();
         ProcessHardening.unlock(volume.keyBuffer());
         volume.close();

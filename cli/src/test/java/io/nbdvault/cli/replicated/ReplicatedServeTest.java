@@ -418,6 +418,25 @@ class ReplicatedServeTest {
     }
 
     @Test
+    void shutdownWithEveryReplicaGoneDoesNotWaitOutTheQueueTimeout() throws Exception {
+        replicas = new NbdkitReplicas(dir, 3, false).startAll();
+        Path key = key("shutdown passphrase");
+        replicas.createArray(key, replicas.uris(0, 1, 2));
+        Path nbdSocket = dir.resolve("vol.sock");
+        List<String> args = new ArrayList<>(List.of("--queue-timeout", "120"));
+        args.addAll(replicas.uris(0, 1, 2));
+        try (NbdvaultProcess server = serve(key, nbdSocket, args)) {
+            replicas.kill(0);
+            replicas.kill(1);
+            replicas.kill(2);
+            awaitStatus(nbdSocket, st -> st.path("state").asText().equals("FAILED"), "every copy failed");
+            // Nothing is in flight: SIGTERM must not wait for a copy to come back (the flush on the way
+            // out went through the outage queue and waited the whole --queue-timeout).
+            server.terminate(Duration.ofSeconds(60));
+        }
+    }
+
+    @Test
     void oneMemberIsEnoughToFindTheOthers() throws Exception {
         replicas = new NbdkitReplicas(dir, 3, false).startAll();
         Path key = key("scan passphrase");
