@@ -238,15 +238,17 @@ public final class ReplicatedArray implements AutoCloseable {
         } finally {
             java.util.Arrays.fill(key, (byte) 0);
         }
+        // What the bitmap marked before now (a crash's leftovers), not the regions the zeroing below marks.
+        List<List<long[]>> marked = join(onControl(() -> CompletableFuture.completedFuture(
+                java.util.Arrays.stream(parts.jobs()).map(GroupJobs::dirtyRanges).toList())));
         if (freshTags) {
             join(outages.writeZeroes(0, outages.size(), 0));
         }
         join(onControl(() -> {
             List<CompletableFuture<Long>> settled = new ArrayList<>();
-            for (GroupJobs jobs : parts.jobs()) {
-                List<long[]> dirty = jobs.dirtyRanges();
-                if (!dirty.isEmpty()) {
-                    settled.add(jobs.settle(dirty));
+            for (int g = 0; g < parts.jobs().length; g++) {
+                if (!marked.get(g).isEmpty()) {
+                    settled.add(parts.jobs()[g].settle(marked.get(g)));
                 }
             }
             if (resyncsAwaitingKey != null) {
