@@ -80,7 +80,11 @@ record ArrayAssembly(Superblock newest, Member[] members, UUID[] ids, MemberRole
                 throw new InvalidMetadataException(e.getKey().name() + " belongs to another array (" + sb.array() + ", not "
                         + newest.array() + ")");
             }
-            if (!sb.geometry().equals(newest.geometry())) {
+            // An `upgrade --integrity` that stopped part-way leaves older members without tags: they
+            // are stale members of the upgraded array (resynchronised, tags and all), nothing else.
+            boolean leftBehindByUpgrade = sb.events() < newest.events() && !sb.geometry().integrity()
+                    && sb.geometry().withIntegrity(newest.geometry().integrityBlock()).equals(newest.geometry());
+            if (!sb.geometry().equals(newest.geometry()) && !leftBehindByUpgrade) {
                 throw new InvalidMetadataException(e.getKey().name() + " records a different geometry");
             }
             if (sb.events() == newest.events() && !sb.roles().equals(newest.roles()) && !options.force()) {

@@ -15,6 +15,7 @@ import java.util.concurrent.CompletionException;
 import static io.nbdvault.replication.ReplicatedArrayTest.data;
 import static io.nbdvault.replication.ReplicatedArrayTest.members;
 import static io.nbdvault.replication.ReplicatedArrayTest.reopenable;
+import static io.nbdvault.replication.ReplicatedArrayTest.superblock;
 import static io.nbdvault.replication.WriteIntentBitmapTest.FROZEN;
 import static io.nbdvault.replication.WriteIntentBitmapTest.MIB;
 import static io.nbdvault.replication.WriteIntentBitmapTest.member;
@@ -362,6 +363,28 @@ class IntegrityTest {
             assertArrayEquals(model, Devices.read(a.volume(), MIB, model.length));
             assertEquals(0L, a.scrub(false).join(), "every copy verifies, and they agree");
             assertEquals(ArrayStatus.State.ACTIVE, a.status().state());
+        }
+    }
+
+    @Test
+    void anUpgradeThatStoppedPartWayIsFinishedByTheNextAssembly() throws Exception {
+        ArrayGeometry plain = new ArrayGeometry(1, 3, 64 * 1024, 8 * MIB);
+        List<Member> base = reopenable(members(3, GEOMETRY.memberSize()));
+        byte[] d = data((int) MIB, 20);
+        try (ReplicatedArray a = ReplicatedArray.create(base, plain, FROZEN)) {
+            a.volume().write(2 * MIB, Unpooled.wrappedBuffer(d), 0).join();
+        }
+        // The process dies while the members get their new metadata: the third one never does.
+        FaultyDevice third = new FaultyDevice(base.get(2).device());
+        third.writes = FaultyDevice.Mode.FAIL;
+        List<Member> interrupted = List.of(base.get(0), base.get(1), new Member("m2", third));
+        assertThrows(java.io.IOException.class, () -> IntegrityUpgrade.prepare(interrupted, BLOCK, FROZEN));
+        assertFalse(superblock(base.get(2)).geometry().integrity(), "the third member is still the old array's");
+        try (ReplicatedArray a = armed(ReplicatedArray.assemble(base, FROZEN))) {
+            a.resyncsDone().join();
+            assertEquals(ArrayStatus.State.ACTIVE, a.status().state());
+            assertArrayEquals(d, Devices.read(a.volume(), 2 * MIB, d.length));
+            assertEquals(0L, a.scrub(false).join(), "every copy, the one left behind included, verifies and agrees");
         }
     }
 
