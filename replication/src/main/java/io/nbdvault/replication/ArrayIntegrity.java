@@ -59,8 +59,4 @@ final class ArrayIntegrity {
     boolean account(long bytes) {
         return cached.addAndGet(bytes) > cacheBudget;
     }
-
-    long cachedBytes() {
-        return cached.get();
-    }
 }

@@ -166,12 +166,20 @@ final class ScrubJob extends RegionJob {
 
     /** Among {@code candidates}, the one whose block most of them hold (the first on a tie). */
     private static int majority(List<Integer> candidates, List<TaggedDevice.Checked> checked, int at, int unit) {
+        return majority(candidates, i -> checked.get(i).data(), at, unit);
+    }
+
+    /**
+     * Among {@code candidates}, the one whose bytes [at, at + length) of {@code data} most of them
+     * hold (the first on a tie).
+     */
+    private static int majority(List<Integer> candidates, java.util.function.IntFunction<ByteBuf> data, int at, int length) {
         int best = candidates.get(0);
         int bestVotes = 0;
         for (int i : candidates) {
             int votes = 0;
             for (int j : candidates) {
-                if (same(checked.get(i).data(), checked.get(j).data(), at, unit)) {
+                if (same(data.apply(i), data.apply(j), at, length)) {
                     votes++;
                 }
             }
@@ -184,7 +192,9 @@ final class ScrubJob extends RegionJob {
     }
 
     private CompletableFuture<Long> byMajority(long pos, List<Integer> sources, List<ByteBuf> data) {
-        int winner = majority(data);
+        // Every read is of the same range, so of the same length.
+        int winner = majority(java.util.stream.IntStream.range(0, data.size()).boxed().toList(), data::get, 0,
+                data.get(0).readableBytes());
         List<CompletableFuture<Void>> fixes = new ArrayList<>();
         boolean mismatch = false;
         for (int i = 0; i < data.size(); i++) {
@@ -211,22 +221,4 @@ final class ScrubJob extends RegionJob {
         return a.nioBuffer(a.readerIndex() + at, length).equals(b.nioBuffer(b.readerIndex() + at, length));
     }
 
-    /** The index of a buffer that the most buffers equal (the first such on a tie). */
-    private static int majority(List<ByteBuf> data) {
-        int best = 0;
-        int bestVotes = 0;
-        for (int i = 0; i < data.size(); i++) {
-            int votes = 0;
-            for (ByteBuf other : data) {
-                if (same(data.get(i), other)) {
-                    votes++;
-                }
-            }
-            if (votes > bestVotes) {
-                best = i;
-                bestVotes = votes;
-            }
-        }
-        return best;
-    }
 }

@@ -79,7 +79,6 @@ final class TaggedDevice extends ForwardingDevice {
         boolean dirty;
         boolean writing;
         List<CompletableFuture<Void>> waiting = new ArrayList<>();
-        boolean waitingFua;
         volatile long used;
 
         Page(long index) {
@@ -294,12 +293,11 @@ final class TaggedDevice extends ForwardingDevice {
     CompletableFuture<Void> write(long offset, ByteBuf data, int flags, byte[] precomputed) {
         BlockMac mac = integrity.mac();
         int length = data.readableBytes();
-        if (mac != null && (offset % unit != 0 || length % unit != 0)) {
-            return partialWrite(mac, offset, data, flags);
+        if (mac == null) {
+            return keyNotLoaded();
         }
-        CompletableFuture<Void> refused = refuse(mac, offset, length);
-        if (refused != null) {
-            return refused;
+        if (offset % unit != 0 || length % unit != 0) {
+            return partialWrite(mac, offset, data, flags);
         }
         long first = offset / unit;
         int blocks = length / unit;
@@ -318,11 +316,7 @@ final class TaggedDevice extends ForwardingDevice {
         int length = (int) ((offset + data.readableBytes() + unit - 1) / unit * unit - from);
         long first = from / unit;
         long last = first + length / unit;
-        List<CompletableFuture<Void>> earlier = new ArrayList<>();
-        RangeOrder.Entry entry = order.enter(first, last, earlier);
-        CompletableFuture<Void> done = Futures.all(earlier).handle((x, e) -> null)
-                .thenCompose(x -> readChecked(mac, from, length))
-                .thenCompose(c -> {
+        return ordered(first, last, () -> readChecked(mac, from, length).thenCompose(c -> {
                     ByteBuf whole = io.netty.buffer.ByteBufAllocator.DEFAULT.buffer(length);
                     try {
                         whole.writeBytes(c.data(), c.data().readerIndex(), length);
@@ -341,17 +335,19 @@ final class TaggedDevice extends ForwardingDevice {
                     CompletableFuture<Void> written = Futures.call(() -> below.write(from, whole, flags))
                             .whenComplete((ok, e) -> whole.release());
                     return Futures.all(List.of(written, writeTags(first, last, tags, false, mac)));
-                });
-        return done.whenComplete((x, error) -> order.exit(entry));
+                }));
     }
 
     /** Zeroes on the member, and the tags of zero blocks: a discarded block still verifies (as zeroes). */
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
         BlockMac mac = integrity.mac();
+        if (mac == null) {
+            return keyNotLoaded();
+        }
         long from = (offset + unit - 1) / unit * unit;
         long to = (offset + length) / unit * unit;
-        if (mac != null && (from != offset || to != offset + length)) {
+        if (from != offset || to != offset + length) {
             // Parts of blocks at the edges are zeroed by rewriting their blocks, the whole blocks between at once.
             List<CompletableFuture<Void>> parts = new ArrayList<>();
             long headEnd = Math.min(offset + length, from);
@@ -366,10 +362,6 @@ final class TaggedDevice extends ForwardingDevice {
                 parts.add(zeroPart(mac, tailStart, offset + length - tailStart, flags));
             }
             return Futures.all(parts);
-        }
-        CompletableFuture<Void> refused = refuse(mac, offset, length);
-        if (refused != null) {
-            return refused;
         }
         long first = offset / unit;
         return update(first, first + length / unit, flags & WriteFlags.FUA,
@@ -395,16 +387,9 @@ final class TaggedDevice extends ForwardingDevice {
         return writeZeroes(from, to - from, flags & WriteFlags.FUA);
     }
 
-    private CompletableFuture<Void> refuse(BlockMac mac, long offset, long length) {
-        if (mac == null) {
-            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO,
-                    "integrity key not loaded: " + name + " takes no updates until the volume is unlocked"));
-        }
-        if (offset % unit != 0 || length % unit != 0) {
-            return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EINVAL,
-                    "update " + offset + "+" + length + " is not aligned to the " + unit + "-byte integrity block"));
-        }
-        return null;
+    private CompletableFuture<Void> keyNotLoaded() {
+        return CompletableFuture.failedFuture(new BlockDeviceException(Errno.EIO,
+                "integrity key not loaded: " + name + " takes no updates until the volume is unlocked"));
     }
 
     /**
@@ -413,17 +398,21 @@ final class TaggedDevice extends ForwardingDevice {
      */
     private CompletableFuture<Void> update(long from, long to, int flags, Supplier<CompletableFuture<Void>> dataOp,
                                            byte[] tags, BlockMac mac) {
+        boolean fua = (flags & WriteFlags.FUA) != 0;
+        return ordered(from, to, () -> Futures.all(List.of(Futures.call(dataOp),
+                Futures.call(() -> writeTags(from, to, tags, fua, mac)))));
+    }
+
+    /**
+     * Runs {@code body}, an update of blocks [from, to), once the earlier updates overlapping it
+     * have finished; the blocks it rewrote are no longer known bad.
+     */
+    private CompletableFuture<Void> ordered(long from, long to, Supplier<CompletableFuture<Void>> body) {
         List<CompletableFuture<Void>> earlier = new ArrayList<>();
         RangeOrder.Entry entry = order.enter(from, to, earlier);
-        boolean fua = (flags & WriteFlags.FUA) != 0;
         CompletableFuture<Void> ready = earlier.isEmpty() ? CompletableFuture.completedFuture(null)
                 : Futures.all(earlier).handle((x, e) -> null);
-        CompletableFuture<Void> done = ready.thenCompose(x -> {
-            CompletableFuture<Void> data = Futures.call(dataOp);
-            CompletableFuture<Void> tagWrites = Futures.call(() -> writeTags(from, to, tags, fua, mac));
-            return Futures.all(List.of(data, tagWrites));
-        });
-        return done.whenComplete((x, error) -> {
+        return ready.thenCompose(x -> body.get()).whenComplete((x, error) -> {
             order.exit(entry);
             if (error == null) {
                 noteRewritten(from, to);
@@ -500,7 +489,7 @@ final class TaggedDevice extends ForwardingDevice {
                 }
                 page.dirty = false;
             }
-            writes.add(schedule(page, false).whenComplete((x, e) -> {
+            writes.add(schedule(page).whenComplete((x, e) -> {
                 if (e != null) {
                     synchronized (page) {
                         page.dirty = true;
@@ -520,12 +509,11 @@ final class TaggedDevice extends ForwardingDevice {
     }
 
     /** Completes once a write of the page holding its current content has completed. */
-    private CompletableFuture<Void> schedule(Page page, boolean fua) {
+    private CompletableFuture<Void> schedule(Page page) {
         CompletableFuture<Void> mine = new CompletableFuture<>();
         Batch batch = null;
         synchronized (page) {
             page.waiting.add(mine);
-            page.waitingFua |= fua;
             if (!page.writing) {
                 page.writing = true;
                 batch = takeBatch(page);
@@ -537,20 +525,19 @@ final class TaggedDevice extends ForwardingDevice {
         return mine;
     }
 
-    private record Batch(byte[] snapshot, List<CompletableFuture<Void>> waiters, boolean fua) {
+    private record Batch(byte[] snapshot, List<CompletableFuture<Void>> waiters) {
     }
 
     /** Called holding the page's monitor. */
     private static Batch takeBatch(Page page) {
-        Batch b = new Batch(page.tags.clone(), page.waiting, page.waitingFua);
+        Batch b = new Batch(page.tags.clone(), page.waiting);
         page.waiting = new ArrayList<>();
-        page.waitingFua = false;
         return b;
     }
 
     private void writePage(Page page, Batch batch) {
-        Futures.call(() -> tagArea.write(tagBase + page.index * PAGE, Unpooled.wrappedBuffer(batch.snapshot()),
-                batch.fua() ? WriteFlags.FUA : 0)).whenComplete((x, error) -> {
+        Futures.call(() -> tagArea.write(tagBase + page.index * PAGE, Unpooled.wrappedBuffer(batch.snapshot()), 0))
+                .whenComplete((x, error) -> {
             Batch next = null;
             synchronized (page) {
                 if (page.waiting.isEmpty()) {
