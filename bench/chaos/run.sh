@@ -278,15 +278,18 @@ scenario_netns-link-down() {
   t0=$(now_ms); ip -n "$a" link set nvc0 down
   await_unhealthy || return 1; sleep $PHASE
   ip -n "$a" link set nvc0 up
-  local restarted=""
-  if ! kill -0 "${rpid[2]}" 2>/dev/null; then
-    # nbdkit 1.32 can abort ("raw_send_socket: Assertion `sock >= 0' failed") when a connection dies
-    # while it writes a reply: the replica's own crash, not nbdvault's. Restarted, as its supervisor would.
-    wait "${rpid[2]}" 2>/dev/null || true
-    start_replica 2 || return 1
-    restarted="; nbdkit aborted during the outage (its own assertion) and was restarted"
-  fi
-  await_healthy 120 || return 1
+  # nbdkit 1.32 can abort ("raw_send_socket: Assertion `sock >= 0' failed") when a connection dies
+  # while it writes a reply, also once the link is back: the replica's own crash, not nbdvault's.
+  # Restarted while we wait, as its supervisor would.
+  local restarted="" end=$((SECONDS + 120))
+  until await 2 '.healthy and .queued == 0' "every member in service" >/dev/null 2>&1; do
+    if ! kill -0 "${rpid[2]}" 2>/dev/null; then
+      wait "${rpid[2]}" 2>/dev/null || true
+      start_replica 2 || return 1
+      restarted="; nbdkit aborted (its own assertion) and was restarted"
+    fi
+    [ $SECONDS -lt $end ] || return 1
+  done
   note="replica 2 over TCP between namespaces; link down for $PHASE s after detection, then up$restarted"
 }
 scenario_two-lost() {
