@@ -8,7 +8,6 @@ import io.nbdvault.crypto.Passphrase;
 import io.nbdvault.crypto.luks.Luks;
 import io.nbdvault.crypto.luks.LuksVolume;
 import io.nbdvault.nativeshim.ProcessHardening;
-import io.nbdvault.replication.Member;
 import io.nbdvault.replication.ReplicatedArray;
 import io.nbdvault.transport.TransportContext;
 import picocli.CommandLine.Mixin;
@@ -106,30 +105,13 @@ final class AssembledVolume implements AutoCloseable {
         }
         TransportContext context = o.replicas.context();
         ReplicatedArray array;
-        List<Member> opened = List.of();
         try {
-            ReplicaOptions.Opened reached = ReplicaOptions.openReachable(context, members);
-            opened = new java.util.ArrayList<>(reached.reachable());
-            if (opened.isEmpty()) {
-                throw new java.io.IOException("no member could be reached");
-            }
-            // Members not given are found where the others recorded them (mdadm --assemble --scan).
-            List<String> unreachable = new java.util.ArrayList<>(reached.unreachable());
-            List<String> recorded = ReplicatedArray.recordedAddresses(opened, o.replicas.timeout()).stream()
-                    .filter(address -> !unreachable.contains(address)).toList();
-            if (!recorded.isEmpty()) {
-                LOG.info("members found in the array's metadata: " + String.join(", ", recorded));
-                ReplicaOptions.Opened more = ReplicaOptions.openReachable(context, recorded);
-                opened.addAll(more.reachable());
-                unreachable.addAll(more.unreachable());
-            }
-            array = ReplicatedArray.assemble(opened, unreachable,
+            array = ArrayAssembler.assemble(context, members, o.replicas,
                     o.replicas.arrayOptions(context, o.force, o.resyncRate)
                             .withBitmapIdle(java.time.Duration.ofSeconds(Math.max(1, o.bitmapDelay)))
                             .withQueueTimeout(java.time.Duration.ofSeconds(Math.max(0, o.queueTimeout)))
                             .withWriteQuorum(Math.max(0, o.writeQuorum), o.maxLag));
         } catch (Exception e) {
-            opened.forEach(m -> m.device().close());
             context.close();
             throw e;
         }

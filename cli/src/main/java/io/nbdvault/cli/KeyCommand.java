@@ -1,6 +1,5 @@
 package io.nbdvault.cli;
 
-import io.nbdvault.core.BlockDevice;
 import io.nbdvault.crypto.Passphrase;
 import io.nbdvault.crypto.luks.Luks;
 import io.nbdvault.crypto.luks.LuksFormatOptions;
@@ -10,10 +9,14 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code nbdvault key add|remove|change}: manage the passphrases of a LUKS2 volume. */
-@Command(name = "key", mixinStandardHelpOptions = true, description = "Add, remove or change passphrases of a LUKS2 volume.",
+@Command(name = "key", mixinStandardHelpOptions = true, description = {"Add, remove or change passphrases of a LUKS2 volume.",
+        "TARGET is a LUKS2 volume (file or block device), or the members of a replicated volume (any one",
+        "finds the others it recorded): its header is then changed through the array, on every copy alike.",
+        "A replicated volume must not be served meanwhile (its lease is checked)."},
         subcommands = {KeyCommand.Add.class, KeyCommand.Remove.class, KeyCommand.Change.class})
 public final class KeyCommand implements Runnable {
     @Override
@@ -43,16 +46,17 @@ public final class KeyCommand implements Runnable {
         KdfOptions kdf;
         @Mixin
         NewKey newKey;
-        @Parameters(paramLabel = "TARGET")
-        String target;
+        @Mixin
+        ReplicaOptions replicas;
+        @Parameters(arity = "1..*", paramLabel = "TARGET")
+        List<String> targets;
 
         @Override
         public Integer call() throws Exception {
-            try (BlockDevice device = Targets.open(target, false);
-                 Passphrase existing = key.read("Enter any existing passphrase", false);
+            try (Passphrase existing = key.read("Enter any existing passphrase", false);
                  Passphrase added = newKey.read()) {
-                int slot = Luks.addKey(device, existing, added, kdf.applyTo(LuksFormatOptions.defaults()));
-                System.err.println("nbdvault: added key slot " + slot);
+                KeyTarget.run(targets, replicas, existing, device -> System.err.println("nbdvault: added key slot "
+                        + Luks.addKey(device, existing, added, kdf.applyTo(LuksFormatOptions.defaults()))));
             }
             return 0;
         }
@@ -64,14 +68,15 @@ public final class KeyCommand implements Runnable {
         KeyOptions key;
         @Option(names = "--force", description = "Allow removing the last key slot (the data becomes unrecoverable).")
         boolean force;
-        @Parameters(paramLabel = "TARGET")
-        String target;
+        @Mixin
+        ReplicaOptions replicas;
+        @Parameters(arity = "1..*", paramLabel = "TARGET")
+        List<String> targets;
 
         @Override
         public Integer call() throws Exception {
-            try (BlockDevice device = Targets.open(target, false);
-                 Passphrase passphrase = key.read("Enter passphrase to remove", false)) {
-                Luks.removeKey(device, passphrase, force);
+            try (Passphrase passphrase = key.read("Enter passphrase to remove", false)) {
+                KeyTarget.run(targets, replicas, passphrase, device -> Luks.removeKey(device, passphrase, force));
                 System.err.println("nbdvault: key slot removed");
             }
             return 0;
@@ -86,15 +91,17 @@ public final class KeyCommand implements Runnable {
         KdfOptions kdf;
         @Mixin
         NewKey newKey;
-        @Parameters(paramLabel = "TARGET")
-        String target;
+        @Mixin
+        ReplicaOptions replicas;
+        @Parameters(arity = "1..*", paramLabel = "TARGET")
+        List<String> targets;
 
         @Override
         public Integer call() throws Exception {
-            try (BlockDevice device = Targets.open(target, false);
-                 Passphrase old = key.read("Enter passphrase to be changed", false);
+            try (Passphrase old = key.read("Enter passphrase to be changed", false);
                  Passphrase replacement = newKey.read()) {
-                Luks.changeKey(device, old, replacement, kdf.applyTo(LuksFormatOptions.defaults()));
+                KeyTarget.run(targets, replicas, old,
+                        device -> Luks.changeKey(device, old, replacement, kdf.applyTo(LuksFormatOptions.defaults())));
                 System.err.println("nbdvault: passphrase changed");
             }
             return 0;

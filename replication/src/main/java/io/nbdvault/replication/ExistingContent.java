@@ -24,20 +24,34 @@ public final class ExistingContent {
     /** A description of what {@code device} holds, or empty when it looks unused; fails if it cannot be read. */
     public static CompletableFuture<Optional<String>> of(BlockDevice device, Duration deadline) {
         BlockDevice d = new DeadlineDevice(device, deadline);
-        CompletableFuture<Optional<String>> member = d.size() < ArrayGeometry.METADATA_SIZE
-                ? CompletableFuture.completedFuture(Optional.empty())
-                : MetadataIo.read(d).handle((sb, error) -> {
-                    if (error == null) {
-                        return Optional.of("nbdvault metadata (member " + sb.member() + " of array " + sb.array() + ")");
-                    }
-                    Throwable cause = BlockDeviceException.unwrap(error);
-                    if (cause instanceof InvalidMetadataException) {
-                        return Optional.empty();
-                    }
-                    throw new CompletionException(cause);
-                });
+        CompletableFuture<Optional<String>> member = superblock(d).thenApply(sb -> sb.map(
+                found -> "nbdvault metadata (member " + found.member() + " of array " + found.array() + ")"));
         return member.thenCompose(found -> found.isPresent() || d.size() < LUKS_MAGIC.length
                 ? CompletableFuture.completedFuture(found) : luksHeader(d));
+    }
+
+    /**
+     * Whether {@code device} is a member of a replicated array (its LUKS header, if any, is one copy
+     * of the array's and must only be changed through the array); fails if it cannot be read.
+     */
+    public static CompletableFuture<Boolean> isArrayMember(BlockDevice device, Duration deadline) {
+        return superblock(new DeadlineDevice(device, deadline)).thenApply(Optional::isPresent);
+    }
+
+    private static CompletableFuture<Optional<Superblock>> superblock(BlockDevice d) {
+        if (d.size() < ArrayGeometry.METADATA_SIZE) {
+            return CompletableFuture.completedFuture(Optional.empty());
+        }
+        return MetadataIo.read(d).handle((sb, error) -> {
+            if (error == null) {
+                return Optional.of(sb);
+            }
+            Throwable cause = BlockDeviceException.unwrap(error);
+            if (cause instanceof InvalidMetadataException) {
+                return Optional.empty();
+            }
+            throw new CompletionException(cause);
+        });
     }
 
     private static CompletableFuture<Optional<String>> luksHeader(BlockDevice d) {
