@@ -48,12 +48,12 @@ if [ $quick = 1 ]; then
   reps=${reps:-1}
   jmh_opts=(-f 1 -wi 1 -w 100ms -i 2 -r 100ms -p size=4096)
   ssl_sizes=(4096); ssl_seconds=1; cpu_rounds=3; cpu_millis=20
-  fio_runtime=300ms; fio_size=32M; export FIO_RAMP=0    # fio takes time units
+  fio_runtime=300ms; fio_size=32M; export FIO_RAMP=0 FIO_WARMUP=0    # fio takes time units
 else
   reps=${reps:-3}
   jmh_opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s -p size=4096,65536,1048576)
   ssl_sizes=(4096 65536 1048576); ssl_seconds=3; cpu_rounds=15; cpu_millis=100
-  fio_runtime=6; fio_size=1G; export FIO_RAMP=1
+  fio_runtime=6; fio_size=1G; export FIO_RAMP=1 FIO_WARMUP=${FIO_WARMUP:-5}
 fi
 
 stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
@@ -92,6 +92,7 @@ export NBDVAULT="$work/nbdvault"
   echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
   echo "fio-size: $fio_size"
   echo "fio-runtime: $fio_runtime$([[ $fio_runtime =~ ^[0-9]+$ ]] && echo s)"
+  echo "fio-warmup: ${FIO_WARMUP}$([[ $FIO_WARMUP =~ ^[0-9]+$ ]] && echo s)"
 } > "$out/env.txt"
 step "results go to $out ($(sed -n 's/^cpu: //p' "$out/env.txt"), $(nproc) cores)"
 

@@ -10,7 +10,7 @@ Reads what bench/run.sh left there:
   xts-cputime.repN.json           XtsCpuTime: bytes per CPU-second of the working thread
   openssl-cpu.txt                 as openssl.txt, from `openssl speed` without -elapsed (per CPU-second)
   fio/SCRIPT/repN/*.json          fio's JSON, one file per target and job
-  fio/SCRIPT/repN/status/*.json   nbdvault's `status --json` after preconditioning and after each of its jobs
+  fio/SCRIPT/repN/status/*.json   nbdvault's `status --json` after preconditioning, after warm-up and after each of its jobs
 Every figure in the summary is the median over the repetitions; ratios are taken within a repetition
 (ours and the peer measured back to back), then their median is reported.
 Only the Python standard library is used, so Debian's /usr/bin/python3 runs it as it is.
@@ -288,7 +288,8 @@ def main():
         if not any(peer in by_label for by_label in table.values()):
             continue
         lines += [f"## fio: {title}", "", f"`bench/fio/{script}.sh`: fio's nbd engine, {env.get('fio-size', '?')} volume, "
-                  f"{env.get('fio-runtime', '?')} per job, {peer} and {ours} run back to back job by job. "
+                  f"{env.get('fio-runtime', '?')} per job after {env.get('fio-warmup', 'no')} of warm-up per job, "
+                  f"{peer} and {ours} run back to back job by job. "
                   "Latencies are completion latencies in µs (randrw: of its reads).", "",
                   f"| job | {peer} | {ours} | {ours} / {peer} | {peer} p50 / p99 / p99.9 µs | {ours} p50 / p99 / p99.9 µs |",
                   "|---|---|---|---|---|---|"]

@@ -3,10 +3,15 @@
 #
 # Environment (all optional; bench/run.sh sets them):
 #   FIO_RAMP      seconds of ramp before each measured job (default 1)
+#   FIO_WARMUP    seconds each job first runs unmeasured on every target, peers too (default 5; 0: none):
+#                 a JVM compiles its hot paths during its first seconds on a new kind of request (on
+#                 2 cores the compiler threads take a fifth of the CPU then, and a cold randread 4k
+#                 measured half the IOPS of a warm one), which a server that has been up for a while
+#                 has long done; a native peer has nothing to warm
 #   FIO_JOBS      the jobs, "RW BS QD" separated by commas (default: the five below)
 #   FIO_JSON_DIR  when set, fio's raw JSON of every job is kept there as LABEL_RW_BS_qdQD.json
-#   FIO_AFTER_JOB a command run after each measured job and after preconditioning, with the
-#                 arguments LABEL RW BS QD (LABEL precondition-TARGET RW=precondition after it); the
+#   FIO_AFTER_JOB a command run after each measured job and after preconditioning (and again after
+#                 the warm-up), with the arguments LABEL RW BS QD (RW=precondition after those); the
 #                 scripts use it to save nbdvault's per-layer latencies (status --json) per job
 #   NBDVAULT      the nbdvault command to run (default: the launcher at the top of the repository,
 #                 which rebuilds the CLI first when its sources changed); it must exec the JVM so
@@ -47,7 +52,16 @@ fio_precondition() {
       >/dev/null 2>&1 || { echo "fio failed preconditioning $1" >&2; return 1; }
 }
 
-# Both sides preconditioned, then each job on the peer and on ours back to back, so both run in
+# One job run unmeasured for FIO_WARMUP seconds (see the top of this file).
+# usage: fio_warmup URI SIZE RW BS QD
+fio_warmup() {
+  local mix=()
+  [ "$3" = randrw ] && mix=(--rwmixread=70)
+  fio --name=warmup --ioengine=nbd --uri="$1" --rw="$3" "${mix[@]}" --bs="$4" --iodepth="$5" --size="$2" \
+      --time_based --runtime="${FIO_WARMUP:-5}" >/dev/null 2>&1 || { echo "fio failed warming up $1 with $3" >&2; return 1; }
+}
+
+# Both sides preconditioned and warmed up, then each job on the peer and on ours back to back, so both run in
 # the same machine state (on a shared VM the second of two long runs is often slower). Further
 # "URI LABEL" pairs are references, preconditioned too and run after ours in each job.
 # usage: fio_compare PEER_URI PEER_LABEL OUR_URI OUR_LABEL RUNTIME SIZE OUTFILE [REF_URI REF_LABEL]...
@@ -62,6 +76,16 @@ fio_compare() {
   local IFS_SAVE=$IFS jobs
   IFS=, read -ra jobs <<< "${FIO_JOBS:-$FIO_JOBS_DEFAULT}"
   IFS=$IFS_SAVE
+  if [ "${FIO_WARMUP:-5}" != 0 ]; then
+    echo "  fio warm-up: every job ${FIO_WARMUP:-5}s on each target, unmeasured" >&2
+    for ((i = 0; i < ${#targets[@]}; i += 2)); do
+      for job in "${jobs[@]}"; do
+        fio_warmup "${targets[i]}" "$size" $job || return 1
+      done
+      # The snapshot the first measured job is compared with comes after the warm-up.
+      if [ -n "${FIO_AFTER_JOB:-}" ]; then $FIO_AFTER_JOB "${targets[i + 1]}" precondition 1M 8; fi
+    done
+  fi
   for job in "${jobs[@]}"; do
     echo "  fio $job: $(for ((i = 1; i < ${#targets[@]}; i += 2)); do printf '%s ' "${targets[i]}"; done)" >&2
     for ((i = 0; i < ${#targets[@]}; i += 2)); do
