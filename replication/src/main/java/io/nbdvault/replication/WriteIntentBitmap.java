@@ -205,7 +205,7 @@ final class WriteIntentBitmap {
     /** The page write that makes an already-set bit durable (a failed one is tried again). */
     private CompletableFuture<Void> carrier(int page, int region) {
         byte[] snapshot = lastSnapshot[page];
-        if (snapshot == null || !BitSet.valueOf(snapshot).get(region - page * BitmapHeader.BITS_PER_PAGE)) {
+        if (snapshot == null || !isSet(snapshot, region - page * BitmapHeader.BITS_PER_PAGE)) {
             // Not in the last write that started: the one queued behind it takes it in.
             return pageQueued[page] != null ? pageQueued[page] : schedulePage(page);
         }
@@ -213,6 +213,15 @@ final class WriteIntentBitmap {
             return schedulePage(page);
         }
         return lastStarted[page];
+    }
+
+    /**
+     * Bit {@code bit} of a page as written (the order of {@link #page}). Tested in place: this runs
+     * under the lock for every write to a region already marked, where decoding the page into a
+     * BitSet allocated 4 KiB each time (a percent of a 4 KiB random write's CPU).
+     */
+    private static boolean isSet(byte[] page, int bit) {
+        return (page[bit >>> 3] & (1 << (bit & 7))) != 0;
     }
 
     /**
