@@ -3,6 +3,7 @@ package io.nbdvault.transport;
 import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.FileDevice;
 import io.nbdvault.core.FileSpace;
+import io.nbdvault.core.IoThreads;
 import io.nbdvault.transport.iscsi.ChapSecrets;
 import io.nbdvault.transport.iscsi.IscsiSessions;
 import io.nbdvault.transport.iscsi.IscsiTarget;
@@ -54,7 +55,7 @@ public final class TransportContext implements AutoCloseable {
         this.chapSecrets = chapSecrets;
         this.tls = tls;
         this.epoll = Epoll.isAvailable();
-        this.group = epoll ? new EpollEventLoopGroup() : new NioEventLoopGroup();
+        this.group = epoll ? new EpollEventLoopGroup(IoThreads.perGroup()) : new NioEventLoopGroup(IoThreads.perGroup());
         this.options = options;
         this.fileSpaces = fileSpaces;
     }

@@ -1,5 +1,6 @@
 package io.nbdvault.nbd.server;
 
+import io.nbdvault.core.IoThreads;
 import io.nbdvault.core.LayerLatencies;
 
 import io.nbdvault.nbd.codec.HandshakeDecoder;
@@ -164,7 +165,7 @@ public final class NbdServer implements AutoCloseable {
             return this;
         }
 
-        /** Event-loop threads for connections; 0 means Netty's default (2 × cores). */
+        /** Event-loop threads for connections; 0 means {@link IoThreads#perGroup()} (one per core). */
         public Builder workerThreads(int threads) {
             this.workerThreads = threads;
             return this;
@@ -185,7 +186,8 @@ public final class NbdServer implements AutoCloseable {
                         + Epoll.unavailabilityCause());
             }
             EventLoopGroup boss = epoll ? new EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
-            EventLoopGroup workers = epoll ? new EpollEventLoopGroup(workerThreads) : new NioEventLoopGroup(workerThreads);
+            int threads = workerThreads > 0 ? workerThreads : IoThreads.perGroup();
+            EventLoopGroup workers = epoll ? new EpollEventLoopGroup(threads) : new NioEventLoopGroup(threads);
             ServerConnections connections = new ServerConnections(inFlightBytes, latencies);
             List<Channel> listeners = new ArrayList<>();
             try {
