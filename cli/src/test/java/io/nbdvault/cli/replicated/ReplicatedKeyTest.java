@@ -40,6 +40,17 @@ class ReplicatedKeyTest {
         return key;
     }
 
+    /** `create` of a 64 MiB volume, unlocked by {@code key}, over three file members; returns them. */
+    List<String> fileArray(Path key) {
+        List<String> members = List.of(dir.resolve("a.img").toString(), dir.resolve("b.img").toString(),
+                dir.resolve("c.img").toString());
+        List<String> create = new ArrayList<>(List.of("create", "--size", "64M", "--key-file", key.toString()));
+        create.addAll(List.of(NbdkitReplicas.CHEAP_KDF));
+        create.addAll(members);
+        cli(create.toArray(String[]::new));
+        return members;
+    }
+
     static int key(String operation, Path key, Path newKey, String... targets) {
         List<String> args = new ArrayList<>(List.of("key", operation, "--key-file", key.toString()));
         if (newKey != null) {
@@ -72,12 +83,7 @@ class ReplicatedKeyTest {
         Path first = key("k1", "first passphrase");
         Path second = key("k2", "second passphrase");
         Path third = key("k3", "third passphrase");
-        List<String> members = List.of(dir.resolve("a.img").toString(), dir.resolve("b.img").toString(),
-                dir.resolve("c.img").toString());
-        List<String> create = new ArrayList<>(List.of("create", "--size", "64M", "--key-file", first.toString()));
-        create.addAll(List.of(NbdkitReplicas.CHEAP_KDF));
-        create.addAll(members);
-        cli(create.toArray(String[]::new));
+        List<String> members = fileArray(first);
         Path socket = dir.resolve("vol.sock");
         String volume = "nbd+unix:///?socket=" + socket;
 
@@ -115,12 +121,7 @@ class ReplicatedKeyTest {
     void aMemberAwayDuringTheChangeGetsTheNewHeaderWhenItReturns() throws Exception {
         Path first = key("k1", "first passphrase");
         Path second = key("k2", "second passphrase");
-        List<String> members = List.of(dir.resolve("a.img").toString(), dir.resolve("b.img").toString(),
-                dir.resolve("c.img").toString());
-        List<String> create = new ArrayList<>(List.of("create", "--size", "64M", "--key-file", first.toString()));
-        create.addAll(List.of(NbdkitReplicas.CHEAP_KDF));
-        create.addAll(members);
-        cli(create.toArray(String[]::new));
+        List<String> members = fileArray(first);
 
         Path away = dir.resolve("c.away");
         Files.move(Path.of(members.get(2)), away);
