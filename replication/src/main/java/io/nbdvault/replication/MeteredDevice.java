@@ -22,11 +22,17 @@ final class MeteredDevice extends ForwardingDevice {
     private final LatencyMeter latency = new LatencyMeter();
     private final AtomicInteger inFlight = new AtomicInteger();
     /**
-     * Recent latency, microseconds, as an exponentially weighted moving average (weight 1/8 per
-     * request). Updated without a lock: a lost update among racing completions only delays the
-     * average a little, which is all a read scheduler needs.
+     * Recent read latency, microseconds: an exponentially weighted moving average (weight 1/8 per
+     * read) of the median of the last three reads. Reads only, since it picks where to read (writes
+     * and flushes go to every copy alike); the median, because one outlier — the process's first,
+     * cold read, a GC pause on a loaded machine — used to make a healthy copy look slow for hundreds
+     * of reads, while a copy that is really slow moves it from its second slow read. Updated without
+     * a lock: a lost update among racing completions only delays the estimate a little, which is all
+     * a read scheduler needs.
      */
     private volatile double recentMicros = 100;
+    private volatile long lastRead = 100;
+    private volatile long readBefore = 100;
 
     MeteredDevice(BlockDevice below) {
         super(below);
@@ -61,6 +67,10 @@ final class MeteredDevice extends ForwardingDevice {
     }
 
     private <T> CompletableFuture<T> metered(Supplier<CompletableFuture<T>> op) {
+        return metered(op, false);
+    }
+
+    private <T> CompletableFuture<T> metered(Supplier<CompletableFuture<T>> op, boolean read) {
         inFlight.incrementAndGet();
         long start = System.nanoTime();
         CompletableFuture<T> f = Futures.call(op);
@@ -68,14 +78,25 @@ final class MeteredDevice extends ForwardingDevice {
             inFlight.decrementAndGet();
             long micros = Math.max(0, (System.nanoTime() - start) / 1000);
             latency.recordMicros(micros);
-            recentMicros += (micros - recentMicros) / 8;
+            if (read) {
+                estimate(micros);
+            }
         });
         return f;
     }
 
+    private void estimate(long micros) {
+        long a = lastRead;
+        long b = readBefore;
+        readBefore = a;
+        lastRead = micros;
+        long median = Math.max(Math.min(a, b), Math.min(Math.max(a, b), micros));
+        recentMicros += (median - recentMicros) / 8;
+    }
+
     @Override
     public CompletableFuture<ByteBuf> read(long offset, int length) {
-        return metered(() -> below.read(offset, length));
+        return metered(() -> below.read(offset, length), true);
     }
 
     @Override
