@@ -263,11 +263,13 @@ public final class AesXts implements AutoCloseable {
 
         /** One ECB call encrypts every sector's tweak: T = AES_k2(sector number, little-endian). */
         void sectorTweaks(int sectors, long firstTweak, long tweakStep) {
+            // Written to `out` and encrypted into `tweaks`, not in place: the JCE copies the input
+            // of an in-place call to a new array first (see stealing).
             for (int s = 0; s < sectors; s++) {
-                Gf128.putLongLE(tweaks, s * BLOCK, firstTweak + s * tweakStep);
-                Gf128.putLongLE(tweaks, s * BLOCK + 8, 0);
+                Gf128.putLongLE(out, s * BLOCK, firstTweak + s * tweakStep);
+                Gf128.putLongLE(out, s * BLOCK + 8, 0);
             }
-            update(encryptTweak, tweaks, sectors * BLOCK, tweaks);
+            update(encryptTweak, out, sectors * BLOCK, tweaks);
         }
 
         /** IEEE 1619 ciphertext stealing for a unit whose last block is partial. */
@@ -279,13 +281,14 @@ public final class AesXts implements AutoCloseable {
             int last = (full - 1) * BLOCK;         // offset of the last whole block
             Cipher cipher = encrypt ? encryptData : decryptData;
             // Blocks before the last whole one are plain XTS.
+            // Into `out`, not in place: the JCE copies an in-place call's input to a new array
+            // first, and in-place AES/ECB measured 3 times slower than into another array with
+            // JDK 17 (1.5 µs for 8 KiB instead of 0.5) and 35 times slower with JDK 25 (16 µs).
             if (full > 1) {
+                xor(buffer, mask, last);
+                update(cipher, buffer, last, out);
                 for (int i = 0; i < last; i++) {
-                    buffer[i] ^= mask[i];
-                }
-                update(cipher, buffer, last, buffer);
-                for (int i = 0; i < last; i++) {
-                    buffer[i] ^= mask[i];
+                    buffer[i] = (byte) (out[i] ^ mask[i]);
                 }
             }
             // Encryption: CC = E_{m_{full-1}}(P_{full-1}); C_last = CC[0, tail); then
