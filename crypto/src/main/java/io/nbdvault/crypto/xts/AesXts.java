@@ -5,7 +5,7 @@ import javax.crypto.spec.SecretKeySpec;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.util.Arrays;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * XTS-AES (IEEE 1619) with 256- or 512-bit keys, tweaks as dm-crypt's plain64 (sector number,
@@ -34,7 +34,14 @@ public final class AesXts implements AutoCloseable {
 
     private final byte[] dataKey;
     private final byte[] tweakKey;
-    private final ConcurrentLinkedQueue<Worker> workers = new ConcurrentLinkedQueue<>();
+    /**
+     * Idle workers. Slots rather than a ConcurrentLinkedQueue, whose offer allocates a node on every
+     * call: a borrow and a give-back cost 17 ns here instead of 32 (single thread, JDK 17), which is
+     * 2 % of a 4 KiB request. A thread starts looking at its own slot, so a thread that gives a worker
+     * back finds it there next time; a worker given back when every slot is taken is wiped and dropped.
+     */
+    private final AtomicReferenceArray<Worker> workers =
+            new AtomicReferenceArray<>(Math.max(4, 2 * Runtime.getRuntime().availableProcessors()));
     private volatile boolean closed;
 
     public AesXts(byte[] key) {
@@ -132,16 +139,37 @@ public final class AesXts implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("cipher is closed");
         }
-        Worker w = workers.poll();
-        return w != null ? w : new Worker(dataKey, tweakKey);
+        int n = workers.length();
+        int first = homeSlot(n);
+        for (int k = 0; k < n; k++) {
+            int i = (first + k) % n;
+            Worker w = workers.get(i);
+            if (w != null && workers.compareAndSet(i, w, null)) {
+                return w;
+            }
+        }
+        return new Worker(dataKey, tweakKey);
     }
 
     private void giveBack(Worker w) {
-        if (closed) {
-            w.wipe();
-        } else {
-            workers.offer(w);
+        if (!closed) {
+            int n = workers.length();
+            int first = homeSlot(n);
+            for (int k = 0; k < n; k++) {
+                int i = (first + k) % n;
+                if (workers.get(i) == null && workers.compareAndSet(i, null, w)) {
+                    if (closed) {
+                        wipeIdle(); // close() may have emptied the slots before this one was filled
+                    }
+                    return;
+                }
+            }
         }
+        w.wipe();
+    }
+
+    private static int homeSlot(int slots) {
+        return (int) ((Thread.currentThread().getId() & Long.MAX_VALUE) % slots);
     }
 
     @Override
@@ -149,9 +177,15 @@ public final class AesXts implements AutoCloseable {
         closed = true;
         Arrays.fill(dataKey, (byte) 0);
         Arrays.fill(tweakKey, (byte) 0);
-        Worker w;
-        while ((w = workers.poll()) != null) {
-            w.wipe();
+        wipeIdle();
+    }
+
+    private void wipeIdle() {
+        for (int i = 0; i < workers.length(); i++) {
+            Worker w = workers.getAndSet(i, null);
+            if (w != null) {
+                w.wipe();
+            }
         }
     }
 
