@@ -259,6 +259,40 @@ public class AesXtsTest {
         }
     }
 
+    /** More threads at once than the pool has slots: the workers that find no slot are dropped, and the output stays right. */
+    @Test
+    @Timeout(120)
+    void moreThreadsThanWorkerSlotsStayCorrect() throws Exception {
+        byte[] key = new byte[64];
+        new Random(10).nextBytes(key);
+        byte[] plain = new byte[8192];
+        new Random(11).nextBytes(plain);
+        int threads = Math.max(64, 4 * Runtime.getRuntime().availableProcessors()) + 16;
+        try (AesXts xts = new AesXts(key)) {
+            ByteBuffer reference = ByteBuffer.wrap(plain.clone());
+            xts.encrypt(reference, 4096, 5, 8);
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+            try {
+                var start = new java.util.concurrent.CountDownLatch(1);
+                var futures = new java.util.ArrayList<java.util.concurrent.Future<byte[]>>();
+                for (int i = 0; i < 4 * threads; i++) {
+                    futures.add(pool.submit(() -> {
+                        start.await();
+                        ByteBuffer b = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
+                        xts.encrypt(b, 4096, 5, 8);
+                        return bytes(b.rewind());
+                    }));
+                }
+                start.countDown();
+                for (var f : futures) {
+                    assertArrayEquals(reference.array(), f.get());
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
     @Test
     void onlyTheRequestedRangeChanges() {
         byte[] key = new byte[32];
