@@ -119,6 +119,50 @@ public class AesXtsTest {
         assertArrayEquals(plain, bytes(ours.rewind()));
     }
 
+    /**
+     * Ciphertext stealing on units of many blocks (the IEEE vectors have one whole block before the
+     * partial one, so they never reach the bulk ECB call over the blocks before the last whole one),
+     * heap and direct, at a non-zero position, against OpenSSL's EVP XTS.
+     */
+    @ParameterizedTest(name = "{0}-byte unit")
+    @CsvSource({"33", "47", "4097", "4111", "65535"})
+    @Timeout(60)
+    void ciphertextStealingOnLongUnitsAgreesWithOpenSsl(int length) throws Exception {
+        ExternalTool.require("python3");
+        String python = "/usr/bin/python3";
+        requirePythonCryptography(python);
+        Random random = new Random(length);
+        byte[] key = new byte[64];
+        random.nextBytes(key);
+        byte[] plain = new byte[length];
+        random.nextBytes(plain);
+        long tweak = 0x1234_5678_9abcL + length;
+        Files.write(dir.resolve("plain"), plain);
+        Files.write(dir.resolve("key"), key);
+        String script = String.join("\n",
+                "import sys",
+                "from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes",
+                "key = open(sys.argv[1], 'rb').read(); data = open(sys.argv[2], 'rb').read()",
+                "enc = Cipher(algorithms.AES(key), modes.XTS(int(sys.argv[3]).to_bytes(16, 'little'))).encryptor()",
+                "open(sys.argv[4], 'wb').write(enc.update(data) + enc.finalize())");
+        Files.writeString(dir.resolve("cts.py"), script);
+        Proc.run(60, python, dir.resolve("cts.py").toString(), dir.resolve("key").toString(),
+                dir.resolve("plain").toString(), Long.toString(tweak), dir.resolve("openssl").toString()).assertOk();
+        byte[] theirs = Files.readAllBytes(dir.resolve("openssl"));
+        try (AesXts xts = new AesXts(key)) {
+            for (boolean direct : new boolean[] {false, true}) {
+                byte[] padded = new byte[length + 7];
+                System.arraycopy(plain, 0, padded, 3, length);
+                ByteBuffer all = buffer(padded, direct);
+                ByteBuffer unit = all.duplicate().position(3).limit(3 + length);
+                xts.encryptUnit(unit, tweak);
+                assertArrayEquals(theirs, bytes(all.duplicate().position(3).limit(3 + length)), "encrypt, direct " + direct);
+                xts.decryptUnit(unit.position(3), tweak);
+                assertArrayEquals(padded, bytes(all), "decrypt, direct " + direct);
+            }
+        }
+    }
+
     /** The direct T·α^k agrees with k doublings one at a time, across the 64-bit steps it takes. */
     @Test
     void directPowerOfAlphaAgreesWithRepeatedDoubling() {
@@ -206,6 +250,40 @@ public class AesXtsTest {
                         return bytes(b.rewind());
                     }));
                 }
+                for (var f : futures) {
+                    assertArrayEquals(reference.array(), f.get());
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    /** More threads at once than the pool has slots: the workers that find no slot are dropped, and the output stays right. */
+    @Test
+    @Timeout(120)
+    void moreThreadsThanWorkerSlotsStayCorrect() throws Exception {
+        byte[] key = new byte[64];
+        new Random(10).nextBytes(key);
+        byte[] plain = new byte[8192];
+        new Random(11).nextBytes(plain);
+        int threads = Math.max(64, 4 * Runtime.getRuntime().availableProcessors()) + 16;
+        try (AesXts xts = new AesXts(key)) {
+            ByteBuffer reference = ByteBuffer.wrap(plain.clone());
+            xts.encrypt(reference, 4096, 5, 8);
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+            try {
+                var start = new java.util.concurrent.CountDownLatch(1);
+                var futures = new java.util.ArrayList<java.util.concurrent.Future<byte[]>>();
+                for (int i = 0; i < 4 * threads; i++) {
+                    futures.add(pool.submit(() -> {
+                        start.await();
+                        ByteBuffer b = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
+                        xts.encrypt(b, 4096, 5, 8);
+                        return bytes(b.rewind());
+                    }));
+                }
+                start.countDown();
                 for (var f : futures) {
                     assertArrayEquals(reference.array(), f.get());
                 }
