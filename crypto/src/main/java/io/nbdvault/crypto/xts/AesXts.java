@@ -45,6 +45,8 @@ public final class AesXts implements AutoCloseable {
     private final AtomicReferenceArray<Worker> workers =
             new AtomicReferenceArray<>(Math.max(64, 4 * Runtime.getRuntime().availableProcessors()));
     private volatile boolean closed;
+    /** Guards the key halves between building a worker from them and close() zeroing them. */
+    private final Object keyLock = new Object();
 
     public AesXts(byte[] key) {
         this(key, false);
@@ -150,7 +152,14 @@ public final class AesXts implements AutoCloseable {
                 return w;
             }
         }
-        return new Worker(dataKey, tweakKey);
+        // Under the key lock: a worker built while close() zeroes the key would encrypt with a
+        // zero key, silently. Building one is rare (the pool misses), so the lock costs nothing.
+        synchronized (keyLock) {
+            if (closed) {
+                throw new IllegalStateException("cipher is closed");
+            }
+            return new Worker(dataKey, tweakKey);
+        }
     }
 
     private void giveBack(Worker w) {
@@ -176,9 +185,11 @@ public final class AesXts implements AutoCloseable {
 
     @Override
     public void close() {
-        closed = true;
-        Arrays.fill(dataKey, (byte) 0);
-        Arrays.fill(tweakKey, (byte) 0);
+        synchronized (keyLock) {
+            closed = true;
+            Arrays.fill(dataKey, (byte) 0);
+            Arrays.fill(tweakKey, (byte) 0);
+        }
         wipeIdle();
     }
 

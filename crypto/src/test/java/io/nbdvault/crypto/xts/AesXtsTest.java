@@ -293,6 +293,53 @@ public class AesXtsTest {
         }
     }
 
+    /**
+     * close() racing with requests: each either fails (the cipher is closed) or encrypts with the
+     * real key — never with the zeroed one, which a worker built during close() used to get.
+     */
+    @Test
+    @Timeout(120)
+    void closeDuringUseNeverEncryptsWithAZeroedKey() throws Exception {
+        byte[] key = new byte[64];
+        new Random(12).nextBytes(key);
+        byte[] plain = new byte[4096];
+        new Random(13).nextBytes(plain);
+        ByteBuffer reference = ByteBuffer.wrap(plain.clone());
+        try (AesXts once = new AesXts(key)) {
+            once.encrypt(reference, 4096, 3, 8);
+        }
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            for (int round = 0; round < 200; round++) {
+                AesXts xts = new AesXts(key);
+                var start = new java.util.concurrent.CountDownLatch(1);
+                var futures = new java.util.ArrayList<java.util.concurrent.Future<byte[]>>();
+                for (int i = 0; i < 8; i++) {
+                    futures.add(pool.submit(() -> {
+                        start.await();
+                        ByteBuffer b = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
+                        try {
+                            xts.encrypt(b, 4096, 3, 8);
+                        } catch (IllegalStateException closed) {
+                            return null;
+                        }
+                        return bytes(b.rewind());
+                    }));
+                }
+                start.countDown();
+                xts.close();
+                for (var f : futures) {
+                    byte[] out = f.get();
+                    if (out != null) {
+                        assertArrayEquals(reference.array(), out, "round " + round);
+                    }
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void onlyTheRequestedRangeChanges() {
         byte[] key = new byte[32];
