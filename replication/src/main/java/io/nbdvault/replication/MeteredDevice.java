@@ -23,16 +23,16 @@ final class MeteredDevice extends ForwardingDevice {
     private final AtomicInteger inFlight = new AtomicInteger();
     /**
      * Recent read latency, microseconds: an exponentially weighted moving average (weight 1/8 per
-     * read) of the median of the last three reads. Reads only, since it picks where to read (writes
-     * and flushes go to every copy alike); the median, because one outlier — the process's first,
-     * cold read, a GC pause on a loaded machine — used to make a healthy copy look slow for hundreds
-     * of reads, while a copy that is really slow moves it from its second slow read. Updated without
-     * a lock: a lost update among racing completions only delays the estimate a little, which is all
-     * a read scheduler needs.
+     * read) of the median of the last five reads. Reads only, since it picks where to read (writes
+     * and flushes go to every copy alike); the median, because outliers — the process's first, cold
+     * read, a GC pause or a descheduled thread on a loaded machine — used to make a healthy copy look
+     * slow for hundreds of reads (a median of three still flipped on two outliers in CI), while a copy
+     * that is really slow moves it from its third slow read. Updated without a lock: a lost update
+     * among racing completions only delays the estimate a little, which is all a read scheduler needs.
      */
     private volatile double recentMicros = 100;
-    private volatile long lastRead = 100;
-    private volatile long readBefore = 100;
+    /** The last reads' latencies, newest first (racy like {@link #recentMicros}). */
+    private final long[] lastReads = {100, 100, 100, 100};
 
     MeteredDevice(BlockDevice below) {
         super(below);
@@ -86,12 +86,12 @@ final class MeteredDevice extends ForwardingDevice {
     }
 
     private void estimate(long micros) {
-        long a = lastRead;
-        long b = readBefore;
-        readBefore = a;
-        lastRead = micros;
-        long median = Math.max(Math.min(a, b), Math.min(Math.max(a, b), micros));
-        recentMicros += (median - recentMicros) / 8;
+        long[] last = lastReads;
+        long[] five = {micros, last[0], last[1], last[2], last[3]};
+        System.arraycopy(last, 0, last, 1, last.length - 1);
+        last[0] = micros;
+        java.util.Arrays.sort(five);
+        recentMicros += (five[2] - recentMicros) / 8;
     }
 
     @Override
