@@ -141,8 +141,11 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         IscsiConnection c = new IscsiConnection(target, target.toString(), timeout);
         CompletableFuture<IscsiConnection> result = new CompletableFuture<>();
         c.loggedIn = result;
+        // Receive buffers grow up to 1 MiB: a 1 MiB READ's Data-In then arrives in a few recv calls instead of
+        // ~45 of at most 32 KiB (strace: 129k recvfrom for ~2,800 1 MiB reads, 7k with this), and the
+        // segments are sliced out of fewer buffers. Small answers shrink the guess again.
         Bootstrap b = bootstrap.clone().option(io.netty.channel.ChannelOption.RCVBUF_ALLOCATOR,
-                new io.netty.channel.AdaptiveRecvByteBufAllocator(512, 16384, 32768)).handler(new ChannelInitializer<>() {
+                new io.netty.channel.AdaptiveRecvByteBufAllocator(512, 65536, 1 << 20)).handler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
                 c.decoder = new PduDecoder(Login.OUR_MAX_RECV);
