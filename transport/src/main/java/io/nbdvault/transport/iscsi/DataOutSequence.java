@@ -6,7 +6,7 @@ import io.netty.buffer.DefaultByteBufHolder;
 /**
  * One Data-Out sequence (RFC 7143 §11.7) as a single outbound message: {@code data} cut into PDUs
  * of at most {@code segment} bytes, DataSN counting from 0, buffer offsets from {@code offset}, the
- * F bit on the last. {@link PduEncoder} turns it into one buffer whose headers share one
+ * F bit on the last. {@link PduEncoder} turns it into a few buffers whose headers share one
  * allocation — a 1 MiB write to a target accepting 8 KiB segments is 128 PDUs, and building a
  * {@link Pdu}, a slice and a header buffer for each (each an outbound entry of its own) cost more
  * CPU than the rest of the initiator's work on the write (JFR: recycling those objects).

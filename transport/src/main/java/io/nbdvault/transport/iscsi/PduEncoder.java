@@ -10,12 +10,19 @@ import java.util.List;
 /**
  * {@link Pdu}s and {@link DataOutSequence}s to bytes without copying the data segments: a small
  * buffer for a header (and its digest), the data segment itself, and a small one for the padding
- * and data digest. A Data-Out sequence becomes one composite buffer in which the bytes between two
- * data segments (padding, data digest, the next header) are slices of one buffer. Messages are
+ * and data digest. A Data-Out sequence becomes a composite buffer (one per {@link #PDUS_PER_BUFFER}
+ * PDUs) in which the bytes between two data segments (padding, data digest, the next header) are
+ * slices of one buffer. Messages are
  * released by {@link MessageToMessageEncoder} after encoding; the data goes on with its own references.
  */
 public final class PduEncoder extends MessageToMessageEncoder<Object> {
     private static final byte[] ZEROES = new byte[4];
+    /**
+     * PDUs of a Data-Out sequence per outbound buffer: each writev takes the buffers of a composite
+     * anew (and at most IOV_MAX, 1024, of them), so a sequence of thousands of small segments is cut
+     * into composites of at most 2 × 64 + 1 parts.
+     */
+    static final int PDUS_PER_BUFFER = 64;
     private boolean headerDigest;
     private boolean dataDigest;
 
@@ -37,7 +44,7 @@ public final class PduEncoder extends MessageToMessageEncoder<Object> {
     @Override
     protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) {
         if (msg instanceof DataOutSequence s) {
-            out.add(encode(ctx, s));
+            encode(ctx, s, out);
         } else {
             encode(ctx, (Pdu) msg, out);
         }
@@ -69,42 +76,45 @@ public final class PduEncoder extends MessageToMessageEncoder<Object> {
     }
 
     /**
-     * A whole sequence: [header 0] data 0 [tail 0, header 1] data 1 ... [tail k-1], where the
-     * bracketed parts are slices of one buffer, each holding one of its references.
+     * A sequence as buffers of at most {@link #PDUS_PER_BUFFER} PDUs each: [header 0] data 0
+     * [tail 0, header 1] data 1 ... [tail k-1], where the bracketed parts are slices of one buffer
+     * (all of the sequence's headers, paddings and digests), each slice holding a reference of its own.
      */
-    private ByteBuf encode(ChannelHandlerContext ctx, DataOutSequence s) {
+    private void encode(ChannelHandlerContext ctx, DataOutSequence s, List<Object> out) {
         ByteBuf data = s.content();
         int length = data.readableBytes();
         int pdus = s.pdus();
         int headerLength = Pdu.BHS + (headerDigest ? 4 : 0);
         ByteBuf meta = ctx.alloc().directBuffer(pdus * (headerLength + 3 + (dataDigest ? 4 : 0)));
-        CompositeByteBuf wire = ctx.alloc().compositeDirectBuffer(2 * pdus + 1);
-        meta.retain(pdus); // pdus + 1 slices of it go into the composite, which releases each
-        data.retain(pdus); // pdus slices; the sequence's own reference is released by our caller
-        int gapStart = 0;
-        for (int i = 0; i < pdus; i++) {
-            int pos = i * s.segment;
-            int n = Math.min(s.segment, length - pos);
-            int headerAt = meta.writerIndex();
-            s.header(i, meta);
-            if (headerDigest) {
-                meta.writeIntLE(Crc32c.of(meta, headerAt, Pdu.BHS));
+        try {
+            for (int first = 0; first < pdus; first += PDUS_PER_BUFFER) {
+                int end = Math.min(pdus, first + PDUS_PER_BUFFER);
+                CompositeByteBuf wire = ctx.alloc().compositeDirectBuffer(2 * (end - first) + 1);
+                out.add(wire);
+                int gapStart = meta.writerIndex();
+                for (int i = first; i < end; i++) {
+                    int pos = i * s.segment;
+                    int n = Math.min(s.segment, length - pos);
+                    int headerAt = meta.writerIndex();
+                    s.header(i, meta);
+                    if (headerDigest) {
+                        meta.writeIntLE(Crc32c.of(meta, headerAt, Pdu.BHS));
+                    }
+                    wire.addComponent(true, meta.retain().slice(gapStart, meta.writerIndex() - gapStart));
+                    wire.addComponent(true, data.retain().slice(data.readerIndex() + pos, n));
+                    gapStart = meta.writerIndex();
+                    meta.writeZero(-n & 3);
+                    if (dataDigest) {
+                        meta.writeIntLE(dataDigest(data, data.readerIndex() + pos, n));
+                    }
+                }
+                if (meta.writerIndex() > gapStart) {
+                    wire.addComponent(true, meta.retain().slice(gapStart, meta.writerIndex() - gapStart));
+                }
             }
-            wire.addComponent(true, meta.slice(gapStart, meta.writerIndex() - gapStart));
-            wire.addComponent(true, data.slice(data.readerIndex() + pos, n));
-            gapStart = meta.writerIndex();
-            int pad = -n & 3;
-            meta.writeZero(pad);
-            if (dataDigest) {
-                meta.writeIntLE(dataDigest(data, data.readerIndex() + pos, n));
-            }
+        } finally {
+            meta.release(); // the slices hold their own references; the sequence's data is released by our caller
         }
-        if (meta.writerIndex() > gapStart) {
-            wire.addComponent(true, meta.slice(gapStart, meta.writerIndex() - gapStart));
-        } else {
-            meta.release(); // no padding or digest after the last segment: that slice's reference is not needed
-        }
-        return wire;
     }
 
     /** CRC32C of a data segment and its padding. */

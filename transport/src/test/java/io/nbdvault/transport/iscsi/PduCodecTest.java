@@ -162,13 +162,14 @@ class PduCodecTest {
         }
         byte[] bytes = new byte[all.readableBytes()];
         all.readBytes(bytes);
+        all.release();
         return bytes;
     }
 
     @Test
     void dataOutSequenceIsTheSamePdusInOneBuffer() {
         for (boolean digests : new boolean[] {false, true}) {
-            for (int length : new int[] {16, 21, 8, 3}) {
+            for (int length : new int[] {16, 21, 8, 3, PduEncoder.PDUS_PER_BUFFER * 8 + 5, PduEncoder.PDUS_PER_BUFFER * 16}) {
                 ByteBuf data = Unpooled.directBuffer(length + 4).writeInt(0x01020304);
                 for (int i = 0; i < length; i++) {
                     data.writeByte(i * 7 + 1);
@@ -190,14 +191,22 @@ class PduCodecTest {
                 seq.digests(digests, digests);
                 EmbeddedChannel bySequence = new EmbeddedChannel(seq);
                 bySequence.writeOutbound(new DataOutSequence(lun, 5, 0x77, 9, 4096, segment, data.retainedSlice()));
-                ByteBuf wire = bySequence.readOutbound();
-                assertNull(bySequence.readOutbound(), "one buffer for the whole sequence");
+                java.util.List<ByteBuf> wire = new java.util.ArrayList<>();
+                for (ByteBuf b; (b = bySequence.readOutbound()) != null; ) {
+                    wire.add(b);
+                }
+                int pdus = (length + segment - 1) / segment;
+                assertEquals((pdus + PduEncoder.PDUS_PER_BUFFER - 1) / PduEncoder.PDUS_PER_BUFFER, wire.size(),
+                        "one buffer per " + PduEncoder.PDUS_PER_BUFFER + " PDUs");
                 byte[] expected = drain(byPdu);
-                byte[] got = new byte[wire.readableBytes()];
-                wire.getBytes(wire.readerIndex(), got);
+                ByteBuf joined = Unpooled.buffer();
+                wire.forEach(b -> joined.writeBytes(b, b.readerIndex(), b.readableBytes()));
+                byte[] got = new byte[joined.readableBytes()];
+                joined.readBytes(got);
+                joined.release();
                 assertArrayEquals(expected, got, "digests=" + digests + " length=" + length);
                 assertTrue(data.refCnt() > 1, "the sequence's wire bytes hold the data");
-                wire.release();
+                wire.forEach(ByteBuf::release);
                 assertEquals(1, data.refCnt(), "and give it back when written");
                 data.release();
                 assertFalse(byPdu.finish());
