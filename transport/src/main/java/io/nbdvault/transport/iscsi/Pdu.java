@@ -140,6 +140,11 @@ public final class Pdu extends DefaultByteBufHolder {
         return bhs.clone();
     }
 
+    /** The header bytes themselves, for the encoder (which only reads them): no copy per PDU sent. */
+    byte[] bhs() {
+        return bhs;
+    }
+
     @Override
     public Pdu replace(ByteBuf content) {
         return new Pdu(bhs, content);

@@ -152,4 +152,94 @@ class PduCodecTest {
         assertFalse(ch.finish());
         assertFalse(in.finish());
     }
+
+    /** Everything an encoder wrote, as one array (its buffers released). */
+    private static byte[] drain(EmbeddedChannel ch) {
+        ByteBuf all = Unpooled.buffer();
+        for (ByteBuf b; (b = ch.readOutbound()) != null; ) {
+            all.writeBytes(b);
+            b.release();
+        }
+        byte[] bytes = new byte[all.readableBytes()];
+        all.readBytes(bytes);
+        all.release();
+        return bytes;
+    }
+
+    @Test
+    void dataOutSequenceIsTheSamePdusInOneBuffer() {
+        for (boolean digests : new boolean[] {false, true}) {
+            for (int length : new int[] {16, 21, 8, 3, PduEncoder.PDUS_PER_BUFFER * 8 + 5, PduEncoder.PDUS_PER_BUFFER * 16}) {
+                ByteBuf data = Unpooled.directBuffer(length + 4).writeInt(0x01020304);
+                for (int i = 0; i < length; i++) {
+                    data.writeByte(i * 7 + 1);
+                }
+                data.skipBytes(4); // a reader index that is not 0
+                int segment = 8;
+                long lun = 1L << 48;
+                // one Pdu per segment, as the initiator used to send them
+                PduEncoder one = new PduEncoder();
+                one.digests(digests, digests);
+                EmbeddedChannel byPdu = new EmbeddedChannel(one);
+                for (int pos = 0, sn = 0; pos < length; pos += segment, sn++) {
+                    int n = Math.min(segment, length - pos);
+                    byPdu.writeOutbound(new Pdu.Header(Pdu.DATA_OUT, false, pos + n >= length ? Pdu.FLAG_FINAL : 0)
+                            .u64(8, lun).u32(16, 5).u32(20, 0x77).u32(28, 9).u32(36, sn).u32(40, 4096 + pos)
+                            .with(data.retainedSlice(data.readerIndex() + pos, n)));
+                }
+                PduEncoder seq = new PduEncoder();
+                seq.digests(digests, digests);
+                EmbeddedChannel bySequence = new EmbeddedChannel(seq);
+                bySequence.writeOutbound(new DataOutSequence(lun, 5, 0x77, 9, 4096, segment, data.retainedSlice()));
+                java.util.List<ByteBuf> wire = new java.util.ArrayList<>();
+                for (ByteBuf b; (b = bySequence.readOutbound()) != null; ) {
+                    wire.add(b);
+                }
+                int pdus = (length + segment - 1) / segment;
+                assertEquals((pdus + PduEncoder.PDUS_PER_BUFFER - 1) / PduEncoder.PDUS_PER_BUFFER, wire.size(),
+                        "one buffer per " + PduEncoder.PDUS_PER_BUFFER + " PDUs");
+                byte[] expected = drain(byPdu);
+                ByteBuf joined = Unpooled.buffer();
+                wire.forEach(b -> joined.writeBytes(b, b.readerIndex(), b.readableBytes()));
+                byte[] got = new byte[joined.readableBytes()];
+                joined.readBytes(got);
+                joined.release();
+                assertArrayEquals(expected, got, "digests=" + digests + " length=" + length);
+                assertTrue(data.refCnt() > 1, "the sequence's wire bytes hold the data");
+                wire.forEach(ByteBuf::release);
+                assertEquals(1, data.refCnt(), "and give it back when written");
+                data.release();
+                assertFalse(byPdu.finish());
+                assertFalse(bySequence.finish());
+
+                // and the decoder reads the PDUs back, in order
+                PduDecoder decoder = new PduDecoder(8192);
+                decoder.digests(digests, digests);
+                EmbeddedChannel in = new EmbeddedChannel(decoder);
+                ByteBuf back = Unpooled.wrappedBuffer(got);
+                for (int at = 0; at < back.readableBytes(); ) {
+                    back.setByte(at, Pdu.DATA_IN);
+                    if (digests) {
+                        back.setIntLE(at + 48, Crc32c.of(back, at, 48));
+                    }
+                    int n = back.getMedium(at + 5);
+                    at += 48 + (digests ? 4 : 0) + ((n + 3) & ~3) + (digests ? 4 : 0);
+                }
+                in.writeInbound(back);
+                int pos = 0;
+                for (Pdu p; (p = in.readInbound()) != null; ) {
+                    assertEquals(4096 + pos, p.intAt(40));
+                    assertEquals(pos / segment, p.intAt(36));
+                    assertEquals(pos + p.content().readableBytes() >= length, p.isFinal());
+                    for (int i = 0; i < p.content().readableBytes(); i++) {
+                        assertEquals((byte) ((pos + i) * 7 + 1), p.content().getByte(p.content().readerIndex() + i));
+                    }
+                    pos += p.content().readableBytes();
+                    p.release();
+                }
+                assertEquals(length, pos);
+                assertFalse(in.finish());
+            }
+        }
+    }
 }
