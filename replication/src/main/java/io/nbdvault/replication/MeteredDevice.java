@@ -73,8 +73,10 @@ final class MeteredDevice extends ForwardingDevice {
     private <T> CompletableFuture<T> metered(Supplier<CompletableFuture<T>> op, boolean read) {
         inFlight.incrementAndGet();
         long start = System.nanoTime();
-        CompletableFuture<T> f = Futures.call(op);
-        f.whenComplete((r, e) -> {
+        // The future returned is the bookkeeping's own, so a caller sees the answer only once this
+        // copy's queue and estimate count it: a continuation that picks the next copy to read from
+        // (it runs before a listener attached earlier) no longer sees the answered request in flight.
+        return Futures.call(op).whenComplete((r, e) -> {
             inFlight.decrementAndGet();
             long micros = Math.max(0, (System.nanoTime() - start) / 1000);
             latency.recordMicros(micros);
@@ -82,7 +84,6 @@ final class MeteredDevice extends ForwardingDevice {
                 estimate(micros);
             }
         });
-        return f;
     }
 
     private void estimate(long micros) {
