@@ -40,7 +40,8 @@ public final class AesXts implements AutoCloseable {
      * 2 % of a 4 KiB request. A thread starts looking at its own slot, so a thread that gives a worker
      * back finds it there next time. A worker given back when every slot is taken is wiped and
      * dropped, and a new one costs three Cipher inits and 256 KiB: there are more slots than threads
-     * that can hold a worker at once (event loops, 2 per core, and crypto workers, 1 per core).
+     * that can hold a worker at once (event loops, one per core in each of two groups, and crypto
+     * workers, one per core).
      */
     private final AtomicReferenceArray<Worker> workers =
             new AtomicReferenceArray<>(Math.max(64, 4 * Runtime.getRuntime().availableProcessors()));
