@@ -235,26 +235,13 @@ public class AesXtsTest {
     void concurrentUseFromManyThreadsStaysCorrect() throws Exception {
         byte[] key = new byte[64];
         new Random(3).nextBytes(key);
+        byte[] plain = new byte[64 * 1024];
+        new Random(4).nextBytes(plain);
         try (AesXts xts = new AesXts(key)) {
-            byte[] plain = new byte[64 * 1024];
-            new Random(4).nextBytes(plain);
             ByteBuffer reference = ByteBuffer.wrap(plain.clone());
             xts.encrypt(reference, 512, 9, 1);
-            var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
-            try {
-                var futures = new java.util.ArrayList<java.util.concurrent.Future<byte[]>>();
-                for (int i = 0; i < 64; i++) {
-                    futures.add(pool.submit(() -> {
-                        ByteBuffer b = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
-                        xts.encrypt(b, 512, 9, 1);
-                        return bytes(b.rewind());
-                    }));
-                }
-                for (var f : futures) {
-                    assertArrayEquals(reference.array(), f.get());
-                }
-            } finally {
-                pool.shutdownNow();
+            for (byte[] out : encryptAtOnce(xts, plain, 512, 9, 1, 8, 64, () -> { })) {
+                assertArrayEquals(reference.array(), out);
             }
         }
     }
@@ -271,24 +258,8 @@ public class AesXtsTest {
         try (AesXts xts = new AesXts(key)) {
             ByteBuffer reference = ByteBuffer.wrap(plain.clone());
             xts.encrypt(reference, 4096, 5, 8);
-            var pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
-            try {
-                var start = new java.util.concurrent.CountDownLatch(1);
-                var futures = new java.util.ArrayList<java.util.concurrent.Future<byte[]>>();
-                for (int i = 0; i < 4 * threads; i++) {
-                    futures.add(pool.submit(() -> {
-                        start.await();
-                        ByteBuffer b = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
-                        xts.encrypt(b, 4096, 5, 8);
-                        return bytes(b.rewind());
-                    }));
-                }
-                start.countDown();
-                for (var f : futures) {
-                    assertArrayEquals(reference.array(), f.get());
-                }
-            } finally {
-                pool.shutdownNow();
+            for (byte[] out : encryptAtOnce(xts, plain, 4096, 5, 8, threads, 4 * threads, () -> { })) {
+                assertArrayEquals(reference.array(), out);
             }
         }
     }
@@ -308,33 +279,46 @@ public class AesXtsTest {
         try (AesXts once = new AesXts(key)) {
             once.encrypt(reference, 4096, 3, 8);
         }
-        var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
-        try {
-            for (int round = 0; round < 200; round++) {
-                AesXts xts = new AesXts(key);
-                var start = new java.util.concurrent.CountDownLatch(1);
-                var futures = new java.util.ArrayList<java.util.concurrent.Future<byte[]>>();
-                for (int i = 0; i < 8; i++) {
-                    futures.add(pool.submit(() -> {
-                        start.await();
-                        ByteBuffer b = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
-                        try {
-                            xts.encrypt(b, 4096, 3, 8);
-                        } catch (IllegalStateException closed) {
-                            return null;
-                        }
-                        return bytes(b.rewind());
-                    }));
-                }
-                start.countDown();
-                xts.close();
-                for (var f : futures) {
-                    byte[] out = f.get();
-                    if (out != null) {
-                        assertArrayEquals(reference.array(), out, "round " + round);
-                    }
+        for (int round = 0; round < 200; round++) {
+            AesXts xts = new AesXts(key);
+            for (byte[] out : encryptAtOnce(xts, plain, 4096, 3, 8, 8, 8, xts::close)) {
+                if (out != null) {
+                    assertArrayEquals(reference.array(), out, "round " + round);
                 }
             }
+        }
+    }
+
+    /**
+     * Encrypts copies of {@code plain} in {@code tasks} tasks on {@code threads} threads, released
+     * together, running {@code meanwhile} as they start; the outputs in order, null for a task the
+     * closed cipher refused.
+     */
+    static java.util.List<byte[]> encryptAtOnce(AesXts xts, byte[] plain, int sectorSize, long firstTweak, long step,
+                                                int threads, int tasks, Runnable meanwhile) throws Exception {
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            var start = new java.util.concurrent.CountDownLatch(1);
+            var futures = new java.util.ArrayList<java.util.concurrent.Future<byte[]>>();
+            for (int i = 0; i < tasks; i++) {
+                futures.add(pool.submit(() -> {
+                    start.await();
+                    ByteBuffer b = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
+                    try {
+                        xts.encrypt(b, sectorSize, firstTweak, step);
+                    } catch (IllegalStateException closed) {
+                        return null;
+                    }
+                    return bytes(b.rewind());
+                }));
+            }
+            start.countDown();
+            meanwhile.run();
+            var outputs = new java.util.ArrayList<byte[]>();
+            for (var f : futures) {
+                outputs.add(f.get());
+            }
+            return outputs;
         } finally {
             pool.shutdownNow();
         }
