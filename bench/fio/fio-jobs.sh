@@ -18,16 +18,25 @@
 #                 that the scripts' cleanup, which kills their background jobs, reaches it
 FIO_JOBS_DEFAULT="write 1M 8,read 1M 8,randwrite 4k 32,randread 4k 32,randrw 64k 16"
 
+# fio's nbd engine running one job against one URI, its output discarded; randrw is 70 % reads.
+# usage: fio_nbd NAME URI SIZE RW BS QD [FIO_OPTION...]
+fio_nbd() {
+  local name=$1 uri=$2 size=$3 rw=$4 bs=$5 qd=$6 mix=()
+  shift 6
+  [ "$rw" = randrw ] && mix=(--rwmixread=70)
+  fio --name="$name" --ioengine=nbd --uri="$uri" --rw="$rw" "${mix[@]}" --bs="$bs" --iodepth="$qd" --size="$size" \
+      "$@" >/dev/null 2>&1
+}
+
 # One job against one URI, one result line appended to OUTFILE:
 #   LABEL <tab> RW BS QDn <tab> MB/s <tab> IOPS <tab> p50 µs <tab> p99 µs <tab> p99.9 µs
 # randrw is 70 % reads; its MB/s and IOPS are reads and writes together, its latencies the reads'.
 # usage: fio_job URI LABEL RUNTIME SIZE OUTFILE RW BS QD
 fio_job() {
-  local uri=$1 label=$2 runtime=$3 size=$4 out=$5 rw=$6 bs=$7 qd=$8 mix=()
-  [ "$rw" = randrw ] && mix=(--rwmixread=70)
-  fio --name=x --ioengine=nbd --uri="$uri" --rw="$rw" "${mix[@]}" --bs="$bs" --iodepth="$qd" --numjobs=1 \
-      --size="$size" --time_based --runtime="$runtime" --ramp_time="${FIO_RAMP:-1}" \
-      --output-format=json --output="$out.json" >/dev/null 2>&1 || { echo "fio failed on $label $rw" >&2; return 1; }
+  local uri=$1 label=$2 runtime=$3 size=$4 out=$5 rw=$6 bs=$7 qd=$8
+  fio_nbd x "$uri" "$size" "$rw" "$bs" "$qd" --numjobs=1 --time_based --runtime="$runtime" \
+      --ramp_time="${FIO_RAMP:-1}" --output-format=json --output="$out.json" \
+      || { echo "fio failed on $label $rw" >&2; return 1; }
   if [ -n "${FIO_JSON_DIR:-}" ]; then
     mkdir -p "$FIO_JSON_DIR" && cp "$out.json" "$FIO_JSON_DIR/${label}_${rw}_${bs}_qd${qd}.json"
   fi
@@ -48,17 +57,14 @@ PY
 # used disk, instead of paying for the first allocation of tmpfs pages.
 # usage: fio_precondition URI SIZE
 fio_precondition() {
-  fio --name=precondition --ioengine=nbd --uri="$1" --rw=write --bs=1M --iodepth=8 --size="$2" \
-      >/dev/null 2>&1 || { echo "fio failed preconditioning $1" >&2; return 1; }
+  fio_nbd precondition "$1" "$2" write 1M 8 || { echo "fio failed preconditioning $1" >&2; return 1; }
 }
 
 # One job run unmeasured for FIO_WARMUP seconds (see the top of this file).
 # usage: fio_warmup URI SIZE RW BS QD
 fio_warmup() {
-  local mix=()
-  [ "$3" = randrw ] && mix=(--rwmixread=70)
-  fio --name=warmup --ioengine=nbd --uri="$1" --rw="$3" "${mix[@]}" --bs="$4" --iodepth="$5" --size="$2" \
-      --time_based --runtime="${FIO_WARMUP:-5}" >/dev/null 2>&1 || { echo "fio failed warming up $1 with $3" >&2; return 1; }
+  fio_nbd warmup "$1" "$2" "$3" "$4" "$5" --time_based --runtime="${FIO_WARMUP:-5}" \
+      || { echo "fio failed warming up $1 with $3" >&2; return 1; }
 }
 
 # Both sides preconditioned and warmed up, then each job on the peer and on ours back to back, so both run in
