@@ -48,7 +48,7 @@ if [ $quick = 1 ]; then
   reps=${reps:-1}
   jmh_opts=(-f 1 -wi 1 -w 100ms -i 2 -r 100ms -p size=4096)
   ssl_sizes=(4096); ssl_seconds=1; cpu_rounds=3; cpu_millis=20
-  fio_runtime=300ms; fio_size=32M; export FIO_RAMP=0 FIO_WARMUP=0    # fio takes time units
+  fio_runtime=300ms; fio_size=32M; export FIO_RAMP=0 FIO_WARMUP=100ms    # fio takes time units
 else
   reps=${reps:-3}
   jmh_opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s -p size=4096,65536,1048576)

@@ -3,7 +3,8 @@
 #
 # Environment (all optional; bench/run.sh sets them):
 #   FIO_RAMP      seconds of ramp before each measured job (default 1)
-#   FIO_WARMUP    seconds each job first runs unmeasured on every target, peers too (default 5; 0: none):
+#   FIO_WARMUP    how long each job first runs unmeasured on every target, peers too (seconds, or with
+#                 a unit: 100ms; default 5; 0: none):
 #                 a JVM compiles its hot paths during its first seconds on a new kind of request (on
 #                 2 cores the compiler threads take a fifth of the CPU then, and a cold randread 4k
 #                 measured half the IOPS of a warm one), which a server that has been up for a while
@@ -83,7 +84,7 @@ fio_compare() {
   IFS=, read -ra jobs <<< "${FIO_JOBS:-$FIO_JOBS_DEFAULT}"
   IFS=$IFS_SAVE
   if [ "${FIO_WARMUP:-5}" != 0 ]; then
-    echo "  fio warm-up: every job ${FIO_WARMUP:-5}s on each target, unmeasured" >&2
+    echo "  fio warm-up: every job ${FIO_WARMUP:-5}$([[ ${FIO_WARMUP:-5} =~ ^[0-9]+$ ]] && echo s) on each target, unmeasured" >&2
     for ((i = 0; i < ${#targets[@]}; i += 2)); do
       for job in "${jobs[@]}"; do
         fio_warmup "${targets[i]}" "$size" $job || return 1
