@@ -45,9 +45,12 @@ final class KeyTarget {
         try (TransportContext context = replicas.context();
              ReplicatedArray array = ArrayAssembler.assemble(context, targets, replicas,
                      replicas.arrayOptions(context, false, 0))) {
-            // With integrity, the array takes updates only once it has the volume key.
-            try (LuksVolume volume = Luks.open(array.volume(), unlocking)) {
-                array.enableIntegrity(volume.keyBuffer());
+            // With integrity, the array takes updates only once it has the volume key (the key
+            // operation then unlocks once more: the Luks calls take a passphrase, not a key).
+            if (array.hasIntegrity()) {
+                try (LuksVolume volume = Luks.open(array.volume(), unlocking)) {
+                    array.enableIntegrity(volume.keyBuffer());
+                }
             }
             operation.apply(array.volume());
         }
