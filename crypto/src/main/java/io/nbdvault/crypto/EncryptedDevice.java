@@ -99,9 +99,9 @@ public final class EncryptedDevice implements BlockDevice {
     /** Reads and decrypts whole sectors; the buffer returned belongs to the caller. */
     private CompletableFuture<ByteBuf> readSectors(long start, int length) {
         return below.read(payloadOffset + start, length).thenCompose(cipherText -> onWorker(length, cipherText, () -> {
-            ByteBuf plain = contiguous(cipherText);
+            ByteBuf plain = ownWritable(cipherText);
             try {
-                cipher.decrypt(plain.nioBuffer(plain.readerIndex(), length), sectorSize, tweakOf(start), tweakStep);
+                cipher.decrypt(new ByteBufSectors(plain, length), sectorSize, tweakOf(start), tweakStep);
                 return plain;
             } catch (RuntimeException e) {
                 plain.release();
@@ -145,9 +145,9 @@ public final class EncryptedDevice implements BlockDevice {
         int length = data.readableBytes();
         if (offset % sectorSize == 0 && length % sectorSize == 0) {
             // Our own reference while the work is queued: the caller may give up on its future meanwhile.
-            ByteBuf target = data.nioBufferCount() == 1 && !data.isReadOnly() ? data.retain() : contiguousCopy(data);
+            ByteBuf target = ByteBufSectors.writableInPlace(data) ? data.retain() : copy(data);
             return onWorker(length, null, () -> {
-                cipher.encrypt(target.nioBuffer(target.readerIndex(), length), sectorSize, tweakOf(offset), tweakStep);
+                cipher.encrypt(new ByteBufSectors(target, length), sectorSize, tweakOf(offset), tweakStep);
                 return target;
             }).thenCompose(encrypted -> below.write(payloadOffset + offset, encrypted, flags))
                     .whenComplete((ok, error) -> target.release());
@@ -164,8 +164,8 @@ public final class EncryptedDevice implements BlockDevice {
                 readSectors(start, (int) (end - start)).thenCompose(plain -> onWorker(plain.readableBytes(), plain, () -> {
                     try {
                         plain.setBytes(plain.readerIndex() + (int) (offset - start), patch, patch.readerIndex(), length);
-                        cipher.encrypt(plain.nioBuffer(plain.readerIndex(), plain.readableBytes()), sectorSize,
-                                tweakOf(start), tweakStep);
+                        cipher.encrypt(new ByteBufSectors(plain, plain.readableBytes()), sectorSize, tweakOf(start),
+                                tweakStep);
                         return plain;
                     } catch (RuntimeException e) {
                         plain.release();
@@ -239,18 +239,21 @@ public final class EncryptedDevice implements BlockDevice {
         return rest == 0 ? pos : pos + sectorSize - rest;
     }
 
-    /** A buffer with one contiguous memory region (composites from striping are flattened). */
-    private ByteBuf contiguous(ByteBuf buf) {
-        if (buf.nioBufferCount() == 1 && buf.isWritable(0) && !buf.isReadOnly()) {
+    /**
+     * {@code buf} itself when its bytes may be decrypted where they lie (composites from striping
+     * included), else a copy; either way the caller owns what is returned and {@code buf} is
+     * taken over.
+     */
+    private ByteBuf ownWritable(ByteBuf buf) {
+        if (ByteBufSectors.writableInPlace(buf)) {
             return buf;
         }
-        ByteBuf copy = allocator.directBuffer(buf.readableBytes());
-        copy.writeBytes(buf, buf.readerIndex(), buf.readableBytes());
+        ByteBuf copy = copy(buf);
         buf.release();
         return copy;
     }
 
-    private ByteBuf contiguousCopy(ByteBuf data) {
+    private ByteBuf copy(ByteBuf data) {
         ByteBuf copy = allocator.directBuffer(data.readableBytes());
         copy.writeBytes(data, data.readerIndex(), data.readableBytes());
         return copy;

@@ -2,10 +2,12 @@ package io.nbdvault.crypto;
 
 import static io.nbdvault.testing.Devices.read;
 import io.nbdvault.core.BlockDevice;
+import io.nbdvault.core.ForwardingDevice;
 import io.nbdvault.core.MemoryDevice;
 import io.nbdvault.core.WriteFlags;
 import io.nbdvault.crypto.xts.AesXts;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -17,6 +19,7 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 class EncryptedDeviceTest {
@@ -102,6 +105,92 @@ class EncryptedDeviceTest {
             byte[] got = read(dev, 0, expected.length);
             assertArrayEquals(java.util.Arrays.copyOf(expected, (expected.length / 100) * 100),
                     java.util.Arrays.copyOf(got, (expected.length / 100) * 100));
+        }
+    }
+
+    /**
+     * A payload gathered from several socket reads, in pieces that cut sectors anywhere, is
+     * encrypted where it lies (the caller's pieces hold the ciphertext afterwards: nothing was
+     * copied) and gives the same ciphertext as one contiguous buffer; a read whose data comes up in
+     * such pieces decrypts to the plaintext.
+     */
+    @ParameterizedTest(name = "{0}-byte sectors")
+    @ValueSource(ints = {512, 4096})
+    void buffersInPiecesAreEncryptedAndDecryptedWhereTheyLie(int sectorSize) {
+        MemoryDevice raw = new MemoryDevice(OFFSET + SIZE);
+        byte[] plain = new byte[8 * sectorSize];
+        new Random(6).nextBytes(plain);
+        CompositeByteBuf pieces = inPieces(plain);
+        try (EncryptedDevice dev = new EncryptedDevice(raw, OFFSET, SIZE, new AesXts(key()), sectorSize, 0);
+             EncryptedDevice pieceReader = new EncryptedDevice(new ReadsInPieces(raw), OFFSET, SIZE, new AesXts(key()),
+                     sectorSize, 0)) {
+            dev.write(3L * sectorSize, pieces, WriteFlags.NONE).join();
+            byte[] expected = plain.clone();
+            try (AesXts reference = new AesXts(key())) {
+                reference.encrypt(ByteBuffer.wrap(expected), sectorSize, 3L * sectorSize / 512, sectorSize / 512);
+            }
+            assertArrayEquals(expected, read(raw, OFFSET + 3L * sectorSize, plain.length));
+            assertArrayEquals(expected, bytes(pieces), "encrypted in place, not in a copy");
+            assertEquals(1, pieces.refCnt(), "the layer keeps no reference to the caller's buffer");
+            pieces.release();
+            assertArrayEquals(plain, read(pieceReader, 3L * sectorSize, plain.length));
+            assertArrayEquals(java.util.Arrays.copyOfRange(plain, 700, 700 + 5 * sectorSize),
+                    read(pieceReader, 3L * sectorSize + 700, 5 * sectorSize), "unaligned, in pieces");
+        }
+    }
+
+    /** A piece of somebody else's read-only memory is never overwritten: that payload is copied first. */
+    @ParameterizedTest(name = "{0}-byte sectors")
+    @ValueSource(ints = {512, 4096})
+    void aReadOnlyPieceIsLeftAsItWas(int sectorSize) {
+        MemoryDevice raw = new MemoryDevice(OFFSET + SIZE);
+        byte[] plain = new byte[4 * sectorSize];
+        new Random(7).nextBytes(plain);
+        byte[] shared = java.util.Arrays.copyOfRange(plain, 1000, plain.length);
+        CompositeByteBuf pieces = Unpooled.compositeBuffer().addComponent(true, Unpooled.wrappedBuffer(plain, 0, 1000))
+                .addComponent(true, Unpooled.wrappedBuffer(shared).asReadOnly());
+        try (EncryptedDevice dev = new EncryptedDevice(raw, OFFSET, SIZE, new AesXts(key()), sectorSize, 0)) {
+            dev.write(0, pieces, WriteFlags.NONE).join();
+            assertArrayEquals(java.util.Arrays.copyOfRange(plain, 1000, plain.length), shared);
+            assertArrayEquals(plain, read(dev, 0, plain.length));
+        } finally {
+            pieces.release();
+        }
+    }
+
+    /** {@code bytes} as a composite of pieces of uneven sizes, none a whole number of 512-byte sectors. */
+    private static CompositeByteBuf inPieces(byte[] bytes) {
+        CompositeByteBuf pieces = Unpooled.compositeBuffer(64);
+        int[] sizes = {1000, 37, 5000, 3001};
+        for (int at = 0, k = 0; at < bytes.length; k++) {
+            int n = Math.min(sizes[k % sizes.length], bytes.length - at);
+            pieces.addComponent(true, Unpooled.directBuffer(n).writeBytes(bytes, at, n));
+            at += n;
+        }
+        return pieces;
+    }
+
+    private static byte[] bytes(ByteBuf buf) {
+        byte[] out = new byte[buf.readableBytes()];
+        buf.getBytes(buf.readerIndex(), out);
+        return out;
+    }
+
+    /** Answers every read with its data in pieces, as a reply gathered from several socket reads arrives. */
+    private static final class ReadsInPieces extends ForwardingDevice {
+        ReadsInPieces(BlockDevice below) {
+            super(below);
+        }
+
+        @Override
+        public CompletableFuture<ByteBuf> read(long offset, int length) {
+            return below.read(offset, length).thenApply(whole -> {
+                try {
+                    return inPieces(bytes(whole));
+                } finally {
+                    whole.release();
+                }
+            });
         }
     }
 }

@@ -108,15 +108,25 @@ final class BlockMac {
      */
     void tags(ByteBuf data, int at, int blocks, long firstBlock, int group, byte[] out, int outAt) {
         Worker w = workers.get();
-        ByteBuffer nio = data.nioBuffer(at, blocks * unit).order(ByteOrder.LITTLE_ENDIAN);
+        // A block gathered from several socket reads is copied into the scratch array first; asking
+        // such a buffer for one ByteBuffer would allocate and copy all of it.
+        ByteBuffer nio = data.nioBufferCount() == 1
+                ? data.nioBuffer(at, blocks * unit).order(ByteOrder.LITTLE_ENDIAN) : null;
         byte[] sigmas = w.sigmas(blocks);
         int perChunk = CHUNK / unit;
         for (int b = 0; b < blocks; b += perChunk) {
             int n = Math.min(perChunk, blocks - b);
             int bytes = n * unit;
             int base = b * unit;
-            for (int i = 0; i < bytes; i += 8) {
-                LONGS.set(w.in, i, nio.getLong(base + i) ^ masks[(i & (unit - 1)) >>> 3]);
+            if (nio != null) {
+                for (int i = 0; i < bytes; i += 8) {
+                    LONGS.set(w.in, i, nio.getLong(base + i) ^ masks[(i & (unit - 1)) >>> 3]);
+                }
+            } else {
+                data.getBytes(at + base, w.in, 0, bytes);
+                for (int i = 0; i < bytes; i += 8) {
+                    LONGS.set(w.in, i, (long) LONGS.get(w.in, i) ^ masks[(i & (unit - 1)) >>> 3]);
+                }
             }
             w.encrypt(w.inner, w.in, bytes, w.out);
             for (int k = 0; k < n; k++) {

@@ -430,5 +430,18 @@ class IntegrityTest {
             mac.tags(many, i * BLOCK, 1, 100 + i, 2, b, 0);
             assertArrayEquals(b, java.util.Arrays.copyOfRange(batch, i * 16, i * 16 + 16));
         }
+        // Blocks gathered from several socket reads, cut anywhere, give the tags of the same bytes in one piece.
+        io.netty.buffer.CompositeByteBuf pieces = Unpooled.compositeBuffer(64);
+        for (int at = 0, k = 0; at < 40 * BLOCK; k++) {
+            int n = Math.min(k % 2 == 0 ? 1000 : 7777, 40 * BLOCK - at);
+            pieces.addComponent(true, many.retainedSlice(at, n));
+            at += n;
+        }
+        byte[] gathered = new byte[40 * 16];
+        mac.tags(pieces, 0, 40, 100, 2, gathered, 0);
+        assertArrayEquals(batch, gathered);
+        mac.tags(pieces, 3 * BLOCK, 1, 103, 2, b, 0);
+        assertArrayEquals(java.util.Arrays.copyOfRange(batch, 3 * 16, 4 * 16), b);
+        pieces.release();
     }
 }

@@ -73,10 +73,19 @@ public final class AesXts implements AutoCloseable {
     }
 
     public void encrypt(ByteBuffer data, int sectorSize, long firstTweak, long tweakStep) {
-        crypt(data, sectorSize, firstTweak, tweakStep, true);
+        crypt(SectorBytes.of(data), sectorSize, firstTweak, tweakStep, true);
     }
 
     public void decrypt(ByteBuffer data, int sectorSize, long firstTweak, long tweakStep) {
+        crypt(SectorBytes.of(data), sectorSize, firstTweak, tweakStep, false);
+    }
+
+    /** Encrypts whole sectors in place wherever they lie (for example across the parts of a gathered buffer). */
+    public void encrypt(SectorBytes data, int sectorSize, long firstTweak, long tweakStep) {
+        crypt(data, sectorSize, firstTweak, tweakStep, true);
+    }
+
+    public void decrypt(SectorBytes data, int sectorSize, long firstTweak, long tweakStep) {
         crypt(data, sectorSize, firstTweak, tweakStep, false);
     }
 
@@ -89,18 +98,17 @@ public final class AesXts implements AutoCloseable {
         unit(data, tweak, false);
     }
 
-    private void crypt(ByteBuffer data, int sectorSize, long firstTweak, long tweakStep, boolean encrypt) {
+    private void crypt(SectorBytes data, int sectorSize, long firstTweak, long tweakStep, boolean encrypt) {
         if (sectorSize < BLOCK || sectorSize % BLOCK != 0 || sectorSize > BATCH) {
             throw new IllegalArgumentException("sector size must be a multiple of 16 up to " + BATCH + ": " + sectorSize);
         }
-        int length = data.remaining();
+        int length = data.length();
         if (length % sectorSize != 0) {
             throw new IllegalArgumentException(length + " bytes is not a whole number of " + sectorSize + "-byte sectors");
         }
         Worker w = borrow();
         try {
             int perRound = Math.max(1, CHUNK / sectorSize);
-            int pos = data.position();
             int sectors = length / sectorSize;
             // The tweaks of up to TWEAKS sectors in one ECB call (each call costs ~30 ns on its
             // own), then the data in rounds of CHUNK bytes.
@@ -109,7 +117,7 @@ public final class AesXts implements AutoCloseable {
                 w.sectorTweaks(count, firstTweak + (long) first * tweakStep, tweakStep);
                 for (int s = 0; s < count; s += perRound) {
                     int k = Math.min(perRound, count - s);
-                    w.batch(data, pos + (first + s) * sectorSize, k * sectorSize, sectorSize, s, encrypt);
+                    w.batch(data, (first + s) * sectorSize, k * sectorSize, sectorSize, s, encrypt);
                 }
             }
         } finally {
@@ -126,7 +134,7 @@ public final class AesXts implements AutoCloseable {
             throw new IllegalArgumentException("data unit longer than " + BATCH + " bytes");
         }
         if (length % BLOCK == 0) {
-            crypt(data, length, tweak, 1, encrypt);
+            crypt(SectorBytes.of(data), length, tweak, 1, encrypt);
             return;
         }
         Worker w = borrow();
@@ -248,13 +256,13 @@ public final class AesXts implements AutoCloseable {
          * 280), and masks written for C2's superword over long[] with lane masks (not vectorised:
          * 770 ns).
          */
-        void batch(ByteBuffer data, int at, int n, int sectorSize, int firstTweakIndex, boolean encrypt) {
+        void batch(SectorBytes data, int at, int n, int sectorSize, int firstTweakIndex, boolean encrypt) {
             masks(n, sectorSize, firstTweakIndex);
-            data.get(at, buffer, 0, n);
+            data.read(at, buffer, n);
             xor(buffer, mask, n);
             update(encrypt ? encryptData : decryptData, buffer, n, out);
             xor(out, mask, n);
-            data.put(at, out, 0, n);
+            data.write(at, out, n);
         }
 
         /** a[0, n) ^= m[0, n): a byte loop, which C2 turns into vector instructions. */

@@ -11,11 +11,17 @@ import java.util.List;
  * Transmission-phase requests: a 28-byte header, plus the payload of a WRITE. A WRITE longer than
  * {@link Nbd#MAX_PAYLOAD} is not buffered: its payload is skipped and the request is passed on
  * marked oversized, so the connection survives and the client gets an error for that request alone.
+ * A large payload is a slice of the reads it arrived in, not a copy ({@link PayloadCumulator}).
  * A wrong request magic ends the connection: nothing after it can be framed.
  */
 public final class RequestDecoder extends ByteToMessageDecoder {
     private static final int HEADER = 28;
+    private final PayloadCumulator payloads = new PayloadCumulator();
     private long discarding;
+
+    public RequestDecoder() {
+        setCumulator(payloads);
+    }
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
@@ -50,8 +56,10 @@ public final class RequestDecoder extends ByteToMessageDecoder {
             return;
         }
         if (in.readableBytes() < HEADER + length) {
+            payloads.awaiting(length);
             return;
         }
+        payloads.awaiting(0);
         in.skipBytes(HEADER);
         ByteBuf payload = in.readRetainedSlice((int) length);
         out.add(new NbdRequest(flags, type, cookie, offset, length, payload, false));

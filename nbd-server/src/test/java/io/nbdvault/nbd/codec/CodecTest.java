@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -63,6 +64,43 @@ class CodecTest {
         assertEquals(Nbd.CMD_READ, read.type());
         assertNull(read.payload());
         assertEquals(512, read.length());
+    }
+
+    /**
+     * A large payload arriving in many reads is framed as a slice of those reads, not copied into
+     * one buffer; small requests around it, and one whose header shares a read with the end of the
+     * large payload, are framed as before.
+     */
+    @Test
+    void requestDecoderGathersALargePayloadWithoutCopyingIt() {
+        EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
+        byte[] big = new byte[1 << 20];
+        new java.util.Random(3).nextBytes(big);
+        ch.writeInbound(request(Nbd.CMD_WRITE, 0, 1, 0, 8).writeLong(42));
+        ByteBuf stream = request(Nbd.CMD_WRITE, 0, 2, 4096, big.length).writeBytes(big)
+                .writeBytes(request(Nbd.CMD_WRITE, 0, 3, 0, 4)).writeInt(7).writeBytes(request(Nbd.CMD_FLUSH, 0, 4, 0, 0));
+        while (stream.isReadable()) {
+            ch.writeInbound(stream.readRetainedSlice(Math.min(65536 - 5, stream.readableBytes())));
+        }
+        stream.release();
+        NbdRequest small = ch.readInbound();
+        assertEquals(42, small.payload().getLong(0));
+        small.release();
+        NbdRequest large = ch.readInbound();
+        assertEquals(2, large.cookie());
+        assertTrue(large.payload().nioBufferCount() > 1, "a slice of the reads, not a merged copy");
+        byte[] got = new byte[big.length];
+        large.payload().getBytes(large.payload().readerIndex(), got);
+        assertArrayEquals(big, got);
+        large.release();
+        NbdRequest after = ch.readInbound();
+        assertEquals(3, after.cookie());
+        assertEquals(7, after.payload().getInt(after.payload().readerIndex()));
+        after.release();
+        NbdRequest flush = ch.readInbound();
+        assertEquals(4, flush.cookie());
+        assertNull(ch.readInbound());
+        assertFalse(ch.finish());
     }
 
     @Test

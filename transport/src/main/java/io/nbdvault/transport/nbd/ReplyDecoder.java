@@ -1,6 +1,7 @@
 package io.nbdvault.transport.nbd;
 
 import io.nbdvault.nbd.codec.NbdProtocolException;
+import io.nbdvault.nbd.codec.PayloadCumulator;
 import io.nbdvault.nbd.protocol.Nbd;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -14,13 +15,16 @@ import java.util.function.LongToIntFunction;
  * the request it answers, so the decoder asks: {@code readLength} maps a cookie to the length of
  * the READ it belongs to (or -1 for an unknown cookie, which means the server is confused and the
  * connection is dropped). A structured chunk carries its own length, checked against the same.
+ * Read data is a slice of the reads it arrived in, not a copy, when large ({@link PayloadCumulator}).
  */
 final class ReplyDecoder extends ByteToMessageDecoder {
     private static final long MAX_ERROR_CHUNK = 4 + 2 + 4096 + 8;
     private final LongToIntFunction readLength;
+    private final PayloadCumulator payloads = new PayloadCumulator();
 
     ReplyDecoder(LongToIntFunction readLength) {
         this.readLength = readLength;
+        setCumulator(payloads);
     }
 
     @Override
@@ -45,8 +49,10 @@ final class ReplyDecoder extends ByteToMessageDecoder {
         }
         int data = error == 0 ? length : 0;
         if (in.readableBytes() < 16 + data) {
+            payloads.awaiting(data);
             return;
         }
+        payloads.awaiting(0);
         in.skipBytes(16);
         out.add(new ClientReply(error, cookie, data > 0 ? in.readRetainedSlice(data) : null));
     }
@@ -68,8 +74,10 @@ final class ReplyDecoder extends ByteToMessageDecoder {
             throw new NbdProtocolException("reply chunk of " + length + " bytes for a request of " + expected);
         }
         if (in.readableBytes() < 20 + length) {
+            payloads.awaiting(length);
             return;
         }
+        payloads.awaiting(0);
         in.skipBytes(20);
         out.add(new ReplyChunk(cookie, flags, type, in.readRetainedSlice((int) length)));
     }

@@ -50,6 +50,35 @@ class ReadAssemblyTest {
         reply.data().release();
     }
 
+    /** Large read data arriving in many socket reads is a slice of those reads, for simple replies and chunks alike. */
+    @Test
+    void largeReadDataIsGatheredNotCopied() {
+        byte[] data = new byte[512 * 1024];
+        new java.util.Random(8).nextBytes(data);
+        EmbeddedChannel ch = new EmbeddedChannel(new ReplyDecoder(cookie -> cookie == 1 || cookie == 2 ? data.length : 4));
+        ByteBuf stream = Unpooled.buffer().writeInt(Nbd.SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(1).writeBytes(data)
+                .writeBytes(chunk(Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_OFFSET_DATA, 2,
+                        Unpooled.buffer().writeLong(0).writeBytes(data)))
+                .writeInt(Nbd.SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(3).writeInt(99);
+        while (stream.isReadable()) {
+            ch.writeInbound(stream.readRetainedSlice(Math.min(60000, stream.readableBytes())));
+        }
+        stream.release();
+        ClientReply simple = ch.readInbound();
+        assertTrue(simple.data().nioBufferCount() > 1, "a slice of the reads, not a merged copy");
+        assertArrayEquals(data, ByteBufUtil.getBytes(simple.data()));
+        simple.data().release();
+        ReplyChunk chunk = ch.readInbound();
+        assertTrue(chunk.payload().nioBufferCount() > 1);
+        assertArrayEquals(data, ByteBufUtil.getBytes(chunk.payload(), chunk.payload().readerIndex() + 8, data.length));
+        chunk.payload().release();
+        ClientReply small = ch.readInbound();
+        assertEquals(3, small.cookie());
+        assertEquals(99, small.data().getInt(small.data().readerIndex()));
+        small.data().release();
+        assertNull(ch.readInbound());
+    }
+
     @Test
     void oneChunkCoveringTheReadIsKeptWithoutCopying() {
         ReadAssembly read = new ReadAssembly(0, 4);
