@@ -36,8 +36,11 @@ qemu-img bench -f raw -w -c $(( $(numfmt --from=iec "$SZ") / 1048576 )) -d 8 -s 
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # job: name rw size depth count
-JOBS=("read-1M-QD8 read 1048576 8 3000" "write-1M-QD8 write 1048576 8 3000"
-      "read-4k-QD32 read 4096 32 100000" "write-4k-QD32 write 4096 32 100000")
+# Counts give each measured run 5-10 s on a quiet 2-core machine: with 3000 MiB and 100000 4k requests
+# (about 2 s), what the JIT still compiled in the measured run and the spread between runs were a
+# large part of the result.
+JOBS=("read-1M-QD8 read 1048576 8 10000" "write-1M-QD8 write 1048576 8 10000"
+      "read-4k-QD32 read 4096 32 400000" "write-4k-QD32 write 4096 32 400000")
 echo "tgtd LUN in /dev/shm ($SZ), sequential, median of $RUNS, $(nproc) cores, $(lscpu | sed -n 's/Model name: *//p'), $(java -version 2>&1 | head -1), $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-14s %14s %14s %7s %12s %12s\n' job nbdvault libiscsi ratio 'cpu/req ours' 'cpu/req lib'
 for job in "${JOBS[@]}"; do

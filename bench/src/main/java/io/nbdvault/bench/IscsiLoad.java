@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * A load generator for one replica URI that takes NBD out of the picture, shaped like
  * {@code qemu-img bench}: COUNT requests of SIZE bytes, DEPTH in flight, sequential offsets that
  * wrap at the end of the device. Prints the seconds the measured run took (after an unmeasured
- * warm-up of at least a quarter of COUNT and three seconds, until the JIT has settled).
+ * warm-up of at least a quarter of COUNT and five seconds, until the JIT has settled).
  *
  * <p>usage: IscsiLoad URI read|write SIZE DEPTH COUNT
  */
@@ -39,17 +39,21 @@ public final class IscsiLoad {
                 data.setLong(i, i * 0x9e3779b97f4a7c15L);
             }
             // Warm-up until the JIT has settled: at least a quarter of COUNT, at least WARMUP seconds (system
-            // property nbdvault.warmup, default 3), and until a round of COUNT/8 requests compiles next to
-            // nothing (at most 60 s), so that compiler threads do not compete with the target for the CPU
-            // during the measured run (on a loaded machine C2 otherwise still runs many seconds in).
+            // property nbdvault.warmup, default 5), and until two rounds of COUNT/8 requests in a row compile
+            // next to nothing (at most 60 s), so that compiler threads do not compete with the target for the
+            // CPU during the measured run. One quiet round was not enough: with -XX:+PrintCompilation, 1 MiB
+            // reads still compiled ~50 methods in the seconds after it, and C2 took a fifth of the samples
+            // in perf, which put ~30 % on the CPU per request measured.
             long start0 = System.nanoTime();
-            long warmupEnd = start0 + (long) (Double.parseDouble(System.getProperty("nbdvault.warmup", "3")) * 1e9);
+            long warmupEnd = start0 + (long) (Double.parseDouble(System.getProperty("nbdvault.warmup", "5")) * 1e9);
             java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
             run(d, write, data, depth, Math.max(depth, count / 4));
+            int quietRounds = 0;
             while (System.nanoTime() - start0 < 60_000_000_000L) {
                 long compiled = jit.getTotalCompilationTime();
                 run(d, write, data, depth, Math.max(depth, count / 8));
-                if (System.nanoTime() >= warmupEnd && jit.getTotalCompilationTime() - compiled <= 10) {
+                quietRounds = jit.getTotalCompilationTime() - compiled <= 10 ? quietRounds + 1 : 0;
+                if (System.nanoTime() >= warmupEnd && quietRounds >= 2) {
                     break;
                 }
             }

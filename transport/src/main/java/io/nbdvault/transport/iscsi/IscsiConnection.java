@@ -151,9 +151,6 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
             @Override
             protected void initChannel(Channel ch) {
                 c.decoder = new PduDecoder(Login.OUR_MAX_RECV);
-                // Data segments are kept as slices of what was received (see dataIn): composing the
-                // received buffers instead of merging them avoids copying each segment as it grows.
-                c.decoder.setCumulator(io.netty.handler.codec.ByteToMessageDecoder.COMPOSITE_CUMULATOR);
                 c.encoder = new PduEncoder();
                 ch.pipeline().addLast("decoder", c.decoder).addLast("encoder", c.encoder).addLast("session", c);
             }

@@ -1,5 +1,6 @@
 package io.nbdvault.transport.iscsi;
 
+import io.nbdvault.nbd.codec.PayloadCumulator;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
@@ -13,10 +14,12 @@ import java.util.List;
  * digest. Digests are off during login and switched on (on the event loop) once the login
  * negotiated them. A data segment longer than what we declared in MaxRecvDataSegmentLength, an
  * unknown target opcode or a digest mismatch is a {@link CorruptedFrameException}: with
- * ErrorRecoveryLevel 0 the connection is dropped.
+ * ErrorRecoveryLevel 0 the connection is dropped. A large data segment is a slice of the reads it
+ * arrived in, not a copy ({@link PayloadCumulator}); small PDUs are merged into one buffer.
  */
 public final class PduDecoder extends ByteToMessageDecoder {
     private final int maxDataSegment;
+    private final PayloadCumulator payloads = new PayloadCumulator();
     private boolean headerDigest;
     private boolean dataDigest;
     private boolean broken;
@@ -24,6 +27,7 @@ public final class PduDecoder extends ByteToMessageDecoder {
     /** @param maxDataSegment the largest data segment accepted (our MaxRecvDataSegmentLength) */
     public PduDecoder(int maxDataSegment) {
         this.maxDataSegment = maxDataSegment;
+        setCumulator(payloads);
     }
 
     /** Turns digests on or off for the PDUs that follow; call on the channel's event loop. */
@@ -66,8 +70,10 @@ public final class PduDecoder extends ByteToMessageDecoder {
         int padded = (dataLength + 3) & ~3;
         int total = headerLength + padded + (dataDigest && dataLength > 0 ? 4 : 0);
         if (in.readableBytes() < total) {
+            payloads.awaiting(dataLength);
             return;
         }
+        payloads.awaiting(0);
         if (headerDigest) {
             int expected = Crc32c.of(in, start, Pdu.BHS + ahs);
             int got = in.getIntLE(start + Pdu.BHS + ahs);
