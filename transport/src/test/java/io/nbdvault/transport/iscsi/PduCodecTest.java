@@ -91,6 +91,31 @@ class PduCodecTest {
         }
     }
 
+    /** A large data segment arriving in many reads is a slice of them (digest checked across the pieces); small PDUs follow. */
+    @Test
+    void largeDataSegmentIsGatheredNotCopied() {
+        PduDecoder decoder = new PduDecoder(1 << 20);
+        decoder.digests(false, true);
+        EmbeddedChannel ch = new EmbeddedChannel(decoder);
+        byte[] data = new byte[256 * 1024];
+        new java.util.Random(4).nextBytes(data);
+        ByteBuf wire = Unpooled.buffer().writeBytes(targetHeader(Pdu.DATA_IN, 9, data.length)).writeBytes(data)
+                .writeIntLE(Crc32c.of(Unpooled.wrappedBuffer(data))).writeBytes(targetHeader(Pdu.NOP_IN, 10, 0));
+        while (wire.isReadable()) {
+            ch.writeInbound(wire.readRetainedSlice(Math.min(50000, wire.readableBytes())));
+        }
+        wire.release();
+        Pdu big = ch.readInbound();
+        assertEquals(9, big.initiatorTaskTag());
+        assertTrue(big.content().nioBufferCount() > 1, "a slice of the reads, not a merged copy");
+        assertArrayEquals(data, io.netty.buffer.ByteBufUtil.getBytes(big.content()));
+        big.release();
+        Pdu nop = ch.readInbound();
+        assertEquals(10, nop.initiatorTaskTag());
+        nop.release();
+        assertFalse(ch.finish());
+    }
+
     @Test
     void digestMismatchUnknownOpcodeAndOversizedSegmentAreErrors() {
         PduDecoder decoder = new PduDecoder(8192);
