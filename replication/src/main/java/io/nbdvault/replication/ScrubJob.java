@@ -218,6 +218,10 @@ final class ScrubJob extends RegionJob {
     }
 
     private static boolean same(ByteBuf a, ByteBuf b, int at, int length) {
+        if (a.nioBufferCount() != 1 || b.nioBufferCount() != 1) {
+            // A reply gathered from several socket reads: one NIO view of it would be a copy.
+            return io.netty.buffer.ByteBufUtil.equals(a, a.readerIndex() + at, b, b.readerIndex() + at, length);
+        }
         return a.nioBuffer(a.readerIndex() + at, length).equals(b.nioBuffer(b.readerIndex() + at, length));
     }
 
