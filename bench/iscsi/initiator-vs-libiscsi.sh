@@ -5,12 +5,14 @@
 # Median of RUNS runs each; prints MB/s or IOPS and the ratio nbdvault / libiscsi per job, and the CPU time
 # per request of each side (ours during the measured run; qemu-img's whole process) — on a shared machine
 # the throughput ratio moves with the load, the CPU per request much less. The load average is printed.
+# Reads are also run with libiscsi's own iscsi-perf (no qemu block layer; 6 s, time-based, the same size
+# and depth), a second libiscsi figure: nbdvault / iscsi-perf in the last column.
 # usage: bench/iscsi/initiator-vs-libiscsi.sh [runs=3] [lun_size=1G]   (runs so far: bench/results/iscsi/)
 set -euo pipefail
 RUNS=${1:-3}; SZ=${2:-1G}
 here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/../.." && pwd)"
 PATH="$PATH:/usr/sbin:/sbin"
-for tool in tgtd tgtadm qemu-img /usr/bin/time; do command -v $tool >/dev/null || { echo "needs $tool (scripts/install-test-deps.sh)" >&2; exit 1; }; done
+for tool in tgtd tgtadm qemu-img iscsi-perf /usr/bin/time; do command -v $tool >/dev/null || { echo "needs $tool (scripts/install-test-deps.sh)" >&2; exit 1; }; done
 W=$(mktemp -d /dev/shm/nbdvault-iscsi-bench.XXXX)
 CTL=$((RANDOM % 20000 + 1000))
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -42,10 +44,10 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 JOBS=("read-1M-QD8 read 1048576 8 10000" "write-1M-QD8 write 1048576 8 10000"
       "read-4k-QD32 read 4096 32 400000" "write-4k-QD32 write 4096 32 400000")
 echo "tgtd LUN in /dev/shm ($SZ), sequential, median of $RUNS, $(nproc) cores, $(lscpu | sed -n 's/Model name: *//p'), $(java -version 2>&1 | head -1), $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-14s %14s %14s %7s %12s %12s\n' job nbdvault libiscsi ratio 'cpu/req ours' 'cpu/req lib'
+printf '%-14s %14s %14s %7s %12s %12s %14s %7s\n' job nbdvault libiscsi ratio 'cpu/req ours' 'cpu/req lib' iscsi-perf ratio
 for job in "${JOBS[@]}"; do
   read -r name rw size depth count <<<"$job"
-  ours=(); theirs=(); ourcpu=(); theircpu=()
+  ours=(); theirs=(); ourcpu=(); theircpu=(); perf=()
   for _ in $(seq "$RUNS"); do
     ours+=("$(java -cp "$JAR" io.nbdvault.bench.IscsiLoad "$URI" "$rw" "$size" "$depth" "$count" 2>"$W/cpu")")
     ourcpu+=("$(sed -n 's/^cpu \([0-9.]*\) s$/\1/p' "$W/cpu")")
@@ -54,6 +56,10 @@ for job in "${JOBS[@]}"; do
           | sed -n 's/Run completed in \([0-9.]*\) seconds./\1/p')
     theirs+=("$t")
     theircpu+=("$(awk '{print $1 + $2}' "$W/time")")
+    if [ "$rw" = read ]; then
+      perf+=("$(timeout 60 iscsi-perf -m "$depth" -b $((size / 512)) -t 6 "$URI" 2>&1 \
+               | grep -o 'iops average [0-9]*' | tail -1 | awk '{print $3}')")
+    fi
   done
   a=$(printf '%s\n' "${ours[@]}" | median); b=$(printf '%s\n' "${theirs[@]}" | median)
   ca=$(printf '%s\n' "${ourcpu[@]}" | median); cb=$(printf '%s\n' "${theircpu[@]}" | median)
@@ -64,6 +70,16 @@ for job in "${JOBS[@]}"; do
     fa=$(awk -v c="$count" -v t="$a" 'BEGIN{printf "%.0f IOPS", c/t}')
     fb=$(awk -v c="$count" -v t="$b" 'BEGIN{printf "%.0f IOPS", c/t}')
   fi
-  printf '%-14s %14s %14s %6.2fx %10.1f us %10.1f us\n' "$name" "$fa" "$fb" "$(awk -v a="$a" -v b="$b" 'BEGIN{print b/a}')" \
-    "$(awk -v c="$ca" -v n="$count" 'BEGIN{print c/n*1e6}')" "$(awk -v c="$cb" -v n="$count" 'BEGIN{print c/n*1e6}')"
+  fp="-"; rp="-"
+  if [ ${#perf[@]} -gt 0 ]; then
+    p=$(printf '%s\n' "${perf[@]}" | median)
+    if [ "$size" -ge 1048576 ]; then
+      fp=$(awk -v i="$p" -v s="$size" 'BEGIN{printf "%.0f MB/s", i*s/1e6}')
+    else
+      fp="$p IOPS"
+    fi
+    rp=$(awk -v c="$count" -v t="$a" -v i="$p" 'BEGIN{printf "%.2fx", c/t/i}')
+  fi
+  printf '%-14s %14s %14s %6.2fx %10.1f us %10.1f us %14s %7s\n' "$name" "$fa" "$fb" "$(awk -v a="$a" -v b="$b" 'BEGIN{print b/a}')" \
+    "$(awk -v c="$ca" -v n="$count" 'BEGIN{print c/n*1e6}')" "$(awk -v c="$cb" -v n="$count" 'BEGIN{print c/n*1e6}')" "$fp" "$rp"
 done
