@@ -103,6 +103,32 @@ class CodecTest {
         assertFalse(ch.finish());
     }
 
+    /**
+     * A payload sent in tiny pieces, each arriving in a large receive buffer, is merged after all:
+     * gathered, every piece would keep its whole buffer alive (here 64 KiB for every 100 bytes).
+     */
+    @Test
+    void requestDecoderMergesAPayloadThatComesInTinyPieces() {
+        EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
+        byte[] big = new byte[256 * 1024];
+        new java.util.Random(5).nextBytes(big);
+        ByteBuf stream = request(Nbd.CMD_WRITE, 0, 1, 0, big.length).writeBytes(big).writeBytes(request(Nbd.CMD_FLUSH, 0, 2, 0, 0));
+        while (stream.isReadable()) {
+            int n = Math.min(100, stream.readableBytes());
+            ch.writeInbound(Unpooled.directBuffer(65536).writeBytes(stream, n));
+        }
+        stream.release();
+        NbdRequest write = ch.readInbound();
+        assertEquals(1, write.payload().nioBufferCount(), "merged into one buffer");
+        byte[] got = new byte[big.length];
+        write.payload().getBytes(write.payload().readerIndex(), got);
+        assertArrayEquals(big, got);
+        write.release();
+        NbdRequest flush = ch.readInbound();
+        assertEquals(2, flush.cookie());
+        assertFalse(ch.finish());
+    }
+
     @Test
     void requestDecoderSkipsOversizedPayloadsAndStaysInStep() {
         EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
