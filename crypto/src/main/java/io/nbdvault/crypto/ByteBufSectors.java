@@ -1,9 +1,8 @@
 package io.nbdvault.crypto;
 
+import io.nbdvault.core.GatheredBytes;
 import io.nbdvault.crypto.xts.SectorBytes;
 import io.netty.buffer.ByteBuf;
-
-import java.nio.ByteBuffer;
 
 /**
  * The readable bytes of a Netty buffer as XTS sees them, contiguous or not: a request's payload
@@ -11,14 +10,10 @@ import java.nio.ByteBuffer;
  * encrypted or decrypted where it lies, instead of first being copied into one piece.
  */
 final class ByteBufSectors implements SectorBytes {
-    private final ByteBuf buf;
-    private final int base;
-    private final int length;
+    private final GatheredBytes bytes;
 
     ByteBufSectors(ByteBuf buf, int length) {
-        this.buf = buf;
-        this.base = buf.readerIndex();
-        this.length = length;
+        this.bytes = new GatheredBytes(buf, buf.readerIndex(), length);
     }
 
     /**
@@ -27,32 +22,21 @@ final class ByteBufSectors implements SectorBytes {
      * else's memory and must be copied first.
      */
     static boolean writableInPlace(ByteBuf buf) {
-        if (buf.isReadOnly()) {
-            return false;
-        }
-        if (buf.nioBufferCount() == 1) {
-            return true;
-        }
-        for (ByteBuffer part : buf.nioBuffers()) {
-            if (part.isReadOnly()) {
-                return false;
-            }
-        }
-        return true;
+        return !buf.isReadOnly() && !new GatheredBytes(buf, buf.readerIndex(), buf.readableBytes()).anyReadOnly();
     }
 
     @Override
     public int length() {
-        return length;
+        return bytes.length();
     }
 
     @Override
     public void read(int at, byte[] to, int n) {
-        buf.getBytes(base + at, to, 0, n);
+        bytes.get(at, to, 0, n);
     }
 
     @Override
     public void write(int at, byte[] from, int n) {
-        buf.setBytes(base + at, from, 0, n);
+        bytes.put(at, from, 0, n);
     }
 }

@@ -1,5 +1,6 @@
 package io.nbdvault.replication;
 
+import io.nbdvault.core.GatheredBytes;
 import io.netty.buffer.ByteBuf;
 
 import javax.crypto.Cipher;
@@ -108,10 +109,11 @@ final class BlockMac {
      */
     void tags(ByteBuf data, int at, int blocks, long firstBlock, int group, byte[] out, int outAt) {
         Worker w = workers.get();
-        // A block gathered from several socket reads is copied into the scratch array first; asking
+        // Blocks gathered from several socket reads are copied into the scratch array first; asking
         // such a buffer for one ByteBuffer would allocate and copy all of it.
         ByteBuffer nio = data.nioBufferCount() == 1
                 ? data.nioBuffer(at, blocks * unit).order(ByteOrder.LITTLE_ENDIAN) : null;
+        GatheredBytes pieces = nio == null ? new GatheredBytes(data, at, blocks * unit) : null;
         byte[] sigmas = w.sigmas(blocks);
         int perChunk = CHUNK / unit;
         for (int b = 0; b < blocks; b += perChunk) {
@@ -123,7 +125,7 @@ final class BlockMac {
                     LONGS.set(w.in, i, nio.getLong(base + i) ^ masks[(i & (unit - 1)) >>> 3]);
                 }
             } else {
-                data.getBytes(at + base, w.in, 0, bytes);
+                pieces.get(base, w.in, 0, bytes);
                 for (int i = 0; i < bytes; i += 8) {
                     LONGS.set(w.in, i, (long) LONGS.get(w.in, i) ^ masks[(i & (unit - 1)) >>> 3]);
                 }

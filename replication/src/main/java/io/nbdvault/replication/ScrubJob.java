@@ -219,8 +219,15 @@ final class ScrubJob extends RegionJob {
 
     private static boolean same(ByteBuf a, ByteBuf b, int at, int length) {
         if (a.nioBufferCount() != 1 || b.nioBufferCount() != 1) {
-            // A reply gathered from several socket reads: one NIO view of it would be a copy.
-            return io.netty.buffer.ByteBufUtil.equals(a, a.readerIndex() + at, b, b.readerIndex() + at, length);
+            // A reply gathered from several socket reads: one NIO view of it would be an allocated
+            // copy, and comparing long by long looks up the piece on every access (and, under the
+            // leak detector's advanced levels, records a stack trace each time, which stalled the
+            // event loop for seconds). Two bulk copies and one vectorised comparison instead.
+            byte[] x = new byte[length];
+            byte[] y = new byte[length];
+            a.getBytes(a.readerIndex() + at, x);
+            b.getBytes(b.readerIndex() + at, y);
+            return java.util.Arrays.equals(x, y);
         }
         return a.nioBuffer(a.readerIndex() + at, length).equals(b.nioBuffer(b.readerIndex() + at, length));
     }
