@@ -15,10 +15,10 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A load generator for one replica URI that takes NBD out of the picture, shaped like
  * {@code qemu-img bench}: COUNT requests of SIZE bytes, DEPTH in flight, sequential offsets that
- * wrap at the end of the device. Prints the seconds the measured run took (after an unmeasured
+ * wrap at the end of the device, or (randread, randwrite) uniformly random aligned offsets. Prints the seconds the measured run took (after an unmeasured
  * warm-up of at least a quarter of COUNT and five seconds, until the JIT has settled).
  *
- * <p>usage: IscsiLoad URI read|write SIZE DEPTH COUNT
+ * <p>usage: IscsiLoad URI read|write|randread|randwrite SIZE DEPTH COUNT
  */
 public final class IscsiLoad {
     private IscsiLoad() {
@@ -26,7 +26,8 @@ public final class IscsiLoad {
 
     public static void main(String[] args) throws Exception {
         String uri = args[0];
-        boolean write = args[1].equals("write");
+        boolean write = args[1].endsWith("write");
+        boolean random = args[1].startsWith("rand");
         int size = Integer.parseInt(args[2]);
         int depth = Integer.parseInt(args[3]);
         long count = Long.parseLong(args[4]);
@@ -47,11 +48,11 @@ public final class IscsiLoad {
             long start0 = System.nanoTime();
             long warmupEnd = start0 + (long) (Double.parseDouble(System.getProperty("nbdvault.warmup", "5")) * 1e9);
             java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
-            run(d, write, data, depth, Math.max(depth, count / 4));
+            run(d, write, random, data, depth, Math.max(depth, count / 4));
             int quietRounds = 0;
             while (System.nanoTime() - start0 < 60_000_000_000L) {
                 long compiled = jit.getTotalCompilationTime();
-                run(d, write, data, depth, Math.max(depth, count / 8));
+                run(d, write, random, data, depth, Math.max(depth, count / 8));
                 quietRounds = jit.getTotalCompilationTime() - compiled <= 10 ? quietRounds + 1 : 0;
                 if (System.nanoTime() >= warmupEnd && quietRounds >= 2) {
                     break;
@@ -61,7 +62,7 @@ public final class IscsiLoad {
                     java.lang.management.ManagementFactory.getOperatingSystemMXBean();
             long cpu = os.getProcessCpuTime();
             long start = System.nanoTime();
-            run(d, write, data, depth, count);
+            run(d, write, random, data, depth, count);
             double seconds = (System.nanoTime() - start) / 1e9;
             double cpuSeconds = (os.getProcessCpuTime() - cpu) / 1e9;
             data.release();
@@ -70,7 +71,8 @@ public final class IscsiLoad {
         }
     }
 
-    private static void run(BlockDevice d, boolean write, ByteBuf data, int depth, long count) throws Exception {
+    private static void run(BlockDevice d, boolean write, boolean random, ByteBuf data, int depth, long count)
+            throws Exception {
         int size = data.readableBytes();
         long span = d.size() / size * size;
         AtomicLong next = new AtomicLong();
@@ -78,7 +80,7 @@ public final class IscsiLoad {
         CountDownLatch finished = new CountDownLatch(1);
         Throwable[] failure = new Throwable[1];
         for (int i = 0; i < depth; i++) {
-            issue(d, write, data, span, count, next, done, finished, failure);
+            issue(d, write, random, data, span, count, next, done, finished, failure);
         }
         finished.await();
         if (failure[0] != null) {
@@ -86,14 +88,14 @@ public final class IscsiLoad {
         }
     }
 
-    private static void issue(BlockDevice d, boolean write, ByteBuf data, long span, long count, AtomicLong next,
-                              AtomicLong done, CountDownLatch finished, Throwable[] failure) {
+    private static void issue(BlockDevice d, boolean write, boolean random, ByteBuf data, long span, long count,
+                              AtomicLong next, AtomicLong done, CountDownLatch finished, Throwable[] failure) {
         long n = next.getAndIncrement();
         if (n >= count) {
             return;
         }
         int size = data.readableBytes();
-        long offset = n * size % span;
+        long offset = random ? java.util.concurrent.ThreadLocalRandom.current().nextLong(span / size) * size : n * size % span;
         CompletableFuture<?> f = write ? d.write(offset, data, 0) : d.read(offset, size).thenAccept(ByteBuf::release);
         f.whenComplete((ok, e) -> {
             if (e != null) {
@@ -104,7 +106,7 @@ public final class IscsiLoad {
             if (done.incrementAndGet() == count) {
                 finished.countDown();
             } else {
-                issue(d, write, data, span, count, next, done, finished, failure);
+                issue(d, write, random, data, span, count, next, done, finished, failure);
             }
         });
     }
