@@ -6,7 +6,7 @@ import java.nio.ByteBuffer;
 
 /**
  * Bulk access to a range of a buffer that may lie in several pieces (a payload gathered from several
- * socket reads, a striped read): the NIO views of the pieces are taken once, and copies walk them
+ * socket reads, a striped read), or to one NIO buffer: the NIO views of the pieces are taken once, and copies walk them
  * with a cursor that follows mostly sequential access. Asking the buffer itself for every round
  * would look up the piece each time and, under Netty's leak detector at its advanced levels,
  * record a stack trace on every call (which made a 1 MiB request cost milliseconds there).
@@ -26,6 +26,12 @@ public final class GatheredBytes {
         this.length = length;
     }
 
+    /** The remaining bytes of {@code buffer}, from its position; writes go through to it. */
+    public GatheredBytes(ByteBuffer buffer) {
+        this.parts = new ByteBuffer[] {buffer};
+        this.length = buffer.remaining();
+    }
+
     public int length() {
         return length;
     }
@@ -42,18 +48,28 @@ public final class GatheredBytes {
 
     /** Copies bytes {@code [at, at + n)} into {@code to[off, off + n)}. */
     public void get(int at, byte[] to, int off, int n) {
+        java.util.Objects.checkFromIndexSize(at, n, length);
+        if (parts.length == 1) {
+            // One piece (the usual case, and XTS on a plain buffer): no cursor to keep.
+            ByteBuffer b = parts[0];
+            b.get(b.position() + at, to, off, n);
+            return;
+        }
         copy(at, to, off, n, true);
     }
 
     /** Copies {@code from[off, off + n)} over bytes {@code [at, at + n)}. */
     public void put(int at, byte[] from, int off, int n) {
+        java.util.Objects.checkFromIndexSize(at, n, length);
+        if (parts.length == 1) {
+            ByteBuffer b = parts[0];
+            b.put(b.position() + at, from, off, n);
+            return;
+        }
         copy(at, from, off, n, false);
     }
 
     private void copy(int at, byte[] array, int off, int n, boolean out) {
-        if (at < 0 || n < 0 || at + n > length) {
-            throw new IndexOutOfBoundsException(at + "+" + n + " of " + length);
-        }
         if (at < partStart) {
             part = 0;
             partStart = 0;

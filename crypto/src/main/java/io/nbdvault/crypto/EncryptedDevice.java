@@ -4,6 +4,7 @@ import io.nbdvault.core.BlockDevice;
 import io.nbdvault.core.Capabilities;
 import io.nbdvault.core.Errno;
 import io.nbdvault.core.Extent;
+import io.nbdvault.core.GatheredBytes;
 import io.nbdvault.core.Requests;
 import io.nbdvault.core.WriteFlags;
 import io.nbdvault.crypto.xts.AesXts;
@@ -101,7 +102,7 @@ public final class EncryptedDevice implements BlockDevice {
         return below.read(payloadOffset + start, length).thenCompose(cipherText -> onWorker(length, cipherText, () -> {
             ByteBuf plain = ownWritable(cipherText);
             try {
-                cipher.decrypt(new ByteBufSectors(plain, length), sectorSize, tweakOf(start), tweakStep);
+                cipher.decrypt(sectors(plain, length), sectorSize, tweakOf(start), tweakStep);
                 return plain;
             } catch (RuntimeException e) {
                 plain.release();
@@ -145,9 +146,9 @@ public final class EncryptedDevice implements BlockDevice {
         int length = data.readableBytes();
         if (offset % sectorSize == 0 && length % sectorSize == 0) {
             // Our own reference while the work is queued: the caller may give up on its future meanwhile.
-            ByteBuf target = ByteBufSectors.writableInPlace(data) ? data.retain() : copy(data);
+            ByteBuf target = writableInPlace(data) ? data.retain() : copy(data);
             return onWorker(length, null, () -> {
-                cipher.encrypt(new ByteBufSectors(target, length), sectorSize, tweakOf(offset), tweakStep);
+                cipher.encrypt(sectors(target, length), sectorSize, tweakOf(offset), tweakStep);
                 return target;
             }).thenCompose(encrypted -> below.write(payloadOffset + offset, encrypted, flags))
                     .whenComplete((ok, error) -> target.release());
@@ -164,7 +165,7 @@ public final class EncryptedDevice implements BlockDevice {
                 readSectors(start, (int) (end - start)).thenCompose(plain -> onWorker(plain.readableBytes(), plain, () -> {
                     try {
                         plain.setBytes(plain.readerIndex() + (int) (offset - start), patch, patch.readerIndex(), length);
-                        cipher.encrypt(new ByteBufSectors(plain, plain.readableBytes()), sectorSize, tweakOf(start),
+                        cipher.encrypt(sectors(plain, plain.readableBytes()), sectorSize, tweakOf(start),
                                 tweakStep);
                         return plain;
                     } catch (RuntimeException e) {
@@ -245,12 +246,31 @@ public final class EncryptedDevice implements BlockDevice {
      * taken over.
      */
     private ByteBuf ownWritable(ByteBuf buf) {
-        if (ByteBufSectors.writableInPlace(buf)) {
+        if (writableInPlace(buf)) {
             return buf;
         }
         ByteBuf copy = copy(buf);
         buf.release();
         return copy;
+    }
+
+    /**
+     * Whether {@code buf}'s bytes may be overwritten where they lie. A buffer handed down or up the
+     * stack belongs to whoever holds it, but a read-only view (or a piece of one) is somebody else's
+     * memory and must be copied first.
+     */
+    private static boolean writableInPlace(ByteBuf buf) {
+        return !buf.isReadOnly() && (buf.nioBufferCount() == 1
+                || !new GatheredBytes(buf, buf.readerIndex(), buf.readableBytes()).anyReadOnly());
+    }
+
+    /**
+     * The first {@code length} readable bytes of {@code buf} as XTS takes them, contiguous or not: a
+     * payload gathered from several socket reads, or a striped read assembled from several replies,
+     * is encrypted or decrypted where it lies instead of first being copied into one piece.
+     */
+    private static GatheredBytes sectors(ByteBuf buf, int length) {
+        return new GatheredBytes(buf, buf.readerIndex(), length);
     }
 
     private ByteBuf copy(ByteBuf data) {

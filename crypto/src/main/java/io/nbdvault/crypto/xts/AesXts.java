@@ -1,5 +1,7 @@
 package io.nbdvault.crypto.xts;
 
+import io.nbdvault.core.GatheredBytes;
+
 import javax.crypto.Cipher;
 import javax.crypto.spec.SecretKeySpec;
 import java.nio.ByteBuffer;
@@ -73,19 +75,19 @@ public final class AesXts implements AutoCloseable {
     }
 
     public void encrypt(ByteBuffer data, int sectorSize, long firstTweak, long tweakStep) {
-        crypt(SectorBytes.of(data), sectorSize, firstTweak, tweakStep, true);
+        crypt(new GatheredBytes(data), sectorSize, firstTweak, tweakStep, true);
     }
 
     public void decrypt(ByteBuffer data, int sectorSize, long firstTweak, long tweakStep) {
-        crypt(SectorBytes.of(data), sectorSize, firstTweak, tweakStep, false);
+        crypt(new GatheredBytes(data), sectorSize, firstTweak, tweakStep, false);
     }
 
     /** Encrypts whole sectors in place wherever they lie (for example across the parts of a gathered buffer). */
-    public void encrypt(SectorBytes data, int sectorSize, long firstTweak, long tweakStep) {
+    public void encrypt(GatheredBytes data, int sectorSize, long firstTweak, long tweakStep) {
         crypt(data, sectorSize, firstTweak, tweakStep, true);
     }
 
-    public void decrypt(SectorBytes data, int sectorSize, long firstTweak, long tweakStep) {
+    public void decrypt(GatheredBytes data, int sectorSize, long firstTweak, long tweakStep) {
         crypt(data, sectorSize, firstTweak, tweakStep, false);
     }
 
@@ -98,7 +100,7 @@ public final class AesXts implements AutoCloseable {
         unit(data, tweak, false);
     }
 
-    private void crypt(SectorBytes data, int sectorSize, long firstTweak, long tweakStep, boolean encrypt) {
+    private void crypt(GatheredBytes data, int sectorSize, long firstTweak, long tweakStep, boolean encrypt) {
         if (sectorSize < BLOCK || sectorSize % BLOCK != 0 || sectorSize > BATCH) {
             throw new IllegalArgumentException("sector size must be a multiple of 16 up to " + BATCH + ": " + sectorSize);
         }
@@ -134,7 +136,7 @@ public final class AesXts implements AutoCloseable {
             throw new IllegalArgumentException("data unit longer than " + BATCH + " bytes");
         }
         if (length % BLOCK == 0) {
-            crypt(SectorBytes.of(data), length, tweak, 1, encrypt);
+            crypt(new GatheredBytes(data), length, tweak, 1, encrypt);
             return;
         }
         Worker w = borrow();
@@ -256,13 +258,13 @@ public final class AesXts implements AutoCloseable {
          * 280), and masks written for C2's superword over long[] with lane masks (not vectorised:
          * 770 ns).
          */
-        void batch(SectorBytes data, int at, int n, int sectorSize, int firstTweakIndex, boolean encrypt) {
+        void batch(GatheredBytes data, int at, int n, int sectorSize, int firstTweakIndex, boolean encrypt) {
             masks(n, sectorSize, firstTweakIndex);
-            data.read(at, buffer, n);
+            data.get(at, buffer, 0, n);
             xor(buffer, mask, n);
             update(encrypt ? encryptData : decryptData, buffer, n, out);
             xor(out, mask, n);
-            data.write(at, out, n);
+            data.put(at, out, 0, n);
         }
 
         /** a[0, n) ^= m[0, n): a byte loop, which C2 turns into vector instructions. */
