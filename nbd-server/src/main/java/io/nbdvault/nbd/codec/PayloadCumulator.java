@@ -29,7 +29,6 @@ public final class PayloadCumulator implements ByteToMessageDecoder.Cumulator {
     private static final int SLACK = 256 * 1024;
 
     private long awaited;
-    private boolean gathering;
     /** This payload came in too small pieces: merge the rest of it. */
     private boolean merging;
     /** Capacity of the receive buffers the composite holds for this payload, and the bytes in them. */
@@ -43,18 +42,15 @@ public final class PayloadCumulator implements ByteToMessageDecoder.Cumulator {
     public void awaiting(long bytes) {
         awaited = bytes;
         if (bytes == 0) {
-            gathering = false;
             merging = false;
             pinned = 0;
             held = 0;
-            return;
         }
-        gathering = bytes >= LARGE && !merging;
     }
 
     @Override
     public ByteBuf cumulate(ByteBufAllocator alloc, ByteBuf cumulation, ByteBuf in) {
-        if (gathering) {
+        if (awaited >= LARGE && !merging) {
             if (pinned == 0) {
                 // What came before this payload's first gathered read counts at its size: its
                 // buffer may be one still shared with earlier messages' slices.
@@ -66,7 +62,6 @@ public final class PayloadCumulator implements ByteToMessageDecoder.Cumulator {
             if (pinned <= 2 * held + SLACK) {
                 return ByteToMessageDecoder.COMPOSITE_CUMULATOR.cumulate(alloc, cumulation, in);
             }
-            gathering = false;
             merging = true;
             return merge(alloc, cumulation, in, awaited);
         }
