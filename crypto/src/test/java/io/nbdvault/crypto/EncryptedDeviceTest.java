@@ -7,6 +7,7 @@ import io.nbdvault.core.MemoryDevice;
 import io.nbdvault.core.WriteFlags;
 import io.nbdvault.crypto.xts.AesXts;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -77,11 +78,7 @@ class EncryptedDeviceTest {
         }
         byte[] stored = read(raw, OFFSET + 5L * sectorSize, plain.length);
         assertFalse(java.util.Arrays.equals(plain, stored), "plaintext must not reach the device below");
-        ByteBuffer expected = ByteBuffer.wrap(plain.clone());
-        try (AesXts reference = new AesXts(key())) {
-            reference.encrypt(expected, sectorSize, 5L * sectorSize / 512, sectorSize / 512);
-        }
-        assertArrayEquals(expected.array(), stored);
+        assertArrayEquals(ciphertext(plain, sectorSize, 5), stored);
         assertArrayEquals(new byte[OFFSET], read(raw, 0, OFFSET), "nothing is written before the payload");
     }
 
@@ -125,12 +122,9 @@ class EncryptedDeviceTest {
              EncryptedDevice pieceReader = new EncryptedDevice(new ReadsInPieces(raw), OFFSET, SIZE, new AesXts(key()),
                      sectorSize, 0)) {
             dev.write(3L * sectorSize, pieces, WriteFlags.NONE).join();
-            byte[] expected = plain.clone();
-            try (AesXts reference = new AesXts(key())) {
-                reference.encrypt(ByteBuffer.wrap(expected), sectorSize, 3L * sectorSize / 512, sectorSize / 512);
-            }
+            byte[] expected = ciphertext(plain, sectorSize, 3);
             assertArrayEquals(expected, read(raw, OFFSET + 3L * sectorSize, plain.length));
-            assertArrayEquals(expected, bytes(pieces), "encrypted in place, not in a copy");
+            assertArrayEquals(expected, ByteBufUtil.getBytes(pieces), "encrypted in place, not in a copy");
             assertEquals(1, pieces.refCnt(), "the layer keeps no reference to the caller's buffer");
             pieces.release();
             assertArrayEquals(plain, read(pieceReader, 3L * sectorSize, plain.length));
@@ -170,9 +164,12 @@ class EncryptedDeviceTest {
         return pieces;
     }
 
-    private static byte[] bytes(ByteBuf buf) {
-        byte[] out = new byte[buf.readableBytes()];
-        buf.getBytes(buf.readerIndex(), out);
+    /** {@code plain} as XTS with this test's key makes it, written from sector {@code firstSector} on. */
+    private static byte[] ciphertext(byte[] plain, int sectorSize, long firstSector) {
+        byte[] out = plain.clone();
+        try (AesXts reference = new AesXts(key())) {
+            reference.encrypt(ByteBuffer.wrap(out), sectorSize, firstSector * sectorSize / 512, sectorSize / 512);
+        }
         return out;
     }
 
@@ -186,7 +183,7 @@ class EncryptedDeviceTest {
         public CompletableFuture<ByteBuf> read(long offset, int length) {
             return below.read(offset, length).thenApply(whole -> {
                 try {
-                    return inPieces(bytes(whole));
+                    return inPieces(ByteBufUtil.getBytes(whole));
                 } finally {
                     whole.release();
                 }

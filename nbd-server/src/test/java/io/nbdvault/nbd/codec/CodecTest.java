@@ -2,6 +2,7 @@ package io.nbdvault.nbd.codec;
 
 import io.nbdvault.nbd.protocol.Nbd;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderException;
@@ -89,9 +90,7 @@ class CodecTest {
         NbdRequest large = ch.readInbound();
         assertEquals(2, large.cookie());
         assertTrue(large.payload().nioBufferCount() > 1, "a slice of the reads, not a merged copy");
-        byte[] got = new byte[big.length];
-        large.payload().getBytes(large.payload().readerIndex(), got);
-        assertArrayEquals(big, got);
+        assertArrayEquals(big, ByteBufUtil.getBytes(large.payload()));
         large.release();
         NbdRequest after = ch.readInbound();
         assertEquals(3, after.cookie());
@@ -120,9 +119,7 @@ class CodecTest {
         stream.release();
         NbdRequest write = ch.readInbound();
         assertEquals(1, write.payload().nioBufferCount(), "merged into one buffer");
-        byte[] got = new byte[big.length];
-        write.payload().getBytes(write.payload().readerIndex(), got);
-        assertArrayEquals(big, got);
+        assertArrayEquals(big, ByteBufUtil.getBytes(write.payload()));
         write.release();
         NbdRequest flush = ch.readInbound();
         assertEquals(2, flush.cookie());
