@@ -129,13 +129,18 @@ public final class MirroredDevice implements BlockDevice {
         }).thenCompose(f -> f);
     }
 
-    /** Rewrites a range on copies whose read failed; a copy that cannot take the rewrite is failed. */
+    /**
+     * Rewrites a range on copies whose read failed; a copy that cannot take the rewrite is failed.
+     * Each rewrite sends a copy of {@code good}: the read's buffer goes to the caller, whose it is
+     * from then on (the encryption layer decrypts it in place while the rewrite may still be
+     * waiting to be sent, which would write plaintext over the copy being repaired).
+     */
     private void repair(List<Integer> bad, long offset, ByteBuf good) {
         for (int copy : bad) {
             if (!copies.isLive(copy)) {
                 continue;
             }
-            ByteBuf data = good.retainedDuplicate();
+            ByteBuf data = good.copy();
             int length = data.readableBytes();
             onCopy(copy, d -> d.write(offset, data, WriteFlags.FUA)).whenComplete((ok, error) -> {
                 data.release();

@@ -119,6 +119,23 @@ class MirroredDeviceTest {
     }
 
     @Test
+    void aRepairWritesTheGoodBytesEvenIfTheReaderChangesItsBufferFirst() throws Exception {
+        byte[] data = random(8192, 6);
+        mirror.write(0, Unpooled.wrappedBuffer(data), 0).join();
+        copies.get(0).reads = FaultyDevice.Mode.FAIL;
+        copies.get(1).reads = FaultyDevice.Mode.OK;
+        copies.get(0).writes = FaultyDevice.Mode.HELD; // the rewrite waits, as one queued for a busy connection
+        ByteBuf got = mirror.read(0, 8192).join();
+        assertArrayEquals(data, io.netty.buffer.ByteBufUtil.getBytes(got));
+        got.setZero(0, 8192); // the reader's buffer: decrypted in place by the layer above, for one
+        got.release();
+        assertEquals(2, copies.get(0).writeCount.get(), "copy 0 is being rewritten (after the first write)");
+        copies.get(0).release.complete(null); // runs the held rewrite on this thread, before returning
+        assertTrue(set().isLive(0));
+        assertArrayEquals(data, read(stores.get(0), 0, 8192), "copy 0 holds the good bytes, not the reader's");
+    }
+
+    @Test
     void volumeFailsOnlyWhenNoCopyIsLeft() {
         copies.forEach(c -> c.writes = FaultyDevice.Mode.FAIL);
         CompletionException e = assertThrows(CompletionException.class,

@@ -132,10 +132,10 @@ class IntegrityServeTest {
             assertEquals("mismatches: 1", cli("scrub", "--admin-socket", admin(nbdSocket)).trim(),
                     "only the block altered everywhere is left");
             JsonNode s = status(nbdSocket);
-            assertTrue(member(s, replicas.uri(1), "corruptBlocks") >= 20, s.toPrettyString());
+            assertTrue(member(s, replicas.uri(1), "corruptBlocks") >= 20, () -> s.toPrettyString() + server.stderr());
             assertTrue(member(s, replicas.uri(2), "corruptBlocks") >= 5, s.toPrettyString());
             assertTrue(member(s, replicas.uri(1), "repairedBlocks") >= 20, s.toPrettyString());
-            assertEquals("active", s.path("state").asText().toLowerCase());
+            assertEquals("active", s.path("state").asText().toLowerCase(), server::stderr);
             String text = cli("status", "--admin-socket", admin(nbdSocket));
             assertTrue(text.contains("Integrity  : pmac-aes256"), text);
             server.terminate(Duration.ofSeconds(60));
