@@ -171,6 +171,11 @@ final class AssembledVolume implements AutoCloseable {
         return latencies;
     }
 
+    /** The loops the replicas are connected on, open until close: the NBD server should run on them too. */
+    io.netty.channel.EventLoopGroup eventLoops() {
+        return context.eventLoops();
+    }
+
     ReplicatedArray array() {
         return array;
     }

@@ -113,6 +113,7 @@ public final class AttachCommand implements Callable<Integer> {
         AutoCloseable volume;
         BlockDevice exported;
         io.nbdvault.core.LayerLatencies latencies = new io.nbdvault.core.LayerLatencies();
+        io.netty.channel.EventLoopGroup loops = null; // the server's own, unless it serves replicas
         String what;
         if (single) {
             BlockDevice raw = Targets.open(targets.get(0), readOnly);
@@ -135,13 +136,14 @@ public final class AttachCommand implements Callable<Integer> {
             exported = assembled.plaintext();
             what = assembled.describe();
             latencies = assembled.latencies();
+            loops = assembled.eventLoops();
         }
         Path privateDir;
         NbdServer server;
         try {
             privateDir = Files.createTempDirectory("nbdvault-attach-",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            server = NbdServer.builder().latencies(latencies).export(new NbdExport("", what, exported, single && readOnly))
+            server = NbdServer.builder().latencies(latencies).eventLoops(loops).export(new NbdExport("", what, exported, single && readOnly))
                     .listenUnix(privateDir.resolve("nbd.sock")).start();
         } catch (Exception e) {
             volume.close();

@@ -23,8 +23,9 @@ public final class ReplicaOptions {
     @Option(names = "--timeout", paramLabel = "MS", description = "A replica that takes longer than this to answer is failed (default 10000).")
     long timeoutMillis = 10_000;
 
-    @Option(names = "--connections", paramLabel = "N", description = "Connections per NBD replica (default 2).")
-    int connections = 2;
+    @Option(names = "--connections", paramLabel = "N",
+            description = "Connections per NBD replica that allows multi-conn (default: one per I/O thread, one thread per core).")
+    int connections = 0;
 
     @Option(names = "--replica-ca", paramLabel = "FILE",
             description = "PEM CA certificate(s) that sign the replicas' certificates: needed for nbds:// and nbds+unix:// members.")

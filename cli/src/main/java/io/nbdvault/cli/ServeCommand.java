@@ -46,7 +46,7 @@ public final class ServeCommand implements Callable<Integer> {
                 ? Path.of(listen.socket + ".admin") : AssembledVolume.runtimeAdminSocket(arrayId));
         NbdServer server;
         try {
-            server = listen.applyTo(NbdServer.builder().latencies(volume.latencies()).export(new NbdExport(name,
+            server = listen.applyTo(NbdServer.builder().latencies(volume.latencies()).eventLoops(volume.eventLoops()).export(new NbdExport(name,
                     "nbdvault array " + volume.array().id(), volume.plaintext(), false))).start();
         } catch (Exception e) {
             volume.close();

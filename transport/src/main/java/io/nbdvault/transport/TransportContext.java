@@ -52,12 +52,27 @@ public final class TransportContext implements AutoCloseable {
     /** With CHAP secrets (--replica-chap-file) for iscsi:// members that do not carry their own. */
     public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces, SslContext tls,
                             ChapSecrets chapSecrets) {
+        this(options, fileSpaces, tls, chapSecrets, IoThreads.perGroup());
+    }
+
+    /** As above, with {@code ioThreads} event loops instead of {@link IoThreads#perGroup()}. */
+    public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces, SslContext tls,
+                            ChapSecrets chapSecrets, int ioThreads) {
         this.chapSecrets = chapSecrets;
         this.tls = tls;
         this.epoll = Epoll.isAvailable();
-        this.group = epoll ? new EpollEventLoopGroup(IoThreads.perGroup()) : new NioEventLoopGroup(IoThreads.perGroup());
+        this.group = epoll ? new EpollEventLoopGroup(ioThreads) : new NioEventLoopGroup(ioThreads);
         this.options = options;
         this.fileSpaces = fileSpaces;
+    }
+
+    /**
+     * The event loops the replicas' connections run on, until {@link #close}. An NBD server serving a
+     * volume built on these replicas should run on them too ({@code NbdServer.Builder#eventLoops}):
+     * a small request is then answered on the thread that received it (see {@link NbdClientDevice}).
+     */
+    public EventLoopGroup eventLoops() {
+        return group;
     }
 
     /**

@@ -42,16 +42,19 @@ public final class NbdServer implements AutoCloseable {
 
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
+    /** False when the workers were lent by the caller ({@link Builder#eventLoops}), who shuts them down. */
+    private final boolean ownsWorkers;
     private final List<Channel> listeners;
     private final ServerConnections connections;
     private final InetSocketAddress tcpAddress;
     private final Path unixSocket;
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
 
-    private NbdServer(EventLoopGroup boss, EventLoopGroup workers, List<Channel> listeners,
+    private NbdServer(EventLoopGroup boss, EventLoopGroup workers, boolean ownsWorkers, List<Channel> listeners,
                       ServerConnections connections, InetSocketAddress tcpAddress, Path unixSocket) {
         this.boss = boss;
         this.workers = workers;
+        this.ownsWorkers = ownsWorkers;
         this.listeners = listeners;
         this.connections = connections;
         this.tcpAddress = tcpAddress;
@@ -95,7 +98,9 @@ public final class NbdServer implements AutoCloseable {
             connections.channels().close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
-        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        if (ownsWorkers) {
+            workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
         if (unixSocket != null) {
             try {
                 Files.deleteIfExists(unixSocket);
@@ -113,7 +118,7 @@ public final class NbdServer implements AutoCloseable {
         private Path unixSocket;
         private TlsConfig tls = TlsConfig.off();
         private long handshakeTimeoutMillis = 30_000;
-        private int workerThreads = 0;
+        private EventLoopGroup eventLoops;
         private long inFlightBytes = InFlightBudget.DEFAULT_BYTES;
         private LayerLatencies latencies = new LayerLatencies();
 
@@ -165,9 +170,14 @@ public final class NbdServer implements AutoCloseable {
             return this;
         }
 
-        /** Event-loop threads for connections; 0 means {@link IoThreads#perGroup()} (one per core). */
-        public Builder workerThreads(int threads) {
-            this.workerThreads = threads;
+        /**
+         * Runs the connections on {@code group}, lent by the caller, who shuts it down after closing
+         * the server; without it the server has its own, {@link IoThreads#perGroup()} loops. Lend it
+         * the loops the exported device's replicas are connected on, so that a request is answered
+         * on the thread that received it, with no hand-off to a replica's thread and back.
+         */
+        public Builder eventLoops(EventLoopGroup group) {
+            this.eventLoops = group;
             return this;
         }
 
@@ -180,14 +190,15 @@ public final class NbdServer implements AutoCloseable {
             }
             Exports table = new Exports(exports);
             SslContext ssl = tls.newServerContext();
-            boolean epoll = Epoll.isAvailable();
+            boolean epoll = eventLoops != null ? eventLoops instanceof EpollEventLoopGroup : Epoll.isAvailable();
             if (unixSocket != null && !epoll) {
                 throw new IOException("unix sockets need Netty's native epoll transport, unavailable here: "
                         + Epoll.unavailabilityCause());
             }
             EventLoopGroup boss = epoll ? new EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
-            int threads = workerThreads > 0 ? workerThreads : IoThreads.perGroup();
-            EventLoopGroup workers = epoll ? new EpollEventLoopGroup(threads) : new NioEventLoopGroup(threads);
+            boolean ownsWorkers = eventLoops == null;
+            EventLoopGroup workers = !ownsWorkers ? eventLoops
+                    : epoll ? new EpollEventLoopGroup(IoThreads.perGroup()) : new NioEventLoopGroup(IoThreads.perGroup());
             ServerConnections connections = new ServerConnections(inFlightBytes, latencies);
             List<Channel> listeners = new ArrayList<>();
             try {
@@ -217,11 +228,13 @@ public final class NbdServer implements AutoCloseable {
                             bootstrap(boss, workers, EpollServerDomainSocketChannel.class, init)
                                     .bind(new DomainSocketAddress(path.toFile())).syncUninterruptibly().channel()));
                 }
-                return new NbdServer(boss, workers, listeners, connections, bound, unixSocket);
+                return new NbdServer(boss, workers, ownsWorkers, listeners, connections, bound, unixSocket);
             } catch (IOException | RuntimeException e) {
                 listeners.forEach(Channel::close);
                 boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-                workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+                if (ownsWorkers) {
+                    workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+                }
                 if (e instanceof IOException io) {
                     throw io;
                 }

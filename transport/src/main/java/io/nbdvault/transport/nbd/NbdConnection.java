@@ -6,6 +6,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.concurrent.ScheduledFuture;
 
@@ -99,6 +100,10 @@ final class NbdConnection {
 
     boolean isOpen() {
         return channel.isActive();
+    }
+
+    EventLoop eventLoop() {
+        return channel.eventLoop();
     }
 
     int inFlight() {
