@@ -11,6 +11,7 @@ Reads what bench/run.sh left there:
   openssl-cpu.txt                 as openssl.txt, from `openssl speed` without -elapsed (per CPU-second)
   fio/SCRIPT/repN/*.json          fio's JSON, one file per target and job
   fio/SCRIPT/repN/status/*.json   nbdvault's `status --json` after preconditioning, after warm-up and after each of its jobs
+  fio/SCRIPT/repN/cpu/*.json      CPU seconds of each target's server and replicas during each measured job
 Every figure in the summary is the median over the repetitions; ratios are taken within a repetition
 (ours and the peer measured back to back), then their median is reported.
 Only the Python standard library is used, so Debian's /usr/bin/python3 runs it as it is.
@@ -160,6 +161,54 @@ def where_time_goes(out, script):
     return means, fanout
 
 
+CPU_PARTS = ["fio", "server", "replicas"]
+
+
+def cpu_per_request(out, script):
+    """{job: {label: {part: [µs of CPU per request, per rep]}}}, part being fio, the server or its replicas
+    (None for a target without replicas). The server's and replicas' CPU (bench/fio/fio-jobs.sh,
+    FIO_CPU_PIDS) spans the whole fio run, ramp included; it is divided by the requests fio counted after
+    the ramp plus those of the ramp, taken at the measured rate. fio's own is its usr + sys over its
+    measured time."""
+    res = {}
+    for path in sorted(glob.glob(os.path.join(out, "fio", script, "rep*", "cpu", "*.json"))):
+        fio_path = os.path.join(os.path.dirname(os.path.dirname(path)), os.path.basename(path))
+        if not os.path.exists(fio_path):
+            continue
+        label, rw, bs, qd = os.path.basename(path)[:-5].split("_")
+        j = json.load(open(fio_path))["jobs"][0]
+        iops = sum(j[side]["iops"] for side in ("read", "write"))
+        cpu = json.load(open(path))
+        requests = sum(j[side]["total_ios"] for side in ("read", "write")) + iops * float(cpu["rampSeconds"])
+        if requests <= 0 or iops <= 0:
+            continue
+        parts = res.setdefault(f"{rw} {bs} QD{qd[2:]}", {}).setdefault(label, {})
+        parts.setdefault("fio", []).append((j["usr_cpu"] + j["sys_cpu"]) / 100 / iops * 1e6)
+        parts.setdefault("server", []).append(cpu["serverCpuSeconds"] / requests * 1e6)
+        if cpu.get("replicaProcesses", 0) > 0:
+            parts.setdefault("replicas", []).append(cpu["replicaCpuSeconds"] / requests * 1e6)
+    return res
+
+
+def cpu_table(cpu, script, labels, cores):
+    """Markdown: CPU per request of every process on each target's path, job by job."""
+    lines = [f"### CPU per request of each process on the path ({script})", "",
+             "µs of CPU (user + system, all threads) per request: fio, the target's server, and its replicas "
+             "together (nbdkit processes), from `/proc/PID/stat` around each measured job (medians over the "
+             f"repetitions). With all {cores} cores busy, a stack can do at most {cores} CPU-seconds per second "
+             "÷ *all* requests per second, so *all* shows which stack leaves room for more, and *server* "
+             "where nbdvault's own CPU goes beside its peer's.", "",
+             "| job | target | fio µs | server µs | replicas µs | all µs |", "|---|---|---|---|---|---|"]
+    for job in [j for j in JOB_ORDER if j in cpu] + [j for j in cpu if j not in JOB_ORDER]:
+        for label in [l for l in labels if l in cpu[job]] + [l for l in cpu[job] if l not in labels]:
+            m = {part: median(cpu[job][label].get(part, [])) for part in CPU_PARTS}
+            digits = 0 if m["server"] >= 100 else 1
+            total = sum(v for v in m.values() if v == v)  # a target without replicas counts none
+            lines.append(f"| {job} | {label} | " + " | ".join(fmt(m[part], digits) for part in CPU_PARTS)
+                         + f" | {fmt(total, digits)} |")
+    return lines + ["", f"Raw: `fio/{script}/rep*/cpu/*.json` beside fio's JSON.", ""]
+
+
 def gnuplot(script, cwd):
     subprocess.run(["gnuplot"], input=script, text=True, cwd=cwd, check=True)
 
@@ -283,6 +332,7 @@ def main():
         lines += ["(no XTS results in this run)", ""]
 
     done_layers = set()
+    done_cpu = set()
     for script, peer, ours, name, title in FIO:
         table, fio_ratios = fio_results(out, script, peer, ours)
         if not any(peer in by_label for by_label in table.values()):
@@ -326,6 +376,12 @@ def main():
                                f"{share('encryption', 'array')} |")
             lines += ["", "Snapshots: `fio/" + script + "/rep*/status/*.json` (percentiles p50/p99/p99.9 per layer there "
                       "are over the server's lifetime).", ""]
+
+        cpu = cpu_per_request(out, script)
+        if cpu and script not in done_cpu:
+            done_cpu.add(script)
+            labels = [l for (sc, p, o, _, _) in FIO if sc == script for l in (p, o)]
+            lines += cpu_table(cpu, script, list(dict.fromkeys(labels)), env.get("cores", "?"))
 
     for sub, name in (("lab", "lab.md"), ("scaling", "scaling.md")):
         path = os.path.join(out, sub, name)

@@ -14,6 +14,12 @@
 #   FIO_AFTER_JOB a command run after each measured job and after preconditioning (and again after
 #                 the warm-up), with the arguments LABEL RW BS QD (RW=precondition after those); the
 #                 scripts use it to save nbdvault's per-layer latencies (status --json) per job
+#   FIO_CPU_PIDS  a command printing, for the LABEL given to it, the processes on that target's path:
+#                 its server's PID first, then its replicas' (none for a target that is one process).
+#                 With FIO_JSON_DIR, the CPU time each used during each measured job is saved as
+#                 FIO_JSON_DIR/cpu/LABEL_RW_BS_qdQD.json (CPU seconds of the server and of the replicas,
+#                 from /proc/PID/stat over the whole fio run, ramp included, and the ramp's length);
+#                 bench/summarize.py turns it into CPU per request of each process
 #   NBDVAULT      the nbdvault command to run (default: the launcher at the top of the repository,
 #                 which rebuilds the CLI first when its sources changed); it must exec the JVM so
 #                 that the scripts' cleanup, which kills their background jobs, reaches it
@@ -29,15 +35,40 @@ fio_nbd() {
       "$@" >/dev/null 2>&1
 }
 
+# CPU seconds (user + system, every thread) used so far: the first PID's, then the rest's together.
+# usage: cpu_seconds PID [PID...]
+cpu_seconds() {
+  local first=$1 rest=0 pid
+  shift
+  for pid in "$@"; do rest=$((rest + $(proc_ticks "$pid"))); done
+  echo "$(proc_ticks "$first") $rest" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f %.2f\n", $1 / hz, $2 / hz }'
+}
+
+# Clock ticks of user and system time of one process: fields 14 and 15 of /proc/PID/stat, counted
+# after the command name, which is in parentheses and may hold spaces.
+proc_ticks() {
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
 # One job against one URI, one result line appended to OUTFILE:
 #   LABEL <tab> RW BS QDn <tab> MB/s <tab> IOPS <tab> p50 µs <tab> p99 µs <tab> p99.9 µs
 # randrw is 70 % reads; its MB/s and IOPS are reads and writes together, its latencies the reads'.
 # usage: fio_job URI LABEL RUNTIME SIZE OUTFILE RW BS QD
 fio_job() {
-  local uri=$1 label=$2 runtime=$3 size=$4 out=$5 rw=$6 bs=$7 qd=$8
+  local uri=$1 label=$2 runtime=$3 size=$4 out=$5 rw=$6 bs=$7 qd=$8 pids=() cpu0
+  if [ -n "${FIO_CPU_PIDS:-}" ] && [ -n "${FIO_JSON_DIR:-}" ]; then
+    read -ra pids <<< "$($FIO_CPU_PIDS "$label")"
+  fi
+  if [ ${#pids[@]} -gt 0 ]; then cpu0=$(cpu_seconds "${pids[@]}"); fi
   fio_nbd x "$uri" "$size" "$rw" "$bs" "$qd" --numjobs=1 --time_based --runtime="$runtime" \
       --ramp_time="${FIO_RAMP:-1}" --output-format=json --output="$out.json" \
       || { echo "fio failed on $label $rw" >&2; return 1; }
+  if [ ${#pids[@]} -gt 0 ]; then
+    mkdir -p "$FIO_JSON_DIR/cpu"
+    echo "$cpu0 $(cpu_seconds "${pids[@]}")" | awk -v ramp="${FIO_RAMP:-1}" -v replicas=$((${#pids[@]} - 1)) \
+      '{ printf "{\"rampSeconds\": %s, \"serverCpuSeconds\": %.2f, \"replicaCpuSeconds\": %.2f, \"replicaProcesses\": %d}\n", ramp, $3 - $1, $4 - $2, replicas }' \
+      > "$FIO_JSON_DIR/cpu/${label}_${rw}_${bs}_qd${qd}.json"
+  fi
   if [ -n "${FIO_JSON_DIR:-}" ]; then
     mkdir -p "$FIO_JSON_DIR" && cp "$out.json" "$FIO_JSON_DIR/${label}_${rw}_${bs}_qd${qd}.json"
   fi

@@ -20,20 +20,21 @@ printf 'benchmark passphrase' > "$W/key"
 # nbdvault: three nbdkit replicas, array + LUKS2 created by nbdvault.
 for i in 1 2 3; do
   truncate -s $((bytes + bytes / 32 + 2 * 1024 * 1024)) "$W/v$i.img"  # data, integrity tags (1/32), metadata
-  nbdkit -U "$W/v$i.sock" --exit-with-parent file "$W/v$i.img" &
+  nbdkit -P "$W/v$i.pid" -U "$W/v$i.sock" --exit-with-parent file "$W/v$i.img" &
 done
 sleep 1
 members=("nbd+unix:///?socket=$W/v1.sock" "nbd+unix:///?socket=$W/v2.sock" "nbd+unix:///?socket=$W/v3.sock")
 "$NBDVAULT" create --size "$SZ" --key-file "$W/key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "${members[@]}" 2>/dev/null
 "$NBDVAULT" serve --key-file "$W/key" --socket "$W/nbdvault.sock" "${members[@]}" 2>"$W/nbdvault.log" &
+echo $! > "$W/nbdvault.pid"   # the JVM itself: NBDVAULT execs it
 
 # Peer: LUKS1 image copied three times, quorum of three NBD children, luks on top.
 truncate -s $((bytes + 16 * 1024 * 1024)) "$W/q1.img"
 cryptsetup luksFormat --batch-mode --type luks1 --pbkdf-force-iterations 1000 --key-file "$W/key" "$W/q1.img"
 cp --sparse=always "$W/q1.img" "$W/q2.img"; cp --sparse=always "$W/q1.img" "$W/q3.img"
 cp --sparse=always "$W/q1.img" "$W/l.img"
-for i in 1 2 3; do nbdkit -U "$W/q$i.sock" --exit-with-parent file "$W/q$i.img" & done
-nbdkit -U "$W/luks.sock" --exit-with-parent --filter=luks file "$W/l.img" passphrase=+"$W/key" &
+for i in 1 2 3; do nbdkit -P "$W/q$i.pid" -U "$W/q$i.sock" --exit-with-parent file "$W/q$i.img" & done
+nbdkit -P "$W/luks.pid" -U "$W/luks.sock" --exit-with-parent --filter=luks file "$W/l.img" passphrase=+"$W/key" &
 sleep 1
 qemu-storage-daemon --object secret,id=s0,file="$W/key" \
   --blockdev '{"driver":"quorum","node-name":"q","vote-threshold":1,"read-pattern":"fifo","children":[
@@ -42,6 +43,7 @@ qemu-storage-daemon --object secret,id=s0,file="$W/key" \
      {"driver":"nbd","server":{"type":"unix","path":"'$W'/q3.sock"}}]}' \
   --blockdev '{"driver":"luks","node-name":"l","file":"q","key-secret":"s0"}' \
   --nbd-server addr.type=unix,addr.path="$W/qsd.sock" --export type=nbd,id=e,node-name=l,writable=on,name=vol &
+echo $! > "$W/qsd.pid"
 for s in nbdvault.sock qsd.sock luks.sock; do
   for _ in $(seq 300); do [ -S "$W/$s" ] && break; sleep 0.1; done
 done
@@ -57,6 +59,15 @@ save_status() {
 }
 export -f save_status 2>/dev/null || true
 FIO_AFTER_JOB=save_status
+# The processes on each target's path, for CPU per request (fio-jobs.sh): server, then replicas.
+pids_of() {
+  case $1 in
+    nbdvault) echo $(cat "$W/nbdvault.pid" "$W"/v[123].pid) ;;
+    qsd) echo $(cat "$W/qsd.pid" "$W"/q[123].pid) ;;
+    nbdkit-luks) cat "$W/luks.pid" ;;
+  esac
+}
+FIO_CPU_PIDS=pids_of
 fio_compare "nbd+unix:///vol?socket=$W/qsd.sock" qsd "nbd+unix:///?socket=$W/nbdvault.sock" nbdvault "$RT" "$SZ" "$W/results" \
   "nbd+unix:///?socket=$W/luks.sock" nbdkit-luks
 echo "fio nbd engine, ${RT}$([[ $RT =~ ^[0-9]+$ ]] && echo s) per job, $SZ, $(nproc) cores, 3 nbdkit file replicas on tmpfs each, $(date -u +%FT%TZ)"

@@ -91,6 +91,12 @@ class RunScriptQuickTest {
             assertEquals(5 * script.getValue(), json.size(), "five jobs on each target in " + fio + ": " + json);
             for (Path j : json) {
                 assertTrue(Files.readString(j).contains("\"jobs\""), j + " is fio's JSON");
+                // The CPU time of the target's processes during the same job.
+                String cpu = Files.readString(fio.resolve("cpu").resolve(j.getFileName()));
+                String label = j.getFileName().toString().split("_")[0];
+                int replicas = script.getKey().equals("replicated-vs-qsd") && !label.equals("nbdkit-luks") ? 3 : 0;
+                assertTrue(cpu.contains("\"serverCpuSeconds\"") && cpu.contains("\"replicaProcesses\": " + replicas),
+                        j + ": " + cpu);
             }
         }
         // nbdvault's per-layer latencies after preconditioning and after each of its five jobs.
@@ -103,6 +109,7 @@ class RunScriptQuickTest {
             }
         }
         assertTrue(Files.readString(out.resolve("summary.md")).contains("Where nbdvault's time goes"));
+        assertTrue(Files.readString(out.resolve("summary.md")).contains("CPU per request of each process on the path (replicated-vs-qsd)"));
         String latest = Files.readString(results.resolve("latest.md"));
         // The simulated lab (15 rate-limited replicas, 5 x 3) and the scaling with copies and groups.
         for (String name : List.of("lab/lab.md", "lab/lab.dat", "lab/rate-800M/replicas.txt", "scaling/scaling.md",
