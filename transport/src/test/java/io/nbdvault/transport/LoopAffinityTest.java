@@ -95,6 +95,28 @@ class LoopAffinityTest {
         }
     }
 
+    @Test
+    void fewerConnectionsThanLoopsWhereverTheFirstOneLands() throws Exception {
+        try (Nbdkit replica = Nbdkit.start(dir.resolve("r.sock"), "memory", "16M");
+             TransportContext context = new TransportContext(NbdClientOptions.defaults().withConnections(2),
+                     p -> FileSpace.NONE, null, ChapSecrets.NONE, LOOPS)) {
+            // The group hands out its loops in turn: one of these first connections lands on the last loop.
+            List<NbdClientDevice> devices = new ArrayList<>();
+            for (int i = 0; i < LOOPS; i++) {
+                devices.add((NbdClientDevice) context.open(replica.uri()).join());
+            }
+            for (NbdClientDevice d : devices) {
+                long deadline = System.nanoTime() + 20_000_000_000L;
+                while (d.openConnections() < 2) {
+                    assertTrue(System.nanoTime() < deadline, "two connections within 20 s: " + d.openConnections());
+                    Thread.sleep(10);
+                }
+                d.read(0, 4096).join().release();
+                d.close();
+            }
+        }
+    }
+
     /** Records whether each read of the replica completed on the thread that issued it. */
     private static final class SameThread extends ForwardingDevice {
         final AtomicInteger same = new AtomicInteger();

@@ -71,8 +71,10 @@ public final class NbdClientDevice implements BlockDevice {
         int count = !multi ? 1 : options.connections() > 0 ? options.connections() : all.size();
         this.connections = new AtomicReferenceArray<>(count);
         this.loops = count > 1 ? List.copyOf(all) : List.of();
-        // The first connection went to whichever loop the group chose: it takes the slot of that loop.
-        int firstSlot = Math.max(0, loops.indexOf(first.eventLoop()));
+        // The first connection went to whichever loop the group chose: it takes the slot of that
+        // loop if there is one (with fewer connections than loops there may not be).
+        int onLoop = loops.indexOf(first.eventLoop());
+        int firstSlot = onLoop >= 0 && onLoop < count ? onLoop : 0;
         install(firstSlot, first);
         for (int i = 0; i < count; i++) {
             if (i != firstSlot) {
