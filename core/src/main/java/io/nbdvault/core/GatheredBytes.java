@@ -48,28 +48,21 @@ public final class GatheredBytes {
 
     /** Copies bytes {@code [at, at + n)} into {@code to[off, off + n)}. */
     public void get(int at, byte[] to, int off, int n) {
-        java.util.Objects.checkFromIndexSize(at, n, length);
-        if (parts.length == 1) {
-            // One piece (the usual case, and XTS on a plain buffer): no cursor to keep.
-            ByteBuffer b = parts[0];
-            b.get(b.position() + at, to, off, n);
-            return;
-        }
         copy(at, to, off, n, true);
     }
 
     /** Copies {@code from[off, off + n)} over bytes {@code [at, at + n)}. */
     public void put(int at, byte[] from, int off, int n) {
-        java.util.Objects.checkFromIndexSize(at, n, length);
-        if (parts.length == 1) {
-            ByteBuffer b = parts[0];
-            b.put(b.position() + at, from, off, n);
-            return;
-        }
         copy(at, from, off, n, false);
     }
 
     private void copy(int at, byte[] array, int off, int n, boolean out) {
+        java.util.Objects.checkFromIndexSize(at, n, length);
+        if (parts.length == 1) {
+            // One piece (the usual case, and XTS on a plain buffer): no cursor to keep.
+            transfer(parts[0], at, array, off, n, out);
+            return;
+        }
         if (at < partStart) {
             part = 0;
             partStart = 0;
@@ -85,12 +78,17 @@ public final class GatheredBytes {
                 continue;
             }
             int len = Math.min(n - done, size - within);
-            if (out) {
-                b.get(b.position() + within, array, off + done, len);
-            } else {
-                b.put(b.position() + within, array, off + done, len);
-            }
+            transfer(b, within, array, off + done, len, out);
             done += len;
+        }
+    }
+
+    /** Copies {@code len} bytes at {@code within} of piece {@code b} out to {@code array}, or in from it. */
+    private static void transfer(ByteBuffer b, int within, byte[] array, int off, int len, boolean out) {
+        if (out) {
+            b.get(b.position() + within, array, off, len);
+        } else {
+            b.put(b.position() + within, array, off, len);
         }
     }
 }
