@@ -53,12 +53,16 @@ class LoopAffinityTest {
     /** Opens {@code uri} and waits until the replica has one connection per loop. */
     private static NbdClientDevice openAll(TransportContext context, String uri) throws InterruptedException {
         NbdClientDevice d = (NbdClientDevice) context.open(uri).join();
+        awaitConnections(d, LOOPS);
+        return d;
+    }
+
+    private static void awaitConnections(NbdClientDevice d, int count) throws InterruptedException {
         long deadline = System.nanoTime() + 20_000_000_000L;
-        while (d.openConnections() < LOOPS) {
-            assertTrue(System.nanoTime() < deadline, "one connection per loop within 20 s: " + d.openConnections());
+        while (d.openConnections() < count) {
+            assertTrue(System.nanoTime() < deadline, count + " connections within 20 s: " + d.openConnections());
             Thread.sleep(10);
         }
-        return d;
     }
 
     /** Runs {@code requests} on {@code loop} and returns the threads their futures completed on. */
@@ -106,11 +110,7 @@ class LoopAffinityTest {
                 devices.add((NbdClientDevice) context.open(replica.uri()).join());
             }
             for (NbdClientDevice d : devices) {
-                long deadline = System.nanoTime() + 20_000_000_000L;
-                while (d.openConnections() < 2) {
-                    assertTrue(System.nanoTime() < deadline, "two connections within 20 s: " + d.openConnections());
-                    Thread.sleep(10);
-                }
+                awaitConnections(d, 2);
                 d.read(0, 4096).join().release();
                 d.close();
             }
