@@ -73,7 +73,14 @@ bench_cp=${BENCH_CLASSPATH:-$here/target/benchmarks.jar}
 jmh=("$JAVA" -cp "$bench_cp" org.openjdk.jmh.Main)
 # nbdvault for the fio scripts: the jar just built, run by a wrapper that execs the JVM (so that the
 # scripts' cleanup reaches it) instead of ./nbdvault, which would check the sources and maybe rebuild.
-printf '#!/bin/sh\nexec %s ${NBDVAULT_JAVA_OPTS:-} -jar %s "$@"\n' "$JAVA" "$root/cli/target/nbdvault.jar" > "$work/nbdvault"
+# As ./nbdvault runs it: on JDK 25 and later, the commands that carry data with the Vector API module
+# (AES-XTS masks; AesXts uses it from JDK 25 on).
+vector_module=
+if [ "$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')" -ge 25 ] 2>/dev/null; then
+  vector_module="--add-modules jdk.incubator.vector"
+fi
+printf '#!/bin/sh\ncase "${1:-serve}" in serve|export|attach) set -- %s -jar %s "$@" ;; *) set -- -jar %s "$@" ;; esac\nexec %s ${NBDVAULT_JAVA_OPTS:-} "$@"\n' \
+  "$vector_module" "$root/cli/target/nbdvault.jar" "$root/cli/target/nbdvault.jar" "$JAVA" > "$work/nbdvault"
 chmod +x "$work/nbdvault"
 export NBDVAULT="$work/nbdvault"
 
@@ -114,7 +121,7 @@ if runs xts; then
         | awk -v rep="$rep" -v n="$n" '/^AES-256-XTS/ {sub("k", "", $2); print rep, n, $2 * 1000}' >> "$out/openssl.txt"
     done
     step "XTS repetition $rep/$reps: per CPU-second: XtsCpuTime ($cpu_rounds rounds of $cpu_millis ms) and openssl speed"
-    "$JAVA" -cp "$bench_cp" io.nbdvault.bench.XtsCpuTime "$sizes_csv" "$cpu_rounds" "$cpu_millis" > "$out/xts-cputime.rep$rep.json"
+    "$JAVA" --add-modules jdk.incubator.vector -cp "$bench_cp" io.nbdvault.bench.XtsCpuTime "$sizes_csv" "$cpu_rounds" "$cpu_millis" > "$out/xts-cputime.rep$rep.json"
     for n in "${ssl_sizes[@]}"; do
       openssl speed -evp aes-256-xts -bytes "$n" -seconds "$ssl_seconds" 2>/dev/null \
         | awk -v rep="$rep" -v n="$n" '/^AES-256-XTS/ {sub("k", "", $2); print rep, n, $2 * 1000}' >> "$out/openssl-cpu.txt"

@@ -309,6 +309,11 @@ def main():
               "per second of wall-clock time (JMH `XtsBenchmark`; openssl with `-elapsed`), and per second of the "
               "working thread's CPU time (`XtsCpuTime`; openssl's default unit), which other processes competing for "
               "the cores do not move: on a shared machine, trust the second.", ""]
+    paths = sorted({r.get("maskPath", "?") for p in glob.glob(os.path.join(out, "xts-cputime.rep*.json"))
+                    for r in json.load(open(p))})
+    if paths:
+        lines += [f"Tweak masks computed by the {' and '.join(paths)} path (`AesXts.maskPath()`: vector needs "
+                  "`--add-modules jdk.incubator.vector` and 512-bit vectors).", ""]
     charted = None
     for cpu, heading in ((True, "per CPU-second"), (False, "per wall-clock second (JMH)")):
         jmh, ssl, ratios = xts_results(out, cpu)

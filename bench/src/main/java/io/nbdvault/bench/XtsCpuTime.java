@@ -19,6 +19,8 @@ import java.util.Random;
  * either side, so the ratio holds where wall-clock figures (JMH's) swing with the neighbours' load.
  * Encrypt, decrypt and the JDK's AES/ECB run in interleaved rounds; the median round is reported.
  *
+ * Each row names the mask path AesXts took ("vector" needs {@code --add-modules jdk.incubator.vector}).
+ *
  * <p>usage: XtsCpuTime SIZES ROUNDS MILLIS_PER_ROUND — prints one JSON array.
  */
 public final class XtsCpuTime {
@@ -65,8 +67,8 @@ public final class XtsCpuTime {
                 for (int i = 0; i < ops.length; i++) {
                     double[] s = samples[i].clone();
                     Arrays.sort(s);
-                    rows.add(String.format(Locale.ROOT, "{\"benchmark\": \"%s\", \"size\": %d, \"bytesPerCpuSecond\": %.0f, \"samples\": %s}",
-                            names[i], size, s[s.length / 2], Arrays.toString(samples[i])));
+                    rows.add(String.format(Locale.ROOT, "{\"benchmark\": \"%s\", \"size\": %d, \"maskPath\": \"%s\", \"bytesPerCpuSecond\": %.0f, \"samples\": %s}",
+                            names[i], size, AesXts.maskPath(), s[s.length / 2], Arrays.toString(samples[i])));
                 }
             }
         }

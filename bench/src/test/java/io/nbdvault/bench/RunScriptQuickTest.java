@@ -80,7 +80,10 @@ class RunScriptQuickTest {
             assertNonEmpty(out.resolve(name));
         }
         assertTrue(Files.readString(out.resolve("jmh-xts.rep1.json")).contains("XtsBenchmark.xtsEncrypt"));
-        assertTrue(Files.readString(out.resolve("xts-cputime.rep1.json")).contains("\"bytesPerCpuSecond\""));
+        String cpuTime = Files.readString(out.resolve("xts-cputime.rep1.json"));
+        assertTrue(cpuTime.contains("\"bytesPerCpuSecond\""), cpuTime);
+        // The script measures the masks nbdvault computes: the same path as this JVM, which runs as nbdvault does.
+        assertTrue(cpuTime.contains("\"maskPath\": \"" + io.nbdvault.crypto.xts.AesXts.maskPath() + "\""), cpuTime);
         // nbd-vs-nbdkit: nbdkit and nbdvault; replicated-vs-qsd: qsd, nbdvault and the nbdkit-luks reference.
         for (var script : java.util.Map.of("nbd-vs-nbdkit", 2, "replicated-vs-qsd", 3).entrySet()) {
             Path fio = out.resolve("fio").resolve(script.getKey()).resolve("rep1");
@@ -109,6 +112,7 @@ class RunScriptQuickTest {
             }
         }
         assertTrue(Files.readString(out.resolve("summary.md")).contains("Where nbdvault's time goes"));
+        assertTrue(Files.readString(out.resolve("summary.md")).contains("Tweak masks computed by the " + io.nbdvault.crypto.xts.AesXts.maskPath() + " path"));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("CPU per request of each process on the path (replicated-vs-qsd)"));
         String latest = Files.readString(results.resolve("latest.md"));
         // The simulated lab (15 rate-limited replicas, 5 x 3) and the scaling with copies and groups.

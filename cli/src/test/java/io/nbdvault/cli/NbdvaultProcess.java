@@ -29,6 +29,8 @@ public final class NbdvaultProcess implements AutoCloseable {
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // Sampled leak tracking (paranoid would slow the chaos tests' I/O); a report fails terminate().
         command.add("-Dio.netty.leakDetection.level=advanced");
+        command.add("--add-modules");           // as the launcher runs the commands that carry data
+        command.add("jdk.incubator.vector");
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(Main.class.getName());

@@ -16,6 +16,12 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * XORed with them, encrypted in one ECB call, and XORed again (see {@code Worker.batch}). Nothing is
  * allocated per request.
  *
+ * <p>On JDK 25 and later, started with {@code --add-modules jdk.incubator.vector}, on a CPU with
+ * 512-bit vectors (and with C2 to compile), the masks are computed and XORed in with the Vector API
+ * ({@link VectorTweakMasks}), 1.1-1.3× faster overall; otherwise, or with
+ * {@code -Dnbdvault.xts.vector=false}, by scalar code. Both give the same bytes. {@link #maskPath()}
+ * says which one runs.
+ *
  * <p>Thread-safe: each call borrows a worker (ciphers and scratch space) from a pool. The JCE keeps
  * its own copy of the expanded key inside each Cipher; {@link #close()} zeroes what this class holds
  * and drops the ciphers, which is as far as the JCE lets key material be erased.
@@ -31,6 +37,8 @@ public final class AesXts implements AutoCloseable {
      */
     static final int CHUNK = 8 * 1024;
     private static final int BLOCK = 16;
+    /** Whether new instances compute masks with the Vector API: decided once per JVM. */
+    private static final boolean VECTOR_MASKS = vectorMasksUsable();
     /** Sector tweaks encrypted per ECB call: as many as the scratch array holds. */
     private static final int TWEAKS = BATCH / BLOCK;
 
@@ -47,6 +55,7 @@ public final class AesXts implements AutoCloseable {
      */
     private final AtomicReferenceArray<Worker> workers =
             new AtomicReferenceArray<>(Math.max(64, 4 * Runtime.getRuntime().availableProcessors()));
+    private final boolean vectorMasks;
     private volatile boolean closed;
     /** Guards the key halves between building a worker from them and close() zeroing them. */
     private final Object keyLock = new Object();
@@ -57,15 +66,66 @@ public final class AesXts implements AutoCloseable {
 
     /** Equal halves are only accepted for the published test vectors, which use them. */
     AesXts(byte[] key, boolean allowEqualHalves) {
+        this(key, allowEqualHalves, VECTOR_MASKS);
+    }
+
+    /** {@code vectorMasks} chooses the mask path, for tests that check both. */
+    AesXts(byte[] key, boolean allowEqualHalves, boolean vectorMasks) {
         if (key.length != 32 && key.length != 64) {
             throw new IllegalArgumentException("XTS-AES needs a 256- or 512-bit key, got " + key.length * 8 + " bits");
         }
         int half = key.length / 2;
         this.dataKey = Arrays.copyOfRange(key, 0, half);
         this.tweakKey = Arrays.copyOfRange(key, half, key.length);
+        this.vectorMasks = vectorMasks;
         if (!allowEqualHalves && Arrays.equals(dataKey, tweakKey)) {
             // IEEE 1619-2018 forbids equal halves (it defeats the mode); cryptsetup refuses them too.
             throw new IllegalArgumentException("XTS key halves must differ");
+        }
+    }
+
+    /** How this JVM computes the tweak masks: "vector" (512-bit, Vector API) or "scalar". */
+    public static String maskPath() {
+        return VECTOR_MASKS ? "vector" : "scalar";
+    }
+
+    /** The first JDK on which the vector path held its speed (see {@link #vectorMasksUsable()}). */
+    static final int VECTOR_MASKS_SINCE_JDK = 25;
+
+    /**
+     * The vector path only where it is faster: asked for (the default), its module resolved, the CPU
+     * with 512-bit vectors, C2 there to compile it (the interpreter and C1 run Vector API code as
+     * objects, many times slower than the scalar masks; chaos tests run C1 only), and JDK 25 or
+     * later. On JDK 17 the same compiled code ran the vector pass 4-5× slower (310 → 1430 ns per
+     * 8 KiB) for stretches of up to seconds, with no recompilation and no GC at the switch, in most
+     * runs of XtsCpuTime: slower than the scalar masks ever are. Replacing the lane swap
+     * ({@code rearrange}) with a lane-wise operation made the stretches go, so JDK 17's rearrange is
+     * the suspect; on JDK 25 none of 12 runs (15-60 rounds each, on either core) showed one.
+     */
+    private static boolean vectorMasksUsable() {
+        if (!Boolean.parseBoolean(System.getProperty("nbdvault.xts.vector", "true"))
+                || Runtime.version().feature() < VECTOR_MASKS_SINCE_JDK
+                || ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty() || !c2Compiles()) {
+            return false;
+        }
+        try {
+            return VectorTweakMasks.fitsThisCpu();
+        } catch (LinkageError e) {
+            return false;
+        }
+    }
+
+    private static boolean c2Compiles() {
+        if (System.getProperty("java.vm.info", "").contains("interpreted")) {
+            return false;
+        }
+        try {
+            com.sun.management.HotSpotDiagnosticMXBean vm =
+                    java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            return !Boolean.parseBoolean(vm.getVMOption("TieredCompilation").getValue())
+                    || Integer.parseInt(vm.getVMOption("TieredStopAtLevel").getValue()) >= 4;
+        } catch (RuntimeException | LinkageError e) {
+            return false; // not HotSpot: keep the path that needs no compiler in particular
         }
     }
 
@@ -169,7 +229,7 @@ public final class AesXts implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("cipher is closed");
             }
-            return new Worker(dataKey, tweakKey);
+            return new Worker(dataKey, tweakKey, vectorMasks);
         }
     }
 
@@ -223,8 +283,10 @@ public final class AesXts implements AutoCloseable {
         private final byte[] tweaks = new byte[BATCH];
         private final byte[] out = new byte[BATCH];
         private final long[] start = new long[2];
+        private final boolean vectorMasks;
 
-        Worker(byte[] dataKey, byte[] tweakKey) {
+        Worker(byte[] dataKey, byte[] tweakKey, boolean vectorMasks) {
+            this.vectorMasks = vectorMasks;
             try {
                 encryptData = ecb(Cipher.ENCRYPT_MODE, dataKey);
                 decryptData = ecb(Cipher.DECRYPT_MODE, dataKey);
@@ -241,27 +303,30 @@ public final class AesXts implements AutoCloseable {
         }
 
         /**
-         * One batch of whole sectors: the masks, then five passes over arrays that stay in L1 —
-         * copy in, buffer ^= mask, out = AES(buffer), out ^= mask, copy out. Each pass is a plain
-         * loop C2 compiles well (bulk copies, byte XOR loops it vectorises, the JDK's AES/ECB
-         * intrinsic); XORing the masks in while computing them, long by long, measured no faster,
-         * and long-by-long access to the caller's ByteBuffer is not vectorised at all.
+         * One batch of whole sectors, in passes over arrays that stay in L1: copy in; the masks and
+         * buffer ^= mask (one Vector API pass, or two scalar ones); out = AES(buffer); out ^= mask;
+         * copy out. Each pass is a loop C2 compiles well (bulk copies, byte XOR loops it vectorises,
+         * the JDK's AES/ECB intrinsic); long-by-long access to the caller's ByteBuffer is not
+         * vectorised at all, so the copies stay.
          *
          * <p>Where the time goes, per 8 KiB round of 4 KiB sectors (Xeon with AVX-512 and VAES,
-         * JDK 17, thread CPU time, each pass alone with its arrays in L1): AES/ECB 460-490 ns, masks
-         * 275-290, each XOR 100, each copy 50-55 (JDK 25: ECB 460, masks 275, XOR 82, copy 47-49).
-         * In XtsCpuTime this XTS runs at 0.36-0.40 of the bare ECB's speed and OpenSSL's XTS at
-         * about 0.48: parity with OpenSSL needs a quarter of the time spent around the ECB call
-         * gone, and every pass above is already at what C2 makes of it. Not faster: rounds of
-         * 4 KiB or 16 KiB (16 KiB 20 % slower: the three arrays no longer fit in L1), 4 chains, or
-         * T·α^(j+8) from T·α^j with a 256-entry reduction table, for the masks (300-420 ns against
-         * 280), and masks written for C2's superword over long[] with lane masks (not vectorised:
-         * 770 ns).
+         * JDK 17, thread CPU time, each pass alone with its arrays in L1): AES/ECB 460-510 ns, scalar
+         * masks 275-360, each XOR 100, each copy 50-55 (JDK 25: ECB 460-490, masks 275-310, XOR 82-107,
+         * copy 47-58). Copy in, masks and the first XOR: 450-490 scalar, 330-380 as one vector pass
+         * (the same loops timed alone, as bench XtsPasses times the scalar ones). Scalar alternatives that were not faster: rounds of 4 KiB or 16 KiB
+         * (16 KiB 20 % slower: the three arrays no longer fit in L1), 4 chains, or T·α^(j+8) from
+         * T·α^j with a 256-entry reduction table (300-420 ns against 280), masks written for C2's
+         * superword over long[] with lane masks (not vectorised: 770 ns), and XORing the masks in
+         * while computing them, long by long.
          */
         void batch(GatheredBytes data, int at, int n, int sectorSize, int firstTweakIndex, boolean encrypt) {
-            masks(n, sectorSize, firstTweakIndex);
             data.get(at, buffer, 0, n);
-            xor(buffer, mask, n);
+            if (vectorMasks && sectorSize % VectorTweakMasks.SECTOR_MULTIPLE == 0) {
+                VectorTweakMasks.maskAndXor(buffer, mask, tweaks, firstTweakIndex * BLOCK, n, sectorSize);
+            } else {
+                masks(n, sectorSize, firstTweakIndex);
+                xor(buffer, mask, n);
+            }
             update(encrypt ? encryptData : decryptData, buffer, n, out);
             xor(out, mask, n);
             data.put(at, out, 0, n);

@@ -61,9 +61,10 @@ public class AesXtsTest {
     }
 
     /**
-     * OpenSSL's EVP XTS (through python3-cryptography) must produce the same bytes for every sector.
-     * Sector sizes cover both mask paths (two chains per sector when it has an even number of blocks,
-     * one otherwise), sectors that do not divide a batch (48, 528: the batch is cut short), one sector
+     * OpenSSL's EVP XTS (through python3-cryptography) must produce the same bytes for every sector,
+     * with the masks computed either way (Vector API or scalar; the vector path takes sectors of a
+     * multiple of 128 bytes and leaves the others to the scalar one). Sector sizes cover every mask
+     * path (scalar: two chains per sector when it has an even number of blocks, one otherwise), sectors that do not divide a batch (48, 528: the batch is cut short), one sector
      * as large as a batch, and requests longer than three batches; tweaks start either just below
      * 2^32 or just below 2^64, where plain64's sector number wraps to 0 as dm-crypt's does.
      */
@@ -86,8 +87,10 @@ public class AesXtsTest {
                 ? -(long) tweakStep * (sectors / 2) - random.nextInt(7)   // unsigned, just below 2^64: wraps to 0
                 : 0xfffffff0L + random.nextInt(1000);                    // crosses the 32-bit boundary
         ByteBuffer ours = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
-        try (AesXts xts = new AesXts(key)) {
-            xts.encrypt(ours, sectorSize, firstTweak, tweakStep);
+        ByteBuffer scalar = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
+        try (AesXts vector = new AesXts(key, false, true); AesXts notVector = new AesXts(key, false, false)) {
+            vector.encrypt(ours, sectorSize, firstTweak, tweakStep);
+            notVector.encrypt(scalar, sectorSize, firstTweak, tweakStep);
         }
         Files.write(dir.resolve("plain"), plain);
         Files.write(dir.resolve("key"), key);
@@ -107,16 +110,21 @@ public class AesXtsTest {
                 dir.resolve("plain").toString(), Integer.toString(sectorSize), Long.toUnsignedString(firstTweak),
                 Integer.toString(tweakStep), dir.resolve("openssl").toString()).assertOk();
         byte[] theirs = Files.readAllBytes(dir.resolve("openssl"));
-        byte[] mine = bytes(ours.rewind());
-        for (int s = 0; s < sectors; s++) {
-            int from = s * sectorSize;
-            assertArrayEquals(java.util.Arrays.copyOfRange(theirs, from, from + sectorSize),
-                    java.util.Arrays.copyOfRange(mine, from, from + sectorSize), "sector " + s);
+        for (ByteBuffer result : new ByteBuffer[] {ours, scalar}) {
+            byte[] mine = bytes(result.rewind());
+            String path = result == ours ? "vector" : "scalar";
+            for (int s = 0; s < sectors; s++) {
+                int from = s * sectorSize;
+                assertArrayEquals(java.util.Arrays.copyOfRange(theirs, from, from + sectorSize),
+                        java.util.Arrays.copyOfRange(mine, from, from + sectorSize), path + " masks, sector " + s);
+            }
         }
-        try (AesXts xts = new AesXts(key)) {
-            xts.decrypt(ours.rewind(), sectorSize, firstTweak, tweakStep);
+        try (AesXts vector = new AesXts(key, false, true); AesXts notVector = new AesXts(key, false, false)) {
+            vector.decrypt(ours.rewind(), sectorSize, firstTweak, tweakStep);
+            notVector.decrypt(scalar.rewind(), sectorSize, firstTweak, tweakStep);
         }
-        assertArrayEquals(plain, bytes(ours.rewind()));
+        assertArrayEquals(plain, bytes(ours.rewind()), "vector masks, decrypted");
+        assertArrayEquals(plain, bytes(scalar.rewind()), "scalar masks, decrypted");
     }
 
     /**
@@ -185,19 +193,22 @@ public class AesXtsTest {
         assertThrows(IllegalArgumentException.class, () -> Gf128.mulAlphaPow(1, 0, -1, direct));
     }
 
-    /** Requests of every length from one sector to past two batches, 512- and 4096-byte sectors, heap and direct. */
-    @ParameterizedTest(name = "{0}-byte sectors")
-    @CsvSource({"512", "4096", "48"})
-    void everyRequestLengthMatchesSectorBySector(int sectorSize) {
+    /**
+     * Requests of every length from one sector to past two batches, 512- and 4096-byte sectors, heap
+     * and direct, each mask path against single sectors encrypted by the other one.
+     */
+    @ParameterizedTest(name = "{0}-byte sectors, vector masks {1}")
+    @CsvSource({"512, true", "4096, true", "128, true", "48, true", "512, false", "4096, false", "48, false"})
+    void everyRequestLengthMatchesSectorBySector(int sectorSize, boolean vectorMasks) {
         byte[] key = new byte[64];
         new Random(8).nextBytes(key);
         int maxSectors = 2 * AesXts.BATCH / sectorSize + 3;
         byte[] plain = new byte[maxSectors * sectorSize];
         new Random(9).nextBytes(plain);
-        try (AesXts xts = new AesXts(key)) {
+        try (AesXts xts = new AesXts(key, false, vectorMasks); AesXts other = new AesXts(key, false, !vectorMasks)) {
             byte[] reference = plain.clone();
             for (int s = 0; s < maxSectors; s++) {
-                xts.encrypt(ByteBuffer.wrap(reference, s * sectorSize, sectorSize).slice(), sectorSize, 1000 + s, 1);
+                other.encrypt(ByteBuffer.wrap(reference, s * sectorSize, sectorSize).slice(), sectorSize, 1000 + s, 1);
             }
             int step = sectorSize == 48 ? 97 : 1;
             for (int count = 1; count <= maxSectors; count += (count < 20 ? 1 : step + count / 7)) {
@@ -210,6 +221,21 @@ public class AesXtsTest {
                 }
             }
         }
+    }
+
+    /**
+     * Run with the module the launcher adds (surefire passes the same add-modules), the masks take the
+     * Vector API path on JDK 25 and later where the CPU has 512-bit vectors, and the scalar one
+     * elsewhere; either way the tests above check both paths' bytes.
+     */
+    @Test
+    void theVectorPathIsChosenOnJdk25WhereTheCpuHas512BitVectors() {
+        assertTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(),
+                "tests run with --add-modules jdk.incubator.vector, as the launcher runs nbdvault");
+        boolean expected = VectorTweakMasks.fitsThisCpu() && Runtime.version().feature() >= AesXts.VECTOR_MASKS_SINCE_JDK;
+        assertEquals(expected ? "vector" : "scalar", AesXts.maskPath(),
+                "JDK " + Runtime.version().feature() + ", preferred vector size "
+                        + jdk.incubator.vector.LongVector.SPECIES_PREFERRED.vectorBitSize() + " bits");
     }
 
     @Test
