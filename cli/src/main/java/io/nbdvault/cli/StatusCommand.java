@@ -33,6 +33,7 @@ public final class StatusCommand implements Callable<Integer> {
         System.out.printf("Events     : %d%n", status.path("events").asLong());
         int tagBlock = g.path("integrityBlock").asInt();
         System.out.printf("Integrity  : %s%n", tagBlock == 0 ? "none" : "pmac-aes256 tag per " + tagBlock + "-byte block");
+        System.out.printf("XTS masks  : %s%n", status.path("xtsMaskPath").asText("unknown"));
         long dirty = 0;
         for (JsonNode d : status.path("dirtyRegions")) {
             dirty += d.asLong();

@@ -112,7 +112,7 @@ public final class AdminServer implements AutoCloseable {
         /**
          * The array's status with "layers": latency percentiles top-down — "nbd" (the front, from a
          * request read off the connection to its reply written), "encryption", "array", then each replica ("replica NAME",
-         * all request types) — each including the time of the layers below it.
+         * all request types) — each including the time of the layers below it — and "xtsMaskPath".
          */
         private ObjectNode status() {
             ArrayStatus status = array.status();
@@ -125,6 +125,8 @@ public final class AdminServer implements AutoCloseable {
                 }
             }
             node.set("layers", JSON.valueToTree(layers));
+            // Which AES-XTS mask path this JVM took (vector needs JDK 25+, the module and AVX-512).
+            node.put("xtsMaskPath", io.nbdvault.crypto.xts.AesXts.maskPath());
             return node;
         }
 

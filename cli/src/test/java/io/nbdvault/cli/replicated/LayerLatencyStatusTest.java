@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -87,8 +88,11 @@ class LayerLatencyStatusTest {
             String order = status.path("layers").toString();
             assertTrue(order.indexOf("\"nbd\"") < order.indexOf("\"encryption\"")
                     && order.indexOf("\"encryption\"") < order.indexOf("\"array\""), json);
+            // The server runs as the launcher starts it, on this JDK: it takes the mask path this JVM takes.
+            assertEquals(io.nbdvault.crypto.xts.AesXts.maskPath(), status.path("xtsMaskPath").asText(), json);
             String text = ReplicatedServeTest.cli("status", "--admin-socket", nbdSocket + ".admin");
             assertTrue(text.contains("Latency by layer") && text.matches("(?s).*\\nencryption\\s+write\\s+\\d+.*"), text);
+            assertTrue(text.contains("XTS masks  : " + io.nbdvault.crypto.xts.AesXts.maskPath()), text);
             server.terminate(Duration.ofSeconds(60));
         }
     }

@@ -355,7 +355,7 @@ public final class AesXts implements AutoCloseable {
             int t0 = firstTweakIndex * BLOCK;
             if (sectorSize % (2 * BLOCK) != 0) {
                 for (int s = 0; s < sectors; s++) {
-                    chain(m, s * sectorSize, sectorSize, Gf128.getLongLE(tweaks, t0 + s * BLOCK),
+                    Gf128.powersOfAlpha(m, s * sectorSize, sectorSize, Gf128.getLongLE(tweaks, t0 + s * BLOCK),
                             Gf128.getLongLE(tweaks, t0 + s * BLOCK + 8));
                 }
                 return;
@@ -381,17 +381,6 @@ public final class AesXts implements AutoCloseable {
                     hi2 = hi2 + hi2 + (lo2 >>> 63);
                     lo2 = (lo2 + lo2) ^ reduce2;
                 }
-            }
-        }
-
-        /** m[from, from + length) = T·α^j for j = 0, 1, …: one chain, for sectors of an odd number of blocks. */
-        private static void chain(byte[] m, int from, int length, long lo, long hi) {
-            for (int i = from; i < from + length; i += BLOCK) {
-                Gf128.putLongLE(m, i, lo);
-                Gf128.putLongLE(m, i + 8, hi);
-                long reduce = (hi >> 63) & 0x87;
-                hi = hi + hi + (lo >>> 63);
-                lo = (lo + lo) ^ reduce;
             }
         }
 

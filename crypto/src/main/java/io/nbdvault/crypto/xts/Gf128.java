@@ -24,6 +24,20 @@ final class Gf128 {
     }
 
     /**
+     * {@code m[from, from + length)} = T·α^j for j = 0, 1, …, each block little-endian: one chain of
+     * doublings from T = (lo, hi), each a shift by one bit and a conditional XOR of the reduction.
+     */
+    static void powersOfAlpha(byte[] m, int from, int length, long lo, long hi) {
+        for (int i = from; i < from + length; i += 16) {
+            putLongLE(m, i, lo);
+            putLongLE(m, i + 8, hi);
+            long reduce = (hi >> 63) & 0x87;
+            hi = hi + hi + (lo >>> 63);
+            lo = (lo + lo) ^ reduce;
+        }
+    }
+
+    /**
      * (lo, hi)·α^k for any k ≥ 0, into {@code result[0]} (lo) and {@code result[1]} (hi): a shift by k
      * bits, in steps of at most 64, each followed by a carry-less reduction of the bits shifted out.
      * This gives the mask of any block directly instead of through the chain of k doublings.

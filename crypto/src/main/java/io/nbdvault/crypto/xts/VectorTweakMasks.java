@@ -59,7 +59,8 @@ final class VectorTweakMasks {
     static void maskAndXor(byte[] buffer, byte[] mask, byte[] tweaks, int tweakOffset, int n, int sectorSize) {
         int t = tweakOffset;
         for (int base = 0; base < n; base += sectorSize, t += BLOCK) {
-            firstMasks(mask, base, Gf128.getLongLE(tweaks, t), Gf128.getLongLE(tweaks, t + 8));
+            // T·α^0 … T·α^7 the scalar way: the two chains' first vectors.
+            Gf128.powersOfAlpha(mask, base, STEP * BLOCK, Gf128.getLongLE(tweaks, t), Gf128.getLongLE(tweaks, t + 8));
             LongVector m0 = load(mask, base);
             LongVector m1 = load(mask, base + VECTOR_BYTES);
             for (int i = base; i < base + sectorSize; i += 2 * VECTOR_BYTES) {
@@ -70,17 +71,6 @@ final class VectorTweakMasks {
                 m0 = timesAlpha8(m0);
                 m1 = timesAlpha8(m1);
             }
-        }
-    }
-
-    /** mask[base, base + 8 blocks) = T·α^0 … T·α^7, one doubling at a time. */
-    private static void firstMasks(byte[] mask, int base, long lo, long hi) {
-        for (int i = base; i < base + STEP * BLOCK; i += BLOCK) {
-            Gf128.putLongLE(mask, i, lo);
-            Gf128.putLongLE(mask, i + 8, hi);
-            long reduce = (hi >> 63) & 0x87;
-            hi = hi + hi + (lo >>> 63);
-            lo = (lo + lo) ^ reduce;
         }
     }
 
