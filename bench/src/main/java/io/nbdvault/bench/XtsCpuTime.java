@@ -19,7 +19,7 @@ import java.util.Random;
  * either side, so the ratio holds where wall-clock figures (JMH's) swing with the neighbours' load.
  * Encrypt, decrypt and the JDK's AES/ECB run in interleaved rounds; the median round is reported.
  *
- * Each row names the mask path AesXts took ("vector" needs {@code --add-modules jdk.incubator.vector}).
+ * <p>Each row names the mask path AesXts took ("vector" needs {@code --add-modules jdk.incubator.vector}).
  *
  * <p>usage: XtsCpuTime SIZES ROUNDS MILLIS_PER_ROUND — prints one JSON array.
  */

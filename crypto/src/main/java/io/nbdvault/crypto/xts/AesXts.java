@@ -313,11 +313,12 @@ public final class AesXts implements AutoCloseable {
          * JDK 17, thread CPU time, each pass alone with its arrays in L1): AES/ECB 460-510 ns, scalar
          * masks 275-360, each XOR 100, each copy 50-55 (JDK 25: ECB 460-490, masks 275-310, XOR 82-107,
          * copy 47-58). Copy in, masks and the first XOR: 450-490 scalar, 330-380 as one vector pass
-         * (the same loops timed alone, as bench XtsPasses times the scalar ones). Scalar alternatives that were not faster: rounds of 4 KiB or 16 KiB
-         * (16 KiB 20 % slower: the three arrays no longer fit in L1), 4 chains, or T·α^(j+8) from
-         * T·α^j with a 256-entry reduction table (300-420 ns against 280), masks written for C2's
-         * superword over long[] with lane masks (not vectorised: 770 ns), and XORing the masks in
-         * while computing them, long by long.
+         * (the same loops timed alone, as bench XtsPasses times the scalar ones). Scalar
+         * alternatives that were not faster: rounds of 4 KiB or 16 KiB (16 KiB 20 % slower: the
+         * three arrays no longer fit in L1), 4 chains, or T·α^(j+8) from T·α^j with a 256-entry
+         * reduction table (300-420 ns against 280), masks written for C2's superword over long[]
+         * with lane masks (not vectorised: 770 ns), and XORing the masks in while computing them,
+         * long by long.
          */
         void batch(GatheredBytes data, int at, int n, int sectorSize, int firstTweakIndex, boolean encrypt) {
             data.get(at, buffer, 0, n);

@@ -20,14 +20,14 @@ import jdk.incubator.vector.VectorSpecies;
  * 1.1-1.15× the scalar time). {@link AesXts} decides; tests also run it on JDK 17 for its bytes.
  *
  * <p>Vector API code falls off cliffs that correctness tests do not see: four chains instead of two
- * and per-lane shift counts each ran 2-4× slower than the scalar masks. Measure any change with
- * bench XtsCpuTime on the JDKs it runs on.
+ * (3-4× slower than two, JDK 17 and 25) and per-lane shift counts to build the first vectors (2-3×
+ * slower) each ran slower than the scalar masks. Measure any change with bench XtsCpuTime on the
+ * JDKs it runs on.
  *
  * <p>Layout: a 512-bit vector holds four blocks as eight longs, lo and hi of each block
  * alternating, little-endian as XTS stores them. Two vectors (eight consecutive blocks) start each
  * sector, from eight masks computed the scalar way; each then advances by α^8 per step, so the two
- * chains of dependent operations overlap. (Four chains measured 3-4× slower on JDK 17 and 25: C2 no
- * longer keeps all of them in registers and boxes vectors in the loop.)
+ * chains of dependent operations overlap.
  */
 final class VectorTweakMasks {
     private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_512;

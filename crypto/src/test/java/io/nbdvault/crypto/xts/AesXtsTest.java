@@ -64,8 +64,9 @@ public class AesXtsTest {
      * OpenSSL's EVP XTS (through python3-cryptography) must produce the same bytes for every sector,
      * with the masks computed either way (Vector API or scalar; the vector path takes sectors of a
      * multiple of 128 bytes and leaves the others to the scalar one). Sector sizes cover every mask
-     * path (scalar: two chains per sector when it has an even number of blocks, one otherwise), sectors that do not divide a batch (48, 528: the batch is cut short), one sector
-     * as large as a batch, and requests longer than three batches; tweaks start either just below
+     * path (scalar: two chains per sector when it has an even number of blocks, one otherwise),
+     * sectors that do not divide a batch (48, 528: the batch is cut short), one sector as large as a
+     * batch, and requests longer than three batches; tweaks start either just below
      * 2^32 or just below 2^64, where plain64's sector number wraps to 0 as dm-crypt's does.
      */
     @ParameterizedTest(name = "{0}-bit key, {1}-byte sectors, tweak step {2}, tweaks near 2^{3}")
