@@ -71,16 +71,11 @@ if [ $build = 1 ]; then
 fi
 bench_cp=${BENCH_CLASSPATH:-$here/target/benchmarks.jar}
 jmh=("$JAVA" -cp "$bench_cp" org.openjdk.jmh.Main)
-# nbdvault for the fio scripts: the jar just built, run by a wrapper that execs the JVM (so that the
-# scripts' cleanup reaches it) instead of ./nbdvault, which would check the sources and maybe rebuild.
-# As ./nbdvault runs it: on JDK 25 and later, the commands that carry data with the Vector API module
-# (AES-XTS masks; AesXts uses it from JDK 25 on).
-vector_module=
-if [ "$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')" -ge 25 ] 2>/dev/null; then
-  vector_module="--add-modules jdk.incubator.vector"
-fi
-printf '#!/bin/sh\ncase "${1:-serve}" in serve|export|attach) set -- %s -jar %s "$@" ;; *) set -- -jar %s "$@" ;; esac\nexec %s ${NBDVAULT_JAVA_OPTS:-} "$@"\n' \
-  "$vector_module" "$root/cli/target/nbdvault.jar" "$root/cli/target/nbdvault.jar" "$JAVA" > "$work/nbdvault"
+# nbdvault for the fio scripts: ./nbdvault on $JAVA's JDK (it decides the JVM's options, such as the
+# Vector API module on JDK 25+), without its source check: the jars are the ones just built, or kept
+# with --no-build. Both wrappers exec, so the scripts' cleanup reaches the JVM.
+java_home=$(dirname "$(dirname "$(readlink -f "$(command -v "$JAVA")")")")
+printf "#!/bin/sh\nexport JAVA_HOME='%s' NBDVAULT_NO_BUILD=1\nexec '%s' \"\$@\"\n" "$java_home" "$root/nbdvault" > "$work/nbdvault"
 chmod +x "$work/nbdvault"
 export NBDVAULT="$work/nbdvault"
 

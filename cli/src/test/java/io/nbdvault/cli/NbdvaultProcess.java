@@ -29,7 +29,9 @@ public final class NbdvaultProcess implements AutoCloseable {
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // Sampled leak tracking (paranoid would slow the chaos tests' I/O); a report fails terminate().
         command.add("-Dio.netty.leakDetection.level=advanced");
-        command.add("--add-modules");           // as the launcher runs the commands that carry data
+        // The launcher adds the module on JDK 25+ for the commands that carry data; AesXts ignores it
+        // on older JDKs, so it is added here for every command.
+        command.add("--add-modules");
         command.add("jdk.incubator.vector");
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
