@@ -43,7 +43,8 @@ final class BlockMac {
     private static final byte[] INFO = "nbdvault integrity v1 (PMAC-AES-256)".getBytes(StandardCharsets.US_ASCII);
 
     private final int unit;
-    private final long[] masks;
+    /** The secret per-position masks Δᵢ of a block's 16-byte pieces, {@code unit} bytes in all. */
+    private final byte[] maskBytes;
     private final SecretKeySpec inner;
     private final SecretKeySpec outer;
     private final long zeroSigma0;
@@ -54,10 +55,7 @@ final class BlockMac {
         this.unit = unit;
         this.inner = new SecretKeySpec(okm, 0, 32, "AES");
         this.outer = new SecretKeySpec(okm, 32, 32, "AES");
-        this.masks = new long[unit / 8];
-        for (int i = 0; i < masks.length; i++) {
-            masks[i] = (long) LONGS.get(okm, 64 + 8 * i);
-        }
+        this.maskBytes = Arrays.copyOfRange(okm, 64, 64 + unit);
         Arrays.fill(okm, (byte) 0);
         long[] zero = sigmaOfZeroBlock();
         zeroSigma0 = zero[0];
@@ -109,39 +107,53 @@ final class BlockMac {
      */
     void tags(ByteBuf data, int at, int blocks, long firstBlock, int group, byte[] out, int outAt) {
         Worker w = workers.get();
-        // Blocks gathered from several socket reads are copied into the scratch array first; asking
-        // such a buffer for one ByteBuffer would allocate and copy all of it.
-        ByteBuffer nio = data.nioBufferCount() == 1
-                ? data.nioBuffer(at, blocks * unit).order(ByteOrder.LITTLE_ENDIAN) : null;
-        GatheredBytes pieces = nio == null ? new GatheredBytes(data, at, blocks * unit) : null;
+        GatheredBytes pieces = new GatheredBytes(data, at, blocks * unit);
         byte[] sigmas = w.sigmas(blocks);
         int perChunk = CHUNK / unit;
         for (int b = 0; b < blocks; b += perChunk) {
             int n = Math.min(perChunk, blocks - b);
             int bytes = n * unit;
-            int base = b * unit;
-            if (nio != null) {
-                for (int i = 0; i < bytes; i += 8) {
-                    LONGS.set(w.in, i, nio.getLong(base + i) ^ masks[(i & (unit - 1)) >>> 3]);
-                }
-            } else {
-                pieces.get(base, w.in, 0, bytes);
-                for (int i = 0; i < bytes; i += 8) {
-                    LONGS.set(w.in, i, (long) LONGS.get(w.in, i) ^ masks[(i & (unit - 1)) >>> 3]);
-                }
-            }
+            // A bulk copy out of the buffer, then passes over arrays long by long: the masks, AES, Σ.
+            // (Reading the buffer long by long instead ran at 1.5 to 7 GB/s depending on which
+            // buffer classes the JIT had seen at that call; this runs at 7 on JDK 17 and 25.)
+            pieces.get(b * unit, w.in, 0, bytes);
+            mask(w.in, bytes);
             w.encrypt(w.inner, w.in, bytes, w.out);
             for (int k = 0; k < n; k++) {
-                long s0 = 0;
-                long s1 = 0;
-                for (int i = k * unit, end = i + unit; i < end; i += 16) {
-                    s0 ^= (long) LONGS.get(w.out, i);
-                    s1 ^= (long) LONGS.get(w.out, i + 8);
-                }
-                putAddressed(sigmas, (b + k) * TAG, s0, s1, firstBlock + b + k, group);
+                sigma(w.out, k * unit, unit, w.sigma);
+                putAddressed(sigmas, (b + k) * TAG, w.sigma[0], w.sigma[1], firstBlock + b + k, group);
             }
         }
         w.encryptOuter(sigmas, blocks * TAG, out, outAt);
+    }
+
+    /** XORs the block masks over {@code n} bytes of {@code in} from 0, {@code n} a multiple of the block size. */
+    private void mask(byte[] in, int n) {
+        for (int k = 0; k < n; k += unit) {
+            for (int i = 0; i < unit; i += 8) {
+                LONGS.set(in, k + i, (long) LONGS.get(in, k + i) ^ (long) LONGS.get(maskBytes, i));
+            }
+        }
+    }
+
+    /**
+     * Σ of the block at {@code at}: the XOR of its 16-byte pieces, in four independent pairs of
+     * accumulators so the XORs do not wait on each other, into {@code into[0..1]}.
+     */
+    private static void sigma(byte[] a, int at, int n, long[] into) {
+        long x0 = 0, y0 = 0, x1 = 0, y1 = 0, x2 = 0, y2 = 0, x3 = 0, y3 = 0;
+        for (int i = at, end = at + n; i < end; i += 64) {
+            x0 ^= (long) LONGS.get(a, i);
+            y0 ^= (long) LONGS.get(a, i + 8);
+            x1 ^= (long) LONGS.get(a, i + 16);
+            y1 ^= (long) LONGS.get(a, i + 24);
+            x2 ^= (long) LONGS.get(a, i + 32);
+            y2 ^= (long) LONGS.get(a, i + 40);
+            x3 ^= (long) LONGS.get(a, i + 48);
+            y3 ^= (long) LONGS.get(a, i + 56);
+        }
+        into[0] = x0 ^ x1 ^ x2 ^ x3;
+        into[1] = y0 ^ y1 ^ y2 ^ y3;
     }
 
     /** Tags of blocks of zeroes (a fresh or discarded range): Σ is the same for all, so only the outer AES runs. */
@@ -161,17 +173,12 @@ final class BlockMac {
 
     private long[] sigmaOfZeroBlock() {
         Worker w = workers.get();
-        for (int i = 0; i < unit; i += 8) {
-            LONGS.set(w.in, i, masks[i >>> 3]);
-        }
+        Arrays.fill(w.in, 0, unit, (byte) 0);
+        mask(w.in, unit);
         w.encrypt(w.inner, w.in, unit, w.out);
-        long s0 = 0;
-        long s1 = 0;
-        for (int i = 0; i < unit; i += 16) {
-            s0 ^= (long) LONGS.get(w.out, i);
-            s1 ^= (long) LONGS.get(w.out, i + 8);
-        }
-        return new long[] {s0, s1};
+        long[] s = new long[2];
+        sigma(w.out, 0, unit, s);
+        return s;
     }
 
     /** One thread's ciphers and scratch buffers. */
@@ -180,6 +187,7 @@ final class BlockMac {
         final Cipher outer = cipher(BlockMac.this.outer);
         final byte[] in = new byte[CHUNK];
         final byte[] out = new byte[CHUNK];
+        final long[] sigma = new long[2];
         byte[] sigmas = new byte[CHUNK / 512 * TAG];
 
         byte[] sigmas(int blocks) {
