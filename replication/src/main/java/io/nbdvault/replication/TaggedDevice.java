@@ -399,8 +399,11 @@ final class TaggedDevice extends ForwardingDevice {
     private CompletableFuture<Void> update(long from, long to, int flags, Supplier<CompletableFuture<Void>> dataOp,
                                            byte[] tags, BlockMac mac) {
         boolean fua = (flags & WriteFlags.FUA) != 0;
-        return ordered(from, to, () -> Futures.all(List.of(Futures.call(dataOp),
-                Futures.call(() -> writeTags(from, to, tags, fua, mac)))));
+        return ordered(from, to, () -> {
+            CompletableFuture<Void> data = Futures.call(dataOp);
+            CompletableFuture<Void> tagged = Futures.call(() -> writeTags(from, to, tags, fua, mac));
+            return tagged.isDone() && !tagged.isCompletedExceptionally() ? data : Futures.all(List.of(data, tagged));
+        });
     }
 
     /**
@@ -421,6 +424,9 @@ final class TaggedDevice extends ForwardingDevice {
     }
 
     private CompletableFuture<Void> writeTags(long from, long to, byte[] tags, boolean fua, BlockMac mac) {
+        if (tags != null && from / TAGS_PER_PAGE == (to - 1) / TAGS_PER_PAGE && copiedIntoCachedPage(from, tags)) {
+            return CompletableFuture.completedFuture(null);
+        }
         List<CompletableFuture<Void>> writes = new ArrayList<>();
         List<long[]> bulk = new ArrayList<>();
         long p0 = from / TAGS_PER_PAGE;
@@ -473,6 +479,29 @@ final class TaggedDevice extends ForwardingDevice {
         }
         writes.add(batches);
         return Futures.all(writes);
+    }
+
+    /**
+     * The usual update (a few blocks, their page cached and loaded): its tags go straight into the
+     * page, under the page's monitor as every change to it, without pinning it or a future to wait
+     * on. False when the page is not there to take them: the caller takes the general path.
+     */
+    private boolean copiedIntoCachedPage(long from, byte[] tags) {
+        long index = from / TAGS_PER_PAGE;
+        Page page = pages.get(index);
+        if (page == null || !page.loaded.isDone() || page.loaded.isCompletedExceptionally()) {
+            return false;
+        }
+        synchronized (page) {
+            if (page.evicted) {
+                return false;
+            }
+            System.arraycopy(tags, 0, page.tags, (int) (from - index * TAGS_PER_PAGE) * BlockMac.TAG, tags.length);
+            // Dirty before the monitor is released: a page holding tags not written back is never evicted.
+            page.dirty = true;
+        }
+        page.used = clock.incrementAndGet();
+        return true;
     }
 
     /**
