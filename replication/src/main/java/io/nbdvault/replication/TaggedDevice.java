@@ -240,6 +240,12 @@ final class TaggedDevice extends ForwardingDevice {
     private CompletableFuture<byte[]> expectedTags(long first, int blocks) {
         long p0 = first / TAGS_PER_PAGE;
         long p1 = (first + blocks - 1) / TAGS_PER_PAGE;
+        if (p0 == p1) {
+            byte[] cached = copiedFromCachedPage(first, blocks);
+            if (cached != null) {
+                return CompletableFuture.completedFuture(cached);
+            }
+        }
         List<CompletableFuture<Page>> pinned = new ArrayList<>();
         for (long p = p0; p <= p1; p++) {
             pinned.add(pin(p, null));
@@ -265,6 +271,33 @@ final class TaggedDevice extends ForwardingDevice {
                 pinned.forEach(f -> f.thenAccept(this::unpin));
             }
         });
+    }
+
+    /**
+     * The usual read (a few blocks, their page cached and loaded): their tags copied out under the
+     * page's monitor, without pinning it. Null when the page is not there: the caller pins and loads it.
+     */
+    private byte[] copiedFromCachedPage(long first, int blocks) {
+        long index = first / TAGS_PER_PAGE;
+        Page page = cachedPage(index);
+        if (page == null) {
+            return null;
+        }
+        byte[] out = new byte[blocks * BlockMac.TAG];
+        synchronized (page) {
+            if (page.evicted) {
+                return null;
+            }
+            System.arraycopy(page.tags, (int) (first - index * TAGS_PER_PAGE) * BlockMac.TAG, out, 0, out.length);
+        }
+        page.used = clock.incrementAndGet();
+        return out;
+    }
+
+    /** The page if it is cached and its tags are loaded; it may still be evicted until its monitor is taken. */
+    private Page cachedPage(long index) {
+        Page page = pages.get(index);
+        return page == null || !page.loaded.isDone() || page.loaded.isCompletedExceptionally() ? null : page;
     }
 
     // ---- updates
@@ -488,8 +521,8 @@ final class TaggedDevice extends ForwardingDevice {
      */
     private boolean copiedIntoCachedPage(long from, byte[] tags) {
         long index = from / TAGS_PER_PAGE;
-        Page page = pages.get(index);
-        if (page == null || !page.loaded.isDone() || page.loaded.isCompletedExceptionally()) {
+        Page page = cachedPage(index);
+        if (page == null) {
             return false;
         }
         synchronized (page) {
