@@ -209,6 +209,46 @@ def cpu_table(cpu, script, labels, cores):
     return lines + ["", f"Raw: `fio/{script}/rep*/cpu/*.json` beside fio's JSON.", ""]
 
 
+# The ratios to qemu-storage-daemon that the project set as goals (issue 13), job by job.
+QSD_GOALS = {"write 1M QD8": 3.0, "read 1M QD8": 4.0, "randwrite 4k QD32": 2.0, "randread 4k QD32": 2.0}
+
+
+def goal_budget(cpu, table, cores, peer="qsd", ours="nbdvault"):
+    """Markdown: how much server CPU per request each goal leaves nbdvault on this machine. All the
+    processes share the cores, so reaching goal × the peer's rate means every request's CPU (fio, the
+    server, its replicas) fits in cores ÷ that rate; what fio and the replicas take is not nbdvault's to
+    spend. A negative allowance means no server could reach the goal here."""
+    try:
+        n = float(cores)
+    except ValueError:
+        return []
+    rows = []
+    for job in [j for j in JOB_ORDER if j in QSD_GOALS and j in cpu and j in table]:
+        if peer not in table[job] or ours not in table[job] or ours not in cpu[job]:
+            continue
+        m = {part: median(cpu[job][ours].get(part, [])) for part in CPU_PARTS}
+        rate, ours_rate = table[job][peer]["IOPS"], table[job][ours]["IOPS"]
+        if not rate > 0 or any(m[p] != m[p] for p in CPU_PARTS):
+            continue
+        others = m["fio"] + m["replicas"]
+        goal = QSD_GOALS[job]
+        allowed = n * 1e6 / (goal * rate) - others
+        busy = ours_rate * (others + m["server"]) / (n * 1e6)
+        d = 0 if m["server"] >= 100 else 1
+        rows.append(f"| {job} | {goal:g}× | {rate:.0f} | {others:.{d}f} | {allowed:.{d}f} | {m['server']:.{d}f} | "
+                    f"{n * 1e6 / others / rate:.2f} | {busy * 100:.0f} % |")
+    if not rows:
+        return []
+    return [f"### What the goals leave for nbdvault's server (replicated-vs-qsd)", "",
+            f"fio, nbdvault and its replicas share the {cores} cores, so goal × {peer}'s rate needs every request's "
+            f"CPU to fit in {cores} CPU-seconds ÷ that rate. *Allowed* is what is left for nbdvault's server once "
+            "fio and the replicas (as measured above) have theirs, with every core busy all the time; *ceiling* is "
+            f"the ratio to {peer} a server costing nothing would reach. *Cores busy* is how much of the machine "
+            "nbdvault's stack used during the job (below 100 %, the requests in flight were all waiting at times).", "",
+            f"| job | goal | {peer} requests/s | fio + replicas µs | server µs allowed | server µs now | ceiling | cores busy |",
+            "|---|---|---|---|---|---|---|---|"] + rows + [""]
+
+
 def gnuplot(script, cwd):
     subprocess.run(["gnuplot"], input=script, text=True, cwd=cwd, check=True)
 
@@ -387,6 +427,8 @@ def main():
             done_cpu.add(script)
             labels = [l for (sc, p, o, _, _) in FIO if sc == script for l in (p, o)]
             lines += cpu_table(cpu, script, list(dict.fromkeys(labels)), env.get("cores", "?"))
+            if script == "replicated-vs-qsd":
+                lines += goal_budget(cpu, fio_results(out, script, "qsd", "nbdvault")[0], env.get("cores", "?"))
 
     for sub, name in (("lab", "lab.md"), ("scaling", "scaling.md")):
         path = os.path.join(out, sub, name)

@@ -114,6 +114,13 @@ class RunScriptQuickTest {
         assertTrue(Files.readString(out.resolve("summary.md")).contains("Where nbdvault's time goes"));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("Tweak masks computed by the " + io.nbdvault.crypto.xts.AesXts.maskPath() + " path"));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("CPU per request of each process on the path (replicated-vs-qsd)"));
+        // The server CPU each goal ratio leaves, one row per goal job, from the CPU and fio figures above.
+        String summary = Files.readString(out.resolve("summary.md"));
+        assertTrue(summary.contains("What the goals leave for nbdvault's server"), "goal budget section");
+        for (String goal : List.of("| write 1M QD8 | 3× |", "| read 1M QD8 | 4× |", "| randwrite 4k QD32 | 2× |",
+                "| randread 4k QD32 | 2× |")) {
+            assertTrue(summary.contains(goal), "goal budget row " + goal);
+        }
         String latest = Files.readString(results.resolve("latest.md"));
         // The simulated lab (15 rate-limited replicas, 5 x 3) and the scaling with copies and groups.
         for (String name : List.of("lab/lab.md", "lab/lab.dat", "lab/rate-800M/replicas.txt", "scaling/scaling.md",
