@@ -64,6 +64,7 @@ final class TaggedDevice extends ForwardingDevice {
     private final AtomicLong repaired = new AtomicLong();
     private final Set<Long> knownBad = ConcurrentHashMap.newKeySet();
     private final AtomicLong clock = new AtomicLong();
+    private final AtomicLong evicted = new AtomicLong();
     private volatile List<long[]> trusted = List.of();
     private final java.util.concurrent.atomic.AtomicBoolean writingBack = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -118,6 +119,11 @@ final class TaggedDevice extends ForwardingDevice {
 
     int unit() {
         return unit;
+    }
+
+    /** How many pages of tags were dropped from memory to keep the caches within their budget. */
+    long evictedPages() {
+        return evicted.get();
     }
 
     @Override
@@ -508,7 +514,8 @@ final class TaggedDevice extends ForwardingDevice {
         // One batch after the other: zeroing a large volume holds one MiB of tags at a time, not all of them.
         CompletableFuture<Void> batches = CompletableFuture.completedFuture(null);
         for (long[] b : bulk) {
-            batches = batches.thenCompose(x -> writeZeroPages(b[0], b[1], fua, mac));
+            batches = batches.thenCompose(x -> writeZeroPages(b[0], b[1], fua, mac))
+                    .thenCompose(x -> zeroCachedMeanwhile(b[0], b[1], mac));
         }
         writes.add(batches);
         return Futures.all(writes);
@@ -545,13 +552,11 @@ final class TaggedDevice extends ForwardingDevice {
     CompletableFuture<Void> writeBack() {
         List<CompletableFuture<Void>> writes = new ArrayList<>();
         for (Page page : pages.values()) {
-            synchronized (page) {
-                if (!page.dirty) {
-                    continue;
-                }
-                page.dirty = false;
+            CompletableFuture<Void> written = scheduleIfDirty(page);
+            if (written == null) {
+                continue;
             }
-            writes.add(schedule(page).whenComplete((x, e) -> {
+            writes.add(written.whenComplete((x, e) -> {
                 if (e != null) {
                     synchronized (page) {
                         page.dirty = true;
@@ -562,6 +567,31 @@ final class TaggedDevice extends ForwardingDevice {
         return Futures.all(writes).thenCompose(x -> tagArea.flush());
     }
 
+    /**
+     * Pages [p0, p1) were written as zero-block tags past the cache, which held none of them then;
+     * a read may have cached one since, loading the tags from before that write. Such a page takes
+     * the zero tags too, before the update completes (later updates of these blocks wait for it).
+     */
+    private CompletableFuture<Void> zeroCachedMeanwhile(long p0, long p1, BlockMac mac) {
+        List<CompletableFuture<Void>> fixed = new ArrayList<>();
+        for (long p = p0; p < p1; p++) {
+            Page page = pages.get(p);
+            if (page == null) {
+                continue;
+            }
+            fixed.add(page.loaded.handle((loaded, error) -> {
+                synchronized (page) {
+                    if (error == null && !page.evicted) {
+                        mac.zeroTags(TAGS_PER_PAGE, page.index * TAGS_PER_PAGE, group, page.tags, 0);
+                        page.dirty = true;
+                    }
+                }
+                return null;
+            }));
+        }
+        return Futures.all(fixed);
+    }
+
     /** Pages [p0, p1) of zero-block tags, straight to the member (one request); they are not cached. */
     private CompletableFuture<Void> writeZeroPages(long p0, long p1, boolean fua, BlockMac mac) {
         int count = (int) (p1 - p0);
@@ -570,11 +600,20 @@ final class TaggedDevice extends ForwardingDevice {
         return Futures.call(() -> tagArea.write(tagBase + p0 * PAGE, Unpooled.wrappedBuffer(bytes), fua ? WriteFlags.FUA : 0));
     }
 
-    /** Completes once a write of the page holding its current content has completed. */
-    private CompletableFuture<Void> schedule(Page page) {
+    /**
+     * Completes once a write of the page holding its current content has completed; null if the
+     * page holds nothing that is not written back. Clean and queued in one hold of the monitor: a
+     * page seen clean but not yet queued would look idle to {@link #evict}, which could drop it
+     * before its tags were written, and a reload from the member would bring the old ones back.
+     */
+    private CompletableFuture<Void> scheduleIfDirty(Page page) {
         CompletableFuture<Void> mine = new CompletableFuture<>();
         Batch batch = null;
         synchronized (page) {
+            if (!page.dirty) {
+                return null;
+            }
+            page.dirty = false;
             page.waiting.add(mine);
             if (!page.writing) {
                 page.writing = true;
@@ -635,14 +674,15 @@ final class TaggedDevice extends ForwardingDevice {
                 created.pins = 1;
                 if (pages.putIfAbsent(index, created) == null) {
                     created.used = clock.incrementAndGet();
-                    if (integrity.account(PAGE)) {
-                        evict();
-                    }
                     if (fresh != null) {
                         System.arraycopy(fresh, 0, created.tags, 0, PAGE);
                         created.loaded.complete(created);
                     } else {
                         load(created);
+                    }
+                    // After the load is under way: whatever happens here, the page's future completes.
+                    if (integrity.account(PAGE)) {
+                        evict();
                     }
                     return created.loaded;
                 }
@@ -703,9 +743,12 @@ final class TaggedDevice extends ForwardingDevice {
                 }
             }
         }
-        if (idle.isEmpty() && writingBack.compareAndSet(false, true)) {
-            // Full of tags not written back: write them, so the pages can go next time.
-            writeBack().whenComplete((x, e) -> writingBack.set(false));
+        if (idle.isEmpty()) {
+            // Full of tags not written back: write them, so the pages can go next time (unless
+            // that is under way already). Nothing can go now; the cache stays over budget until then.
+            if (writingBack.compareAndSet(false, true)) {
+                writeBack().whenComplete((x, e) -> writingBack.set(false));
+            }
             return;
         }
         idle.sort((a, b) -> Long.compare(a.used, b.used));
@@ -720,6 +763,7 @@ final class TaggedDevice extends ForwardingDevice {
             }
             if (pages.remove(p.index, p)) {
                 integrity.account(-PAGE);
+                evicted.incrementAndGet();
             }
         }
     }
