@@ -42,7 +42,7 @@ import java.util.logging.Logger;
  * at the next unlock. A page an update covers whole is never read first.
  *
  * <p>Threads: continuations run on whichever thread completes the member's requests; page state
- * is guarded by the page's monitor, held only to copy 4 KiB at most, never across I/O.
+ * is guarded by the page's monitor, held only to copy (or compute) 4 KiB of tags at most, never across I/O.
  */
 final class TaggedDevice extends ForwardingDevice {
     private static final Logger LOG = Logger.getLogger(TaggedDevice.class.getName());
