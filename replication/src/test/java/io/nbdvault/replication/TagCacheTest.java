@@ -81,10 +81,13 @@ class TagCacheTest {
                     return null;
                 }));
             }
-            for (Future<?> w : workers) {
-                w.get();
+            try {
+                for (Future<?> w : workers) {
+                    w.get();
+                }
+            } finally {
+                done.set(true);
             }
-            done.set(true);
             ticks.get();
         } finally {
             pool.shutdownNow();
