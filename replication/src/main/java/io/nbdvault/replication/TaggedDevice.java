@@ -247,8 +247,8 @@ final class TaggedDevice extends ForwardingDevice {
         long p0 = first / TAGS_PER_PAGE;
         long p1 = (first + blocks - 1) / TAGS_PER_PAGE;
         if (p0 == p1) {
-            byte[] cached = copiedFromCachedPage(first, blocks);
-            if (cached != null) {
+            byte[] cached = new byte[blocks * BlockMac.TAG];
+            if (copiedWithCachedPage(first, cached, false)) {
                 return CompletableFuture.completedFuture(cached);
             }
         }
@@ -280,24 +280,32 @@ final class TaggedDevice extends ForwardingDevice {
     }
 
     /**
-     * The usual read (a few blocks, their page cached and loaded): their tags copied out under the
-     * page's monitor, without pinning it. Null when the page is not there: the caller pins and loads it.
+     * The usual read or update (a few blocks, their page cached and loaded): their tags copied out
+     * of the page ({@code intoPage} false) or into it, marking it dirty, under the page's monitor as
+     * every access to it, without pinning it or a future to wait on. False when the page is not
+     * there: the caller takes the general path (pin, load).
      */
-    private byte[] copiedFromCachedPage(long first, int blocks) {
+    private boolean copiedWithCachedPage(long first, byte[] tags, boolean intoPage) {
         long index = first / TAGS_PER_PAGE;
         Page page = cachedPage(index);
         if (page == null) {
-            return null;
+            return false;
         }
-        byte[] out = new byte[blocks * BlockMac.TAG];
+        int at = (int) (first - index * TAGS_PER_PAGE) * BlockMac.TAG;
         synchronized (page) {
             if (page.evicted) {
-                return null;
+                return false;
             }
-            System.arraycopy(page.tags, (int) (first - index * TAGS_PER_PAGE) * BlockMac.TAG, out, 0, out.length);
+            if (intoPage) {
+                System.arraycopy(tags, 0, page.tags, at, tags.length);
+                // Dirty before the monitor is released: a page holding tags not written back is never evicted.
+                page.dirty = true;
+            } else {
+                System.arraycopy(page.tags, at, tags, 0, tags.length);
+            }
         }
         page.used = clock.incrementAndGet();
-        return out;
+        return true;
     }
 
     /** The page if it is cached and its tags are loaded; it may still be evicted until its monitor is taken. */
@@ -463,7 +471,7 @@ final class TaggedDevice extends ForwardingDevice {
     }
 
     private CompletableFuture<Void> writeTags(long from, long to, byte[] tags, boolean fua, BlockMac mac) {
-        if (tags != null && from / TAGS_PER_PAGE == (to - 1) / TAGS_PER_PAGE && copiedIntoCachedPage(from, tags)) {
+        if (tags != null && from / TAGS_PER_PAGE == (to - 1) / TAGS_PER_PAGE && copiedWithCachedPage(from, tags, true)) {
             return CompletableFuture.completedFuture(null);
         }
         List<CompletableFuture<Void>> writes = new ArrayList<>();
@@ -519,29 +527,6 @@ final class TaggedDevice extends ForwardingDevice {
         }
         writes.add(batches);
         return Futures.all(writes);
-    }
-
-    /**
-     * The usual update (a few blocks, their page cached and loaded): its tags go straight into the
-     * page, under the page's monitor as every change to it, without pinning it or a future to wait
-     * on. False when the page is not there to take them: the caller takes the general path.
-     */
-    private boolean copiedIntoCachedPage(long from, byte[] tags) {
-        long index = from / TAGS_PER_PAGE;
-        Page page = cachedPage(index);
-        if (page == null) {
-            return false;
-        }
-        synchronized (page) {
-            if (page.evicted) {
-                return false;
-            }
-            System.arraycopy(tags, 0, page.tags, (int) (from - index * TAGS_PER_PAGE) * BlockMac.TAG, tags.length);
-            // Dirty before the monitor is released: a page holding tags not written back is never evicted.
-            page.dirty = true;
-        }
-        page.used = clock.incrementAndGet();
-        return true;
     }
 
     /**
