@@ -9,15 +9,10 @@ import io.nbdvault.transport.iscsi.IscsiSessions;
 import io.nbdvault.transport.iscsi.IscsiTarget;
 import io.nbdvault.transport.nbd.NbdClientDevice;
 import io.nbdvault.transport.nbd.NbdClientOptions;
+import io.nbdvault.nbd.server.SocketTransport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollEventLoopGroup;
-import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.nio.NioEventLoopGroup;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.ssl.SslContext;
 import io.nbdvault.transport.nbd.TlsClient;
@@ -32,7 +27,7 @@ import java.util.function.Function;
 /** Opens replicas by URI and owns the event loops their connections share. */
 public final class TransportContext implements AutoCloseable {
     private final EventLoopGroup group;
-    private final boolean epoll;
+    private final SocketTransport transport;
     private final NbdClientOptions options;
     private final Function<Path, FileSpace> fileSpaces;
     private final SslContext tls;
@@ -58,10 +53,16 @@ public final class TransportContext implements AutoCloseable {
     /** As above, with {@code ioThreads} event loops instead of {@link IoThreads#perGroup()}. */
     public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces, SslContext tls,
                             ChapSecrets chapSecrets, int ioThreads) {
+        this(options, fileSpaces, tls, chapSecrets, ioThreads, SocketTransport.chosen());
+    }
+
+    /** As above, on {@code transport}'s event loops instead of the process's {@link SocketTransport#chosen()}. */
+    public TransportContext(NbdClientOptions options, Function<Path, FileSpace> fileSpaces, SslContext tls,
+                            ChapSecrets chapSecrets, int ioThreads, SocketTransport transport) {
         this.chapSecrets = chapSecrets;
         this.tls = tls;
-        this.epoll = Epoll.isAvailable();
-        this.group = epoll ? new EpollEventLoopGroup(ioThreads) : new NioEventLoopGroup(ioThreads);
+        this.transport = transport;
+        this.group = transport.newEventLoops(ioThreads);
         this.options = options;
         this.fileSpaces = fileSpaces;
     }
@@ -123,13 +124,13 @@ public final class TransportContext implements AutoCloseable {
                     yield CompletableFuture.failedFuture(e);
                 }
             }
-            case NBD_TCP -> connect(new Bootstrap().group(group).channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+            case NBD_TCP -> connect(new Bootstrap().group(group).channel(transport.socketChannel())
                     .option(ChannelOption.TCP_NODELAY, true), new InetSocketAddress(r.host(), r.port()), uri, r.export(), secure);
             case NBD_UNIX -> {
-                if (!epoll) {
-                    yield CompletableFuture.failedFuture(new IOException("unix socket replicas need Netty's epoll transport"));
+                if (!transport.hasUnixSockets()) {
+                    yield CompletableFuture.failedFuture(new IOException("unix socket replicas need Netty's io_uring or epoll transport"));
                 }
-                yield connect(new Bootstrap().group(group).channel(EpollDomainSocketChannel.class),
+                yield connect(new Bootstrap().group(group).channel(transport.domainSocketChannel()),
                         new DomainSocketAddress(r.socket().toFile()), uri, r.export(), secure);
             }
             case ISCSI -> {
@@ -140,7 +141,7 @@ public final class TransportContext implements AutoCloseable {
                     yield CompletableFuture.failedFuture(e);
                 }
                 yield iscsiSessions.open(new Bootstrap().group(group)
-                    .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                    .channel(transport.socketChannel())
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
                             (int) Math.min(Integer.MAX_VALUE, options.requestTimeout().toMillis())),

@@ -13,8 +13,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.EpollEventLoopGroup;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.nbdvault.nbd.server.SocketTransport;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.codec.string.StringDecoder;
@@ -61,9 +60,10 @@ public final class AdminServer implements AutoCloseable {
      */
     public static AdminServer start(Path path, ReplicatedArray array, LayerLatencies latencies,
                                     java.util.function.UnaryOperator<String> names) throws IOException {
-        EventLoopGroup group = new EpollEventLoopGroup(1);
+        SocketTransport transport = SocketTransport.chosen();
+        EventLoopGroup group = transport.newEventLoops(1);
         try {
-            ServerBootstrap bootstrap = new ServerBootstrap().group(group).channel(EpollServerDomainSocketChannel.class)
+            ServerBootstrap bootstrap = new ServerBootstrap().group(group).channel(transport.serverDomainSocketChannel())
                     .childHandler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel c) {

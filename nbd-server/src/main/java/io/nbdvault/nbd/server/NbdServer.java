@@ -12,12 +12,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollEventLoopGroup;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.nio.NioEventLoopGroup;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.SslContext;
@@ -190,15 +184,14 @@ public final class NbdServer implements AutoCloseable {
             }
             Exports table = new Exports(exports);
             SslContext ssl = tls.newServerContext();
-            boolean epoll = eventLoops != null ? eventLoops instanceof EpollEventLoopGroup : Epoll.isAvailable();
-            if (unixSocket != null && !epoll) {
-                throw new IOException("unix sockets need Netty's native epoll transport, unavailable here: "
-                        + Epoll.unavailabilityCause());
+            SocketTransport transport = eventLoops != null ? SocketTransport.of(eventLoops) : SocketTransport.chosen();
+            if (unixSocket != null && !transport.hasUnixSockets()) {
+                throw new IOException("unix sockets need Netty's io_uring or epoll transport, unavailable here: "
+                        + SocketTransport.EPOLL.unavailabilityCause());
             }
-            EventLoopGroup boss = epoll ? new EpollEventLoopGroup(1) : new NioEventLoopGroup(1);
+            EventLoopGroup boss = transport.newEventLoops(1);
             boolean ownsWorkers = eventLoops == null;
-            EventLoopGroup workers = !ownsWorkers ? eventLoops
-                    : epoll ? new EpollEventLoopGroup(IoThreads.perGroup()) : new NioEventLoopGroup(IoThreads.perGroup());
+            EventLoopGroup workers = ownsWorkers ? transport.newEventLoops(IoThreads.perGroup()) : eventLoops;
             ServerConnections connections = new ServerConnections(inFlightBytes, latencies);
             List<Channel> listeners = new ArrayList<>();
             try {
@@ -216,7 +209,7 @@ public final class NbdServer implements AutoCloseable {
                 };
                 InetSocketAddress bound = null;
                 if (tcpPort >= 0) {
-                    Class<? extends ServerChannel> type = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+                    Class<? extends ServerChannel> type = transport.serverSocketChannel();
                     Channel ch = bootstrap(boss, workers, type, init)
                             .childOption(ChannelOption.TCP_NODELAY, true)
                             .bind(tcpHost, tcpPort).syncUninterruptibly().channel();
@@ -225,7 +218,7 @@ public final class NbdServer implements AutoCloseable {
                 }
                 if (unixSocket != null) {
                     listeners.add(UnixSocketBinder.bind(unixSocket, path ->
-                            bootstrap(boss, workers, EpollServerDomainSocketChannel.class, init)
+                            bootstrap(boss, workers, transport.serverDomainSocketChannel(), init)
                                     .bind(new DomainSocketAddress(path.toFile())).syncUninterruptibly().channel()));
                 }
                 return new NbdServer(boss, workers, ownsWorkers, listeners, connections, bound, unixSocket);
