@@ -12,6 +12,7 @@ import io.netty.buffer.Unpooled;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -720,11 +721,13 @@ final class TaggedDevice extends ForwardingDevice {
 
     /** Over budget: drops idle pages, least recently used first among a sample, down to 7/8 of this member's share. */
     private void evict() {
-        List<Page> idle = new ArrayList<>();
+        // Each candidate with its last use as seen now: pages keep being used during the sort, and a
+        // sort on live stamps can find them inconsistent (TimSort then throws).
+        List<IdlePage> idle = new ArrayList<>();
         for (Page p : pages.values()) {
             synchronized (p) {
                 if (p.idle() && !p.loaded.isCompletedExceptionally()) {
-                    idle.add(p);
+                    idle.add(new IdlePage(p, p.used));
                 }
             }
         }
@@ -736,10 +739,10 @@ final class TaggedDevice extends ForwardingDevice {
             }
             return;
         }
-        idle.sort((a, b) -> Long.compare(a.used, b.used));
+        idle.sort(Comparator.comparingLong(IdlePage::used));
         int target = Math.max(1, idle.size() / 8);
         for (int i = 0; i < target; i++) {
-            Page p = idle.get(i);
+            Page p = idle.get(i).page();
             synchronized (p) {
                 if (!p.idle()) {
                     continue;
@@ -751,6 +754,9 @@ final class TaggedDevice extends ForwardingDevice {
                 evicted.incrementAndGet();
             }
         }
+    }
+
+    private record IdlePage(Page page, long used) {
     }
 
     // ---- what was found
