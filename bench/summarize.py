@@ -132,6 +132,22 @@ def layer_totals(status):
     return out
 
 
+def server_paths(out, script):
+    """{what: value} of the code paths nbdvault's server took, as its status snapshots name them (the
+    socket transport and the XTS mask path), so that a table is read with the paths that made it."""
+    keys = {"socketTransport": "sockets on", "xtsMaskPath": "XTS masks on the path"}
+    seen = {}
+    for path in sorted(glob.glob(os.path.join(out, "fio", script, "rep*", "status", "*.json"))):
+        try:
+            status = json.load(open(path))
+        except (ValueError, OSError):
+            continue
+        for key, label in keys.items():
+            if key in status:
+                seen.setdefault(label, set()).add(str(status[key]))
+    return {label: " and ".join(sorted(values)) for label, values in seen.items()}
+
+
 def where_time_goes(out, script):
     """{job: {layer: [mean µs per rep]}} and {job: [replica requests per NBD request per rep]}: each job's
     figures are the difference of the status snapshots taken before and after it (means subtract)."""
@@ -420,7 +436,12 @@ def main():
                              + f" | {fmt(median(fanout.get(job, [])), 1)} | {share('nbd', 'encryption')} / "
                                f"{share('encryption', 'array')} |")
             lines += ["", "Snapshots: `fio/" + script + "/rep*/status/*.json` (percentiles p50/p99/p99.9 per layer there "
-                      "are over the server's lifetime).", ""]
+                      "are over the server's lifetime)."]
+            paths = server_paths(out, script)
+            if paths:
+                lines += ["", "nbdvault ran with " + "; ".join(f"{k} `{v}`" for k, v in paths.items())
+                          + " (from its `status`)."]
+            lines.append("")
 
         cpu = cpu_per_request(out, script)
         if cpu and script not in done_cpu:

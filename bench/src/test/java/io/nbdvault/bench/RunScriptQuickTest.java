@@ -112,6 +112,9 @@ class RunScriptQuickTest {
             }
         }
         assertTrue(Files.readString(out.resolve("summary.md")).contains("Where nbdvault's time goes"));
+        // The paths the server took, from its status: what a reader needs to compare runs.
+        assertTrue(Files.readString(out.resolve("summary.md")).contains("sockets on `"
+                + io.nbdvault.nbd.server.SocketTransport.chosen() + "`"));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("Tweak masks computed by the " + io.nbdvault.crypto.xts.AesXts.maskPath() + " path"));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("CPU per request of each process on the path (replicated-vs-qsd)"));
         // The server CPU each goal ratio leaves, one row per goal job, from the CPU and fio figures above.

@@ -70,7 +70,7 @@ public final class AdminServer implements AutoCloseable {
                             c.pipeline().addLast(new LineBasedFrameDecoder(MAX_LINE))
                                     .addLast(new StringDecoder(StandardCharsets.UTF_8))
                                     .addLast(new StringEncoder(StandardCharsets.UTF_8))
-                                    .addLast(new Handler(array, latencies, names));
+                                    .addLast(new Handler(array, latencies, names, transport));
                         }
                     });
             Channel ch = UnixSocketBinder.bind(path,
@@ -102,8 +102,12 @@ public final class AdminServer implements AutoCloseable {
         private final LayerLatencies latencies;
         /** A member as typed (perhaps with a secret in it) to the name it goes by (never with one). */
         private final java.util.function.UnaryOperator<String> names;
+        /** The process's sockets' transport (the data path's too: both take {@link SocketTransport#chosen()}). */
+        private final SocketTransport transport;
 
-        Handler(ReplicatedArray array, LayerLatencies latencies, java.util.function.UnaryOperator<String> names) {
+        Handler(ReplicatedArray array, LayerLatencies latencies, java.util.function.UnaryOperator<String> names,
+                SocketTransport transport) {
+            this.transport = transport;
             this.array = array;
             this.latencies = latencies;
             this.names = names;
@@ -112,7 +116,8 @@ public final class AdminServer implements AutoCloseable {
         /**
          * The array's status with "layers": latency percentiles top-down — "nbd" (the front, from a
          * request read off the connection to its reply written), "encryption", "array", then each replica ("replica NAME",
-         * all request types) — each including the time of the layers below it — and "xtsMaskPath".
+         * all request types) — each including the time of the layers below it — "xtsMaskPath" and
+         * "socketTransport".
          */
         private ObjectNode status() {
             ArrayStatus status = array.status();
@@ -127,6 +132,7 @@ public final class AdminServer implements AutoCloseable {
             node.set("layers", JSON.valueToTree(layers));
             // Which AES-XTS mask path this JVM took (vector needs JDK 25+, the module and AVX-512).
             node.put("xtsMaskPath", io.nbdvault.crypto.xts.AesXts.maskPath());
+            node.put("socketTransport", transport.toString());
             return node;
         }
 

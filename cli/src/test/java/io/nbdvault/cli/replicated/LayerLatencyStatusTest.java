@@ -90,9 +90,13 @@ class LayerLatencyStatusTest {
                     && order.indexOf("\"encryption\"") < order.indexOf("\"array\""), json);
             // The server runs as the launcher starts it, on this JDK: it takes the mask path this JVM takes.
             assertEquals(io.nbdvault.crypto.xts.AesXts.maskPath(), status.path("xtsMaskPath").asText(), json);
+            // And the socket transport this kernel allows (io_uring where it may, else epoll).
+            String transport = io.nbdvault.nbd.server.SocketTransport.chosen().toString();
+            assertEquals(transport, status.path("socketTransport").asText(), json);
             String text = ReplicatedServeTest.cli("status", "--admin-socket", nbdSocket + ".admin");
             assertTrue(text.contains("Latency by layer") && text.matches("(?s).*\\nencryption\\s+write\\s+\\d+.*"), text);
             assertTrue(text.contains("XTS masks  : " + io.nbdvault.crypto.xts.AesXts.maskPath()), text);
+            assertTrue(text.contains("Sockets    : " + transport), text);
             server.terminate(Duration.ofSeconds(60));
         }
     }
