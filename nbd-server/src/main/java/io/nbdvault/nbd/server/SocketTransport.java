@@ -36,7 +36,7 @@ import java.util.Locale;
  *
  * <p>{@link #IO_URING} submits a loop's reads and writes to the kernel in one batch per turn
  * instead of a system call each, which is where a server of 4 KiB requests spends its kernel time;
- * {@link #EPOLL} is the fallback where io_uring is missing or forbidden (a kernel before 5.14,
+ * {@link #EPOLL} is the fallback where io_uring is missing or forbidden (an older kernel,
  * {@code kernel.io_uring_disabled}, a seccomp filter such as Docker's default); {@link #NIO} has
  * no unix sockets and is there for other systems. {@code -Dnbdvault.transport=io_uring|epoll|nio}
  * (for example in NBDVAULT_JAVA_OPTS) insists on one; the default takes the first available.
