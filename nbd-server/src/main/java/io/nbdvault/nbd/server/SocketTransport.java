@@ -28,6 +28,8 @@ import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 
 import java.util.Locale;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Which of Netty's transports carries nbdvault's sockets: the NBD server's, the replicas' and the
@@ -42,154 +44,86 @@ import java.util.Locale;
  * (for example in NBDVAULT_JAVA_OPTS) insists on one; the default takes the first available.
  */
 public enum SocketTransport {
-    IO_URING(IoUringIoHandle.class) {
-        @Override
-        public boolean available() {
-            return IoUring.isAvailable();
-        }
-
-        @Override
-        public Throwable unavailabilityCause() {
-            return IoUring.unavailabilityCause();
-        }
-
-        @Override
-        IoHandlerFactory handlers() {
-            return IoUringIoHandler.newFactory();
-        }
-
-        @Override
-        public Class<? extends Channel> socketChannel() {
-            return IoUringSocketChannel.class;
-        }
-
-        @Override
-        public Class<? extends ServerChannel> serverSocketChannel() {
-            return IoUringServerSocketChannel.class;
-        }
-
-        @Override
-        public Class<? extends Channel> domainSocketChannel() {
-            return IoUringDomainSocketChannel.class;
-        }
-
-        @Override
-        public Class<? extends ServerChannel> serverDomainSocketChannel() {
-            return IoUringServerDomainSocketChannel.class;
-        }
-    },
-    EPOLL(EpollIoHandle.class) {
-        @Override
-        public boolean available() {
-            return Epoll.isAvailable();
-        }
-
-        @Override
-        public Throwable unavailabilityCause() {
-            return Epoll.unavailabilityCause();
-        }
-
-        @Override
-        IoHandlerFactory handlers() {
-            return EpollIoHandler.newFactory();
-        }
-
-        @Override
-        public Class<? extends Channel> socketChannel() {
-            return EpollSocketChannel.class;
-        }
-
-        @Override
-        public Class<? extends ServerChannel> serverSocketChannel() {
-            return EpollServerSocketChannel.class;
-        }
-
-        @Override
-        public Class<? extends Channel> domainSocketChannel() {
-            return EpollDomainSocketChannel.class;
-        }
-
-        @Override
-        public Class<? extends ServerChannel> serverDomainSocketChannel() {
-            return EpollServerDomainSocketChannel.class;
-        }
-    },
-    NIO(NioIoHandle.class) {
-        @Override
-        public boolean available() {
-            return true;
-        }
-
-        @Override
-        public Throwable unavailabilityCause() {
-            return null;
-        }
-
-        @Override
-        IoHandlerFactory handlers() {
-            return NioIoHandler.newFactory();
-        }
-
-        @Override
-        public Class<? extends Channel> socketChannel() {
-            return NioSocketChannel.class;
-        }
-
-        @Override
-        public Class<? extends ServerChannel> serverSocketChannel() {
-            return NioServerSocketChannel.class;
-        }
-
-        @Override
-        public Class<? extends Channel> domainSocketChannel() {
-            throw noUnixSockets();
-        }
-
-        @Override
-        public Class<? extends ServerChannel> serverDomainSocketChannel() {
-            throw noUnixSockets();
-        }
-
-        private UnsupportedOperationException noUnixSockets() {
-            return new UnsupportedOperationException("unix sockets need Netty's io_uring or epoll transport, "
-                    + "unavailable here: " + EPOLL.unavailabilityCause());
-        }
-    };
+    IO_URING(IoUringIoHandle.class, IoUring::isAvailable, IoUring::unavailabilityCause, IoUringIoHandler::newFactory,
+            IoUringSocketChannel.class, IoUringServerSocketChannel.class,
+            IoUringDomainSocketChannel.class, IoUringServerDomainSocketChannel.class),
+    EPOLL(EpollIoHandle.class, Epoll::isAvailable, Epoll::unavailabilityCause, EpollIoHandler::newFactory,
+            EpollSocketChannel.class, EpollServerSocketChannel.class,
+            EpollDomainSocketChannel.class, EpollServerDomainSocketChannel.class),
+    NIO(NioIoHandle.class, () -> true, () -> null, NioIoHandler::newFactory,
+            NioSocketChannel.class, NioServerSocketChannel.class, null, null);
 
     /** The system property that insists on one transport. */
     public static final String PROPERTY = "nbdvault.transport";
 
+    // Class literals and method references: nothing of a transport is initialized (its native
+    // library loaded) until it is asked whether it is available.
     private final Class<? extends IoHandle> handles;
+    private final BooleanSupplier available;
+    private final Supplier<Throwable> unavailabilityCause;
+    private final Supplier<IoHandlerFactory> handlers;
+    private final Class<? extends Channel> socket;
+    private final Class<? extends ServerChannel> serverSocket;
+    private final Class<? extends Channel> domainSocket;
+    private final Class<? extends ServerChannel> serverDomainSocket;
 
-    SocketTransport(Class<? extends IoHandle> handles) {
+    SocketTransport(Class<? extends IoHandle> handles, BooleanSupplier available, Supplier<Throwable> unavailabilityCause,
+                    Supplier<IoHandlerFactory> handlers, Class<? extends Channel> socket,
+                    Class<? extends ServerChannel> serverSocket, Class<? extends Channel> domainSocket,
+                    Class<? extends ServerChannel> serverDomainSocket) {
         this.handles = handles;
+        this.available = available;
+        this.unavailabilityCause = unavailabilityCause;
+        this.handlers = handlers;
+        this.socket = socket;
+        this.serverSocket = serverSocket;
+        this.domainSocket = domainSocket;
+        this.serverDomainSocket = serverDomainSocket;
     }
 
     /** Whether this process can use it (its native library loads and the kernel allows it). */
-    public abstract boolean available();
+    public boolean available() {
+        return available.getAsBoolean();
+    }
 
     /** Why not, when it is not {@link #available()}. */
-    public abstract Throwable unavailabilityCause();
+    public Throwable unavailabilityCause() {
+        return unavailabilityCause.get();
+    }
 
-    abstract IoHandlerFactory handlers();
+    public Class<? extends Channel> socketChannel() {
+        return socket;
+    }
 
-    public abstract Class<? extends Channel> socketChannel();
-
-    public abstract Class<? extends ServerChannel> serverSocketChannel();
+    public Class<? extends ServerChannel> serverSocketChannel() {
+        return serverSocket;
+    }
 
     /** @throws UnsupportedOperationException on {@link #NIO} */
-    public abstract Class<? extends Channel> domainSocketChannel();
+    public Class<? extends Channel> domainSocketChannel() {
+        return unixOnly(domainSocket);
+    }
 
     /** @throws UnsupportedOperationException on {@link #NIO} */
-    public abstract Class<? extends ServerChannel> serverDomainSocketChannel();
+    public Class<? extends ServerChannel> serverDomainSocketChannel() {
+        return unixOnly(serverDomainSocket);
+    }
 
     public boolean hasUnixSockets() {
-        return this != NIO;
+        return domainSocket != null;
+    }
+
+    private <T> T unixOnly(T type) {
+        if (type == null) {
+            throw new UnsupportedOperationException("unix sockets need Netty's io_uring or epoll transport, "
+                    + "unavailable here: " + EPOLL.unavailabilityCause());
+        }
+        return type;
     }
 
     /** A group of {@code threads} event loops on this transport; its owner shuts it down. */
     public EventLoopGroup newEventLoops(int threads) {
-        return new MultiThreadIoEventLoopGroup(threads, handlers());
+        return new MultiThreadIoEventLoopGroup(threads, handlers.get());
     }
 
     /** The transport {@code group}'s loops run, as made by {@link #newEventLoops}. */
