@@ -127,8 +127,10 @@ public final class TransportContext implements AutoCloseable {
             case NBD_TCP -> connect(new Bootstrap().group(group).channel(transport.socketChannel())
                     .option(ChannelOption.TCP_NODELAY, true), new InetSocketAddress(r.host(), r.port()), uri, r.export(), secure);
             case NBD_UNIX -> {
-                if (!transport.hasUnixSockets()) {
-                    yield CompletableFuture.failedFuture(new IOException("unix socket replicas need Netty's io_uring or epoll transport"));
+                try {
+                    transport.requireUnixSockets();
+                } catch (IOException e) {
+                    yield CompletableFuture.failedFuture(e);
                 }
                 yield connect(new Bootstrap().group(group).channel(transport.domainSocketChannel()),
                         new DomainSocketAddress(r.socket().toFile()), uri, r.export(), secure);

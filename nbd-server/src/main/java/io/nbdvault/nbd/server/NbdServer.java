@@ -185,9 +185,8 @@ public final class NbdServer implements AutoCloseable {
             Exports table = new Exports(exports);
             SslContext ssl = tls.newServerContext();
             SocketTransport transport = eventLoops != null ? SocketTransport.of(eventLoops) : SocketTransport.chosen();
-            if (unixSocket != null && !transport.hasUnixSockets()) {
-                throw new IOException("unix sockets need Netty's io_uring or epoll transport, unavailable here: "
-                        + SocketTransport.EPOLL.unavailabilityCause());
+            if (unixSocket != null) {
+                transport.requireUnixSockets();
             }
             EventLoopGroup boss = transport.newEventLoops(1);
             boolean ownsWorkers = eventLoops == null;

@@ -27,6 +27,7 @@ import io.netty.channel.uring.IoUringServerDomainSocketChannel;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 
+import java.io.IOException;
 import java.util.Locale;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -113,12 +114,22 @@ public enum SocketTransport {
         return domainSocket != null;
     }
 
+    /** @throws IOException on {@link #NIO}, saying why the transports that have unix sockets are unavailable */
+    public void requireUnixSockets() throws IOException {
+        if (!hasUnixSockets()) {
+            throw new IOException(noUnixSockets());
+        }
+    }
+
     private <T> T unixOnly(T type) {
         if (type == null) {
-            throw new UnsupportedOperationException("unix sockets need Netty's io_uring or epoll transport, "
-                    + "unavailable here: " + EPOLL.unavailabilityCause());
+            throw new UnsupportedOperationException(noUnixSockets());
         }
         return type;
+    }
+
+    private static String noUnixSockets() {
+        return "unix sockets need Netty's io_uring or epoll transport, unavailable here: " + EPOLL.unavailabilityCause();
     }
 
     /** A group of {@code threads} event loops on this transport; its owner shuts it down. */
