@@ -247,11 +247,10 @@ final class TaggedDevice extends ForwardingDevice {
     private CompletableFuture<byte[]> expectedTags(long first, int blocks) {
         long p0 = first / TAGS_PER_PAGE;
         long p1 = (first + blocks - 1) / TAGS_PER_PAGE;
-        if (p0 == p1) {
-            byte[] cached = new byte[blocks * BlockMac.TAG];
-            if (copiedWithCachedPage(first, cached, false)) {
-                return CompletableFuture.completedFuture(cached);
-            }
+        // One array for either path: the fast one fills it whole or leaves it untouched.
+        byte[] out = new byte[blocks * BlockMac.TAG];
+        if (p0 == p1 && copiedWithCachedPage(first, out, false)) {
+            return CompletableFuture.completedFuture(out);
         }
         List<CompletableFuture<Page>> pinned = new ArrayList<>();
         for (long p = p0; p <= p1; p++) {
@@ -262,7 +261,6 @@ final class TaggedDevice extends ForwardingDevice {
                 if (error != null) {
                     throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(error));
                 }
-                byte[] out = new byte[blocks * BlockMac.TAG];
                 for (CompletableFuture<Page> f : pinned) {
                     Page page = f.join();
                     long pageFirst = page.index * TAGS_PER_PAGE;
