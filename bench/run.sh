@@ -19,8 +19,9 @@
 #   --results    where the dated directory and latest.md go (default bench/results)
 #   --no-build   use the jars already built (cli/target/nbdvault.jar, bench/target/benchmarks.jar,
 #                or the JMH classpath in $BENCH_CLASSPATH) instead of running Maven first
-# Environment: JAVA (default: java on PATH) is the JVM that runs JMH and nbdvault; for example
-#   JAVA=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java bench/run.sh
+# Environment: JAVA is the JVM that runs JMH and nbdvault (default: the one ./nbdvault would choose,
+# $JAVA_HOME's or the newest JDK 17+ installed; see scripts/java.sh); for example
+#   JAVA=/usr/lib/jvm/java-17-openjdk-amd64/bin/java bench/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/.." && pwd)"
 
@@ -42,7 +43,11 @@ for part in ${only//,/ }; do
 done
 runs() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 JAVA_SET=${JAVA:-}
-JAVA=${JAVA:-java}
+if [ -z "$JAVA_SET" ]; then
+  source "$root/scripts/java.sh"
+  nbdvault_java
+  JAVA=$NBDVAULT_JAVA
+fi
 
 if [ $quick = 1 ]; then
   reps=${reps:-1}

@@ -61,7 +61,7 @@ step() { printf '[lab %3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
   echo "command: bench/lab/run.sh${*:+ $*}$([ $quick = 1 ] && echo ' (quick)')"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
   echo "cores: $(nproc)"
-  echo "jdk: $(${JAVA:-java} -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.runtime.version = //p')"
+  echo "jdk: $("$NBDVAULT" --version | sed -n 's/^Java //p')"
   echo "nbdkit: $(nbdkit --version 2>/dev/null | head -1)"
   echo "fio: $(fio --version)"
   echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"

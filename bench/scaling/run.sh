@@ -50,7 +50,7 @@ step() { printf '[scaling %3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
   echo "command: bench/scaling/run.sh${*:+ $*}$([ $quick = 1 ] && echo ' (quick)')"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
   echo "cores: $(nproc)"
-  echo "jdk: $(${JAVA:-java} -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.runtime.version = //p')"
+  echo "jdk: $("$NBDVAULT" --version | sed -n 's/^Java //p')"
   echo "rate: $rate"
   echo "runtime: $runtime (ramp $LAB_RAMP, rate-filter burstiness $LAB_BURST s)"
   echo "volume: $vol_size"

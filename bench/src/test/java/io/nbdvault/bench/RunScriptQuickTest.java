@@ -115,6 +115,8 @@ class RunScriptQuickTest {
         // The paths the server took, from its status: what a reader needs to compare runs.
         assertTrue(Files.readString(out.resolve("summary.md")).contains("sockets on `"
                 + io.nbdvault.nbd.server.SocketTransport.chosen() + "`"));
+        // ... and the JVM it ran on: the one JAVA names (this test's), not whichever the launcher would pick.
+        assertTrue(Files.readString(out.resolve("summary.md")).contains("the JVM `Java " + Runtime.version() + " ("));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("Tweak masks computed by the " + io.nbdvault.crypto.xts.AesXts.maskPath() + " path"));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("CPU per request of each process on the path (replicated-vs-qsd)"));
         // The server CPU each goal ratio leaves, one row per goal job, from the CPU and fio figures above.

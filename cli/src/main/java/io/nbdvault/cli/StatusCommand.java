@@ -35,6 +35,7 @@ public final class StatusCommand implements Callable<Integer> {
         System.out.printf("Integrity  : %s%n", tagBlock == 0 ? "none" : "pmac-aes256 tag per " + tagBlock + "-byte block");
         System.out.printf("XTS masks  : %s%n", status.path("xtsMaskPath").asText("unknown"));
         System.out.printf("Sockets    : %s%n", status.path("socketTransport").asText("unknown"));
+        System.out.printf("Runtime    : %s%n", status.path("javaRuntime").asText("unknown"));
         long dirty = 0;
         for (JsonNode d : status.path("dirtyRegions")) {
             dirty += d.asLong();

@@ -46,6 +46,9 @@ class CliBasicsTest {
         Run version = run("--version");
         assertEquals(0, version.code());
         assertTrue(version.out().startsWith("nbdvault "), version.out());
+        // The JVM it runs on, which the launcher chooses and the benchmark scripts record.
+        assertTrue(version.out().lines().anyMatch(l -> l.startsWith("Java " + Runtime.version() + " (")
+                && l.endsWith(" at " + System.getProperty("java.home"))), version.out());
     }
 
     @Test

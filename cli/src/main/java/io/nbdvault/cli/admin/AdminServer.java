@@ -116,8 +116,8 @@ public final class AdminServer implements AutoCloseable {
         /**
          * The array's status with "layers": latency percentiles top-down — "nbd" (the front, from a
          * request read off the connection to its reply written), "encryption", "array", then each replica ("replica NAME",
-         * all request types) — each including the time of the layers below it — "xtsMaskPath" and
-         * "socketTransport".
+         * all request types) — each including the time of the layers below it — "xtsMaskPath",
+         * "socketTransport" and "javaRuntime".
          */
         private ObjectNode status() {
             ArrayStatus status = array.status();
@@ -133,6 +133,7 @@ public final class AdminServer implements AutoCloseable {
             // Which AES-XTS mask path this JVM took (vector needs JDK 25+, the module and AVX-512).
             node.put("xtsMaskPath", io.nbdvault.crypto.xts.AesXts.maskPath());
             node.put("socketTransport", transport.toString());
+            node.put("javaRuntime", io.nbdvault.cli.VersionProvider.javaRuntime());
             return node;
         }
 

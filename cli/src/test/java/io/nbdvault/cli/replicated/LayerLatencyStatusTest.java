@@ -93,10 +93,13 @@ class LayerLatencyStatusTest {
             // And the socket transport this kernel allows (io_uring where it may, else epoll).
             String transport = io.nbdvault.nbd.server.SocketTransport.chosen().toString();
             assertEquals(transport, status.path("socketTransport").asText(), json);
+            // And this JDK, named as `--version` names it.
+            assertEquals(io.nbdvault.cli.VersionProvider.javaRuntime(), status.path("javaRuntime").asText(), json);
             String text = ReplicatedServeTest.cli("status", "--admin-socket", nbdSocket + ".admin");
             assertTrue(text.contains("Latency by layer") && text.matches("(?s).*\\nencryption\\s+write\\s+\\d+.*"), text);
             assertTrue(text.contains("XTS masks  : " + io.nbdvault.crypto.xts.AesXts.maskPath()), text);
             assertTrue(text.contains("Sockets    : " + transport), text);
+            assertTrue(text.contains("Runtime    : Java " + Runtime.version() + " ("), text);
             server.terminate(Duration.ofSeconds(60));
         }
     }
