@@ -9,13 +9,21 @@ import io.nbdvault.nbd.server.SocketTransport;
 import io.nbdvault.testing.Devices;
 import io.nbdvault.transport.iscsi.ChapSecrets;
 import io.nbdvault.transport.nbd.NbdClientOptions;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.unix.DomainSocketAddress;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,6 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Replicas are reached over TCP and unix sockets on each of Netty's transports this machine has. */
 @Timeout(120)
@@ -60,6 +69,40 @@ class ReplicaTransportsTest {
             } else {
                 CompletionException e = assertThrows(CompletionException.class, () -> context.open(unix.uri()).join());
                 assertInstanceOf(IOException.class, e.getCause());
+            }
+        }
+    }
+
+    static java.util.stream.Stream<SocketTransport> withUnixSockets() {
+        return java.util.Arrays.stream(SocketTransport.values()).filter(t -> t.available() && t.hasUnixSockets());
+    }
+
+    /**
+     * A unix-socket replica's connection asks for a larger kernel send buffer than the default, and gets
+     * what Linux gives: twice the request capped at net.core.wmem_max (see UNIX_REPLICA_SEND_BUFFER).
+     */
+    @ParameterizedTest
+    @MethodSource("withUnixSockets")
+    void unixReplicaConnectionsGetALargerSendBuffer(SocketTransport transport) throws Exception {
+        try (TransportContext context = new TransportContext(NbdClientOptions.defaults(), p -> FileSpace.NONE, null,
+                ChapSecrets.NONE, 1, transport)) {
+            DomainSocketAddress address = new DomainSocketAddress(dir.resolve("s.sock").toFile());
+            Channel server = new ServerBootstrap().group(context.eventLoops()).channel(transport.serverDomainSocketChannel())
+                    .childHandler(new ChannelInboundHandlerAdapter()).bind(address).sync().channel();
+            Channel plain = new Bootstrap().group(context.eventLoops()).channel(transport.domainSocketChannel())
+                    .handler(new ChannelInboundHandlerAdapter()).connect(address).sync().channel();
+            Channel replica = context.unixReplicaBootstrap().handler(new ChannelInboundHandlerAdapter())
+                    .connect(address).sync().channel();
+            try {
+                long wmemMax = Long.parseLong(Files.readAllLines(Path.of("/proc/sys/net/core/wmem_max")).get(0).trim());
+                int expected = (int) Math.min(TransportContext.UNIX_REPLICA_SEND_BUFFER, wmemMax) * 2;
+                assertEquals(expected, replica.config().getOption(ChannelOption.SO_SNDBUF));
+                assertTrue(expected > plain.config().getOption(ChannelOption.SO_SNDBUF),
+                        "the default " + plain.config().getOption(ChannelOption.SO_SNDBUF) + " is smaller");
+            } finally {
+                replica.close().sync();
+                plain.close().sync();
+                server.close().sync();
             }
         }
     }
