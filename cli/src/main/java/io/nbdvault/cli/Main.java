@@ -28,6 +28,8 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
+        // Only here, not in run(): tests that run commands in-process keep their own Netty settings.
+        NettyDefaults.apply(System.getProperties());
         System.exit(run(args));
     }
 

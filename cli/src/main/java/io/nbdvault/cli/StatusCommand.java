@@ -36,6 +36,9 @@ public final class StatusCommand implements Callable<Integer> {
         System.out.printf("XTS masks  : %s%n", status.path("xtsMaskPath").asText("unknown"));
         System.out.printf("Sockets    : %s%n", status.path("socketTransport").asText("unknown"));
         System.out.printf("Runtime    : %s%n", status.path("javaRuntime").asText("unknown"));
+        System.out.printf("Buffers    : %.1f MiB direct, %.1f MiB heap held by the allocator; leak detection %s%n",
+                status.path("bufferDirectBytes").asLong() / 1048576.0, status.path("bufferHeapBytes").asLong() / 1048576.0,
+                status.path("leakDetection").asText("unknown"));
         long dirty = 0;
         for (JsonNode d : status.path("dirtyRegions")) {
             dirty += d.asLong();

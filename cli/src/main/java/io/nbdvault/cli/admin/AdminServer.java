@@ -117,7 +117,8 @@ public final class AdminServer implements AutoCloseable {
          * The array's status with "layers": latency percentiles top-down — "nbd" (the front, from a
          * request read off the connection to its reply written), "encryption", "array", then each replica ("replica NAME",
          * all request types) — each including the time of the layers below it — "xtsMaskPath",
-         * "socketTransport" and "javaRuntime".
+         * "socketTransport", "javaRuntime", the buffers Netty's allocator holds ("bufferDirectBytes",
+         * "bufferHeapBytes") and its "leakDetection" level.
          */
         private ObjectNode status() {
             ArrayStatus status = array.status();
@@ -134,6 +135,12 @@ public final class AdminServer implements AutoCloseable {
             node.put("xtsMaskPath", io.nbdvault.crypto.xts.AesXts.maskPath());
             node.put("socketTransport", transport.toString());
             node.put("javaRuntime", io.nbdvault.cli.VersionProvider.javaRuntime());
+            // What Netty's allocator holds (a leak shows as growth here) and whether leaks are traced.
+            if (io.netty.buffer.ByteBufAllocator.DEFAULT instanceof io.netty.buffer.ByteBufAllocatorMetricProvider m) {
+                node.put("bufferDirectBytes", m.metric().usedDirectMemory());
+                node.put("bufferHeapBytes", m.metric().usedHeapMemory());
+            }
+            node.put("leakDetection", io.netty.util.ResourceLeakDetector.getLevel().name().toLowerCase(java.util.Locale.ROOT));
             return node;
         }
 

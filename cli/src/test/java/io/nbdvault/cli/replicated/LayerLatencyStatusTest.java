@@ -95,11 +95,15 @@ class LayerLatencyStatusTest {
             assertEquals(transport, status.path("socketTransport").asText(), json);
             // And this JDK, named as `--version` names it.
             assertEquals(io.nbdvault.cli.VersionProvider.javaRuntime(), status.path("javaRuntime").asText(), json);
+            // The allocator's holdings after all that I/O, and the leak detector's level NbdvaultProcess asks for.
+            assertTrue(status.path("bufferDirectBytes").asLong() + status.path("bufferHeapBytes").asLong() > 0, json);
+            assertEquals("advanced", status.path("leakDetection").asText(), json);
             String text = ReplicatedServeTest.cli("status", "--admin-socket", nbdSocket + ".admin");
             assertTrue(text.contains("Latency by layer") && text.matches("(?s).*\\nencryption\\s+write\\s+\\d+.*"), text);
             assertTrue(text.contains("XTS masks  : " + io.nbdvault.crypto.xts.AesXts.maskPath()), text);
             assertTrue(text.contains("Sockets    : " + transport), text);
             assertTrue(text.contains("Runtime    : Java " + Runtime.version() + " ("), text);
+            assertTrue(text.contains("Buffers    : ") && text.contains("leak detection advanced"), text);
             server.terminate(Duration.ofSeconds(60));
         }
     }
