@@ -36,6 +36,21 @@ public final class PduDecoder extends ByteToMessageDecoder {
         this.dataDigest = data;
     }
 
+    /**
+     * A read that arrives once the channel is closed is dropped. On io_uring a receive already in flight
+     * can complete after the close, when channelInactive has already released what we held: cumulated
+     * then, its bytes would never be framed nor released (CI's leak detector once caught one such buffer
+     * after a hostile target's connection was closed).
+     */
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        if (!ctx.channel().isActive()) {
+            io.netty.util.ReferenceCountUtil.release(msg);
+            return;
+        }
+        super.channelRead(ctx, msg);
+    }
+
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         if (broken) {
