@@ -3,7 +3,6 @@ package io.nbdvault.nbd.codec;
 import io.nbdvault.nbd.protocol.Nbd;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.util.List;
 
@@ -12,7 +11,7 @@ import java.util.List;
  * ({@code IHAVEOPT}, option number, length, payload). A wrong magic or an option longer than
  * {@link Nbd#MAX_OPTION_LENGTH} means the stream cannot be trusted and ends the connection.
  */
-public final class HandshakeDecoder extends ByteToMessageDecoder {
+public final class HandshakeDecoder extends FramingDecoder {
     private static final int OPTION_HEADER = 16;
     private boolean clientFlagsRead;
 

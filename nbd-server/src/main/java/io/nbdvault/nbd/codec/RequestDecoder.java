@@ -3,7 +3,6 @@ package io.nbdvault.nbd.codec;
 import io.nbdvault.nbd.protocol.Nbd;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.util.List;
 
@@ -14,7 +13,7 @@ import java.util.List;
  * A large payload is a slice of the reads it arrived in, not a copy ({@link PayloadCumulator}).
  * A wrong request magic ends the connection: nothing after it can be framed.
  */
-public final class RequestDecoder extends ByteToMessageDecoder {
+public final class RequestDecoder extends FramingDecoder {
     private static final int HEADER = 28;
     private final PayloadCumulator payloads = new PayloadCumulator();
     private long discarding;

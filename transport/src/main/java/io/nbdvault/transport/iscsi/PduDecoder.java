@@ -1,9 +1,9 @@
 package io.nbdvault.transport.iscsi;
 
+import io.nbdvault.nbd.codec.FramingDecoder;
 import io.nbdvault.nbd.codec.PayloadCumulator;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.TooLongFrameException;
 
@@ -17,7 +17,7 @@ import java.util.List;
  * ErrorRecoveryLevel 0 the connection is dropped. A large data segment is a slice of the reads it
  * arrived in, not a copy ({@link PayloadCumulator}); small PDUs are merged into one buffer.
  */
-public final class PduDecoder extends ByteToMessageDecoder {
+public final class PduDecoder extends FramingDecoder {
     private final int maxDataSegment;
     private final PayloadCumulator payloads = new PayloadCumulator();
     private boolean headerDigest;
@@ -34,21 +34,6 @@ public final class PduDecoder extends ByteToMessageDecoder {
     public void digests(boolean header, boolean data) {
         this.headerDigest = header;
         this.dataDigest = data;
-    }
-
-    /**
-     * A read that arrives once the channel is closed is dropped. On io_uring a receive already in flight
-     * can complete after the close, when channelInactive has already released what we held: cumulated
-     * then, its bytes would never be framed nor released (CI's leak detector once caught one such buffer
-     * after a hostile target's connection was closed).
-     */
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-        if (!ctx.channel().isActive()) {
-            io.netty.util.ReferenceCountUtil.release(msg);
-            return;
-        }
-        super.channelRead(ctx, msg);
     }
 
     @Override

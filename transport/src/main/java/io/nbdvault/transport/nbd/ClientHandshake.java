@@ -1,9 +1,9 @@
 package io.nbdvault.transport.nbd;
 
+import io.nbdvault.nbd.codec.FramingDecoder;
 import io.nbdvault.nbd.protocol.Nbd;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -16,7 +16,7 @@ import java.util.concurrent.CompletableFuture;
  * {@code result} once the server acknowledges. Structured replies are asked for: a server may
  * then answer a read in pieces, skip the zeros of holes, and say where an error happened.
  */
-final class ClientHandshake extends ByteToMessageDecoder {
+final class ClientHandshake extends FramingDecoder {
     private final String exportName;
     private final CompletableFuture<ExportInfo> result;
     private final TlsClient tls;

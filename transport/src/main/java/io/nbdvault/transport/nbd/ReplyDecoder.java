@@ -1,11 +1,11 @@
 package io.nbdvault.transport.nbd;
 
+import io.nbdvault.nbd.codec.FramingDecoder;
 import io.nbdvault.nbd.codec.NbdProtocolException;
 import io.nbdvault.nbd.codec.PayloadCumulator;
 import io.nbdvault.nbd.protocol.Nbd;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.ByteToMessageDecoder;
 
 import java.util.List;
 import java.util.function.LongToIntFunction;
@@ -17,7 +17,7 @@ import java.util.function.LongToIntFunction;
  * connection is dropped). A structured chunk carries its own length, checked against the same.
  * Read data is a slice of the reads it arrived in, not a copy, when large ({@link PayloadCumulator}).
  */
-final class ReplyDecoder extends ByteToMessageDecoder {
+final class ReplyDecoder extends FramingDecoder {
     private static final long MAX_ERROR_CHUNK = 4 + 2 + 4096 + 8;
     private final LongToIntFunction readLength;
     private final PayloadCumulator payloads = new PayloadCumulator();
