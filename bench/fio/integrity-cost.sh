@@ -34,5 +34,5 @@ for s in tags.sock plain.sock; do
 done
 : > "$W/results"
 fio_compare "nbd+unix:///?socket=$W/plain.sock" no-tags "nbd+unix:///?socket=$W/tags.sock" tags "$RT" "$SZ" "$W/results"
-echo "fio nbd engine, ${RT}$([[ $RT =~ ^[0-9]+$ ]] && echo s) per job, $SZ, $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(java -version 2>&1 | head -1), 3 nbdkit file replicas on tmpfs each, $(date -u +%FT%TZ)"
+echo "fio nbd engine, ${RT}$([[ $RT =~ ^[0-9]+$ ]] && echo s) per job, $SZ, $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $("$NBDVAULT" --version | sed -n 's/^Java //p'), 3 nbdkit file replicas on tmpfs each, $(date -u +%FT%TZ)"
 fio_table "$W/results" no-tags tags
