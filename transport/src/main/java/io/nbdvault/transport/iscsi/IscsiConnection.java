@@ -495,6 +495,12 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** The channel is known from here on: a read (and its channelReadComplete) may come before the login starts. */
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        channel = ctx.channel();
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         Pdu pdu = (Pdu) msg;
@@ -513,6 +519,11 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
 
     private void loginResponse(Pdu pdu) {
         if (loggedIn.isDone()) {
+            return;
+        }
+        if (login == null) {
+            loginFailed("login to " + peer + " failed: the target sent a PDU (opcode " + String.format("0x%02x",
+                    pdu.opcode()) + ") before our login request", Errno.EIO);
             return;
         }
         try {

@@ -27,8 +27,12 @@ final class FakeTarget implements AutoCloseable {
     private final List<Socket> sockets = new ArrayList<>();
 
     private FakeTarget(Reply reply) throws IOException {
+        this(reply, null);
+    }
+
+    private FakeTarget(Reply reply, byte[] greeting) throws IOException {
         server = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
-        thread = new Thread(() -> serve(reply), "fake-iscsi-target");
+        thread = new Thread(() -> serve(reply, greeting), "fake-iscsi-target");
         thread.setDaemon(true);
         thread.start();
     }
@@ -36,6 +40,11 @@ final class FakeTarget implements AutoCloseable {
     /** Accepts connections and never says a word. */
     static FakeTarget silent() throws IOException {
         return new FakeTarget(null);
+    }
+
+    /** Accepts connections and sends each one {@code greeting} at once, unasked, then nothing. */
+    static FakeTarget greeting(byte[] greeting) throws IOException {
+        return new FakeTarget(null, greeting);
     }
 
     static FakeTarget answering(Reply reply) throws IOException {
@@ -46,14 +55,16 @@ final class FakeTarget implements AutoCloseable {
         return "iscsi://127.0.0.1:" + server.getLocalPort() + "/iqn.2024-01.test:fake/1";
     }
 
-    private void serve(Reply reply) {
+    private void serve(Reply reply, byte[] greeting) {
         try {
             while (!server.isClosed()) {
                 Socket s = server.accept();
                 synchronized (sockets) {
                     sockets.add(s);
                 }
-                if (reply != null) {
+                if (greeting != null) {
+                    s.getOutputStream().write(greeting);
+                } else if (reply != null) {
                     Thread t = new Thread(() -> session(s, reply));
                     t.setDaemon(true);
                     t.start();
@@ -112,6 +123,16 @@ final class FakeTarget implements AutoCloseable {
         r.putInt(28, command.getInt(24) + 1);
         r.putInt(32, command.getInt(24) + 16);
         return r;
+    }
+
+    /** Closes the connections accepted so far; new ones are still accepted. */
+    void hangUp() throws IOException {
+        synchronized (sockets) {
+            for (Socket s : sockets) {
+                s.close();
+            }
+            sockets.clear();
+        }
     }
 
     @Override

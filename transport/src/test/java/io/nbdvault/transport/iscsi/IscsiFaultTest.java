@@ -206,6 +206,60 @@ class IscsiFaultTest {
         }
     }
 
+    /**
+     * Closing the context while a login waits on a target that sent half a PDU: the connection is
+     * closed while its event loop still runs, before the loops stop, so the login hears of it then
+     * and the decoder lets go of the bytes it held (the leak check after the class); several times
+     * over, half of them with the target hanging up just as the context closes.
+     */
+    @Test
+    void closingTheContextEndsItsConnectionsFirst() throws Exception {
+        try (FakeTarget fake = FakeTarget.greeting(new byte[20])) {
+            for (int i = 0; i < 6; i++) {
+                try (TransportContext ctx = context(Duration.ofSeconds(30))) {
+                    java.util.concurrent.CompletableFuture<BlockDevice> open = ctx.open(fake.uri());
+                    java.util.concurrent.CompletableFuture<Boolean> loopsStopping = open.handle((d, e) -> {
+                        for (io.netty.util.concurrent.EventExecutor loop : ctx.eventLoops()) {
+                            if (loop.inEventLoop()) {
+                                return loop.isShuttingDown();
+                            }
+                        }
+                        throw new AssertionError("the login did not end on its event loop");
+                    });
+                    Thread.sleep(200); // connected, the 20 bytes received, the login waiting for the rest
+                    assertFalse(open.isDone(), open::toString);
+                    if (i % 2 == 1) {
+                        fake.hangUp(); // the target's hang-up races the close, as when a test ends
+                    }
+                    ctx.close();
+                    ExecutionException e = assertThrows(ExecutionException.class, () -> open.get(5, TimeUnit.SECONDS));
+                    assertTrue(BlockDeviceException.unwrap(e.getCause()) instanceof BlockDeviceException, e.toString());
+                    assertFalse(loopsStopping.get(), "the login heard of the close only once the event loops were stopping");
+                    // and a closed context makes no new connection (a replica's reconnection, say)
+                    ExecutionException late = assertThrows(ExecutionException.class,
+                            () -> ctx.open(fake.uri()).get(5, TimeUnit.SECONDS));
+                    assertTrue(BlockDeviceException.unwrap(late.getCause()).getMessage().contains("connections are closed"),
+                            late.toString());
+                }
+            }
+        }
+    }
+
+    /** A target that sends a PDU before it is asked anything: the login fails with what it sent, at once. */
+    @Test
+    void aTargetThatSpeaksFirstFailsTheLogin() throws Exception {
+        byte[] nopIn = new byte[48];
+        nopIn[0] = Pdu.NOP_IN;
+        nopIn[1] = (byte) 0x80;
+        try (FakeTarget fake = FakeTarget.greeting(nopIn); TransportContext ctx = context(Duration.ofSeconds(30))) {
+            Throwable e = openFails(ctx, fake.uri(), 5000);
+            assertTrue(e instanceof BlockDeviceException, e.toString());
+            assertTrue(e.getMessage().contains("login to " + fake.uri().substring(0, fake.uri().indexOf('/', 9))), e.getMessage());
+            // whether the NOP-In came before our login request went out or after, it is named
+            assertTrue(e.getMessage().contains("opcode 0x20"), e.getMessage());
+        }
+    }
+
     @Test
     void hostileRepliesFailCleanly() throws Exception {
         FakeTarget.Reply[] hostile = {
