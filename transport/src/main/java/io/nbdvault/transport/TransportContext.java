@@ -9,6 +9,7 @@ import io.nbdvault.transport.iscsi.IscsiSessions;
 import io.nbdvault.transport.iscsi.IscsiTarget;
 import io.nbdvault.transport.nbd.NbdClientDevice;
 import io.nbdvault.transport.nbd.NbdClientOptions;
+import io.nbdvault.nbd.server.OrderlyShutdown;
 import io.nbdvault.nbd.server.SocketTransport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -17,10 +18,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
-import io.netty.util.concurrent.Promise;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.ssl.SslContext;
@@ -29,13 +27,10 @@ import io.nbdvault.transport.nbd.TlsClient;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
-import java.util.logging.Logger;
 
 /** Opens replicas by URI and owns the event loops their connections share. */
 public final class TransportContext implements AutoCloseable {
@@ -52,7 +47,6 @@ public final class TransportContext implements AutoCloseable {
     static final int UNIX_REPLICA_SEND_BUFFER = 2 << 20;
     /** How long {@link #close} waits for the connections to close, and then for their loops to settle. */
     private static final long CLOSE_MILLIS = 2000;
-    private static final Logger LOG = Logger.getLogger(TransportContext.class.getName());
 
     private final EventLoopGroup group;
     /** Every connection this context made that is still open (a closed channel leaves by itself). */
@@ -224,39 +218,16 @@ public final class TransportContext implements AutoCloseable {
     }
 
     /**
-     * Closes the connections still open, then stops the event loops. In that order because a
-     * connection that a loop's own shutdown closes is closed late: io_uring defers a close until the
-     * channel's pending reads and writes are cancelled, and when that completes only in the loop's
-     * final cleanup, the loop no longer takes the channelInactive the close queues (so we read Netty
-     * 4.2's io_uring code). A decoder then never releases the bytes it holds, and a login or request
-     * waiting on that connection hears of its end only as the loop stops, or never. CI's leak detector
-     * once caught such a decoder's bytes: a truncated PDU from a hostile target that hung up as its
-     * test ended. A second close only waits for the loops to stop.
+     * Closes the connections still open, lets their loops run what the closes queued, then stops the
+     * loops ({@link OrderlyShutdown}: the loops' own shutdown can close a connection too late to
+     * release what its decoder holds). A second close only waits for the loops to stop.
      */
     @Override
     public void close() {
         if (closing.compareAndSet(false, true)) { // no new connection, such as a reconnection, from here on
-            closeConnections();
+            OrderlyShutdown.closeThenStop(connections, group, CLOSE_MILLIS);
+        } else {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         }
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-    }
-
-    /**
-     * Closes every connection and waits until what each close sets off on its event loop has run:
-     * the channelInactive that releases a decoder's bytes, and the tasks that tell a login or a
-     * request waiting on the connection that it is gone. Those are queued as the close completes,
-     * so a task queued after that, by a task of ours queued after the close completed, runs after them.
-     */
-    private void closeConnections() {
-        if (!connections.close().awaitUninterruptibly(CLOSE_MILLIS, TimeUnit.MILLISECONDS)) {
-            LOG.warning("closing the replica connections took more than " + CLOSE_MILLIS + " ms");
-        }
-        List<Future<?>> settled = new ArrayList<>();
-        for (EventExecutor loop : group) {
-            Promise<Void> done = loop.newPromise();
-            loop.execute(() -> loop.execute(() -> done.setSuccess(null)));
-            settled.add(done);
-        }
-        settled.forEach(f -> f.awaitUninterruptibly(CLOSE_MILLIS, TimeUnit.MILLISECONDS));
     }
 }

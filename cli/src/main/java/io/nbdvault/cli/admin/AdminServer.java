@@ -7,12 +7,16 @@ import io.nbdvault.core.LayerLatencies;
 import io.nbdvault.replication.ArrayStatus;
 import io.nbdvault.replication.ReplicatedArray;
 import io.netty.bootstrap.ServerBootstrap;
+import io.nbdvault.nbd.server.OrderlyShutdown;
 import io.nbdvault.nbd.server.UnixSocketBinder;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.nbdvault.nbd.server.SocketTransport;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.handler.codec.LineBasedFrameDecoder;
@@ -41,11 +45,14 @@ public final class AdminServer implements AutoCloseable {
 
     private final EventLoopGroup group;
     private final Channel channel;
+    /** The clients connected now (status, add, replace…): closed before the loop stops. */
+    private final ChannelGroup clients;
     private final Path path;
 
-    private AdminServer(EventLoopGroup group, Channel channel, Path path) {
+    private AdminServer(EventLoopGroup group, Channel channel, ChannelGroup clients, Path path) {
         this.group = group;
         this.channel = channel;
+        this.clients = clients;
         this.path = path;
     }
 
@@ -62,11 +69,13 @@ public final class AdminServer implements AutoCloseable {
                                     java.util.function.UnaryOperator<String> names) throws IOException {
         SocketTransport transport = SocketTransport.chosen();
         EventLoopGroup group = transport.newEventLoops(1);
+        ChannelGroup clients = new DefaultChannelGroup("admin clients", GlobalEventExecutor.INSTANCE);
         try {
             ServerBootstrap bootstrap = new ServerBootstrap().group(group).channel(transport.serverDomainSocketChannel())
                     .childHandler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel c) {
+                            clients.add(c);
                             c.pipeline().addLast(new LineBasedFrameDecoder(MAX_LINE))
                                     .addLast(new StringDecoder(StandardCharsets.UTF_8))
                                     .addLast(new StringEncoder(StandardCharsets.UTF_8))
@@ -75,7 +84,7 @@ public final class AdminServer implements AutoCloseable {
                     });
             Channel ch = UnixSocketBinder.bind(path,
                     p -> bootstrap.bind(new DomainSocketAddress(p.toFile())).syncUninterruptibly().channel());
-            return new AdminServer(group, ch, path);
+            return new AdminServer(group, ch, clients, path);
         } catch (IOException | RuntimeException e) {
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
             throw new IOException("cannot open the admin socket " + path + ": " + e.getMessage(), e);
@@ -89,7 +98,7 @@ public final class AdminServer implements AutoCloseable {
     @Override
     public void close() {
         channel.close().syncUninterruptibly();
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        OrderlyShutdown.closeThenStop(clients, group, 1000);
         try {
             Files.deleteIfExists(path);
         } catch (IOException ignored) {
