@@ -28,6 +28,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The replica client against a server that completes the handshake and then misbehaves. */
 @Timeout(60)
@@ -71,6 +72,24 @@ class HostileServerTest {
         }
 
         static void serve(DataInputStream in, DataOutputStream out, Misbehaviour misbehaviour) throws IOException {
+            handshake(in, out, 1 << 20);
+            while (true) {
+                in.readInt();
+                in.readShort();
+                int type = in.readShort();
+                long cookie = in.readLong();
+                in.readLong();
+                int length = in.readInt();
+                if (type == Nbd.CMD_WRITE) {
+                    in.skipNBytes(length);
+                }
+                misbehaviour.answer(out, cookie, type, length);
+                out.flush();
+            }
+        }
+
+        /** An honest fixed-newstyle handshake for an export of {@code size} bytes. */
+        static void handshake(DataInputStream in, DataOutputStream out, long size) throws IOException {
             out.writeLong(Nbd.NBDMAGIC);
             out.writeLong(Nbd.IHAVEOPT);
             out.writeShort(Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES);
@@ -84,7 +103,7 @@ class HostileServerTest {
                     optionReply(out, option, Nbd.REP_ACK, new byte[0]);
                 } else if (option == Nbd.OPT_GO) {
                     java.nio.ByteBuffer info = java.nio.ByteBuffer.allocate(12).putShort((short) Nbd.INFO_EXPORT)
-                            .putLong(1 << 20).putShort((short) (Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH));
+                            .putLong(size).putShort((short) (Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH));
                     optionReply(out, option, Nbd.REP_INFO, info.array());
                     optionReply(out, option, Nbd.REP_ACK, new byte[0]);
                     out.flush();
@@ -92,19 +111,6 @@ class HostileServerTest {
                 } else {
                     optionReply(out, option, Nbd.REP_ERR_UNSUP, new byte[0]);
                 }
-                out.flush();
-            }
-            while (true) {
-                in.readInt();
-                in.readShort();
-                int type = in.readShort();
-                long cookie = in.readLong();
-                in.readLong();
-                int length = in.readInt();
-                if (type == Nbd.CMD_WRITE) {
-                    in.skipNBytes(length);
-                }
-                misbehaviour.answer(out, cookie, type, length);
                 out.flush();
             }
         }
@@ -160,6 +166,56 @@ class HostileServerTest {
                     data.release();
                 }
                 assertEquals(0, data.refCnt(), "write " + i + ": nothing kept a reference to the payload");
+            }
+        }
+    }
+
+    /**
+     * A replica that stops reading (a link gone down) while an 8 MiB write is on its way: when the
+     * request times out, the connection is reset, so what the kernel had not sent yet is dropped. A
+     * drained connection would deliver it once the link came back, after the copy had been
+     * resynchronised without it: the server here would read on to a clean end of stream.
+     */
+    @Test
+    void aConnectionGivenUpOnIsResetSoItsQueuedWritesNeverLand() throws Exception {
+        try (ServerSocketChannel listener = ServerSocketChannel.open()) {
+            listener.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 65536); // a small window, set before bind
+            listener.bind(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
+            CompletableFuture<String> end = new CompletableFuture<>();
+            Thread server = new Thread(() -> {
+                try (SocketChannel ch = listener.accept()) {
+                    DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
+                    HostileServer.handshake(in, new DataOutputStream(Channels.newOutputStream(ch)), 64 << 20);
+                    Thread.sleep(3000); // nothing read while the write times out (1 s) and is given up
+                    long bytes = 0;
+                    byte[] buf = new byte[65536];
+                    try {
+                        for (int n; (n = in.read(buf)) >= 0; ) {
+                            bytes += n;
+                        }
+                        end.complete("end of stream after " + bytes + " bytes");
+                    } catch (IOException e) {
+                        end.complete("reset after " + bytes + " bytes: " + e.getMessage());
+                    }
+                } catch (Exception e) {
+                    end.completeExceptionally(e);
+                }
+            }, "stalled-nbd-server");
+            server.setDaemon(true);
+            server.start();
+            int port = ((java.net.InetSocketAddress) listener.getLocalAddress()).getPort();
+            try (TransportContext context = new TransportContext(
+                    NbdClientOptions.defaults().withRequestTimeout(Duration.ofSeconds(1)), p -> FileSpace.NONE);
+                 BlockDevice d = context.open("nbd://127.0.0.1:" + port + "/").get(10, TimeUnit.SECONDS)) {
+                ByteBuf data = PooledByteBufAllocator.DEFAULT.directBuffer(8 << 20).writeZero(8 << 20);
+                try {
+                    ExecutionException e = assertThrows(ExecutionException.class, () -> d.write(0, data, 0).get(10, TimeUnit.SECONDS));
+                    assertEquals(Errno.EIO, BlockDeviceException.errnoOf(e.getCause()));
+                } finally {
+                    data.release();
+                }
+                String seen = end.get(20, TimeUnit.SECONDS);
+                assertTrue(seen.startsWith("reset"), seen);
             }
         }
     }

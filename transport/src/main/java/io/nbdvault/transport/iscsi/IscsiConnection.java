@@ -1,5 +1,6 @@
 package io.nbdvault.transport.iscsi;
 
+import io.nbdvault.transport.AbandonedConnection;
 import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Errno;
 import io.netty.bootstrap.Bootstrap;
@@ -417,7 +418,7 @@ final class IscsiConnection extends ChannelInboundHandlerAdapter {
             }
         }
         failAll(why);
-        channel.close();
+        AbandonedConnection.reset(channel); // the commands still queued must never reach the target now
     }
 
     private void failAll(String why) {

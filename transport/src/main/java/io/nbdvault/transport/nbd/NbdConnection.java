@@ -1,5 +1,6 @@
 package io.nbdvault.transport.nbd;
 
+import io.nbdvault.transport.AbandonedConnection;
 import io.nbdvault.core.BlockDeviceException;
 import io.nbdvault.core.Errno;
 import io.netty.bootstrap.Bootstrap;
@@ -161,7 +162,7 @@ final class NbdConnection {
             }
         }
         if (expired) {
-            channel.close();
+            AbandonedConnection.reset(channel); // the requests still queued must never reach the replica now
         }
     }
 
@@ -212,7 +213,7 @@ final class NbdConnection {
                     p.assembly().discard();
                     p.future().completeExceptionally(new BlockDeviceException(Errno.EIO,
                             peer + " sent an incomplete reply: " + e.getMessage(), e));
-                    ctx.close();
+                    AbandonedConnection.reset(ctx.channel());
                 }
             }
         }
@@ -231,7 +232,7 @@ final class NbdConnection {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             failAll("connection to " + peer + " failed: " + cause.getMessage());
-            ctx.close();
+            AbandonedConnection.reset(ctx.channel());
         }
     }
 }
