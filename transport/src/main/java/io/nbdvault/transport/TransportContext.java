@@ -189,25 +189,16 @@ public final class TransportContext implements AutoCloseable {
     private Bootstrap bootstrap(Class<? extends Channel> type) {
         ChannelFactory<Channel> made = new ReflectiveChannelFactory<>(type);
         return new Bootstrap().group(group).channelFactory(() -> {
-            refuseOnceClosing();
             Channel ch = made.newChannel();
             connections.add(ch);
-            // Added first, checked again second: either close() finds it among the connections or it sees closing.
-            try {
-                refuseOnceClosing();
-            } catch (IllegalStateException e) {
+            // Added first, checked second: either close() finds it among the connections or this sees closing.
+            if (closing.get()) {
                 connections.remove(ch);
                 ch.unsafe().closeForcibly(); // not registered yet: nothing but its socket to close
-                throw e;
+                throw new IllegalStateException("the replica connections are closed");
             }
             return ch;
         });
-    }
-
-    private void refuseOnceClosing() {
-        if (closing.get()) {
-            throw new IllegalStateException("the replica connections are closed");
-        }
     }
 
     private CompletableFuture<BlockDevice> connect(Bootstrap b, java.net.SocketAddress address, String uri, String export,
