@@ -75,7 +75,8 @@ if [ $build = 1 ]; then
   (cd "$root" && mvn -B -q -DskipTests -pl bench -am package >&2)
 fi
 bench_cp=${BENCH_CLASSPATH:-$here/target/benchmarks.jar}
-jmh=("$JAVA" -cp "$bench_cp" org.openjdk.jmh.Main)
+# OpenSSL's AES (AesEngine) is reached through jnr-ffi's JNI stub, which JDK 22+ otherwise warns about.
+jmh=("$JAVA" --enable-native-access=ALL-UNNAMED -cp "$bench_cp" org.openjdk.jmh.Main)
 # nbdvault for the fio scripts: ./nbdvault on $JAVA's JDK (it decides the JVM's options, such as the
 # Vector API module on JDK 25+), without its source check: the jars are the ones just built, or kept
 # with --no-build. Both wrappers exec, so the scripts' cleanup reaches the JVM.
@@ -121,7 +122,7 @@ if runs xts; then
         | awk -v rep="$rep" -v n="$n" '/^AES-256-XTS/ {sub("k", "", $2); print rep, n, $2 * 1000}' >> "$out/openssl.txt"
     done
     step "XTS repetition $rep/$reps: per CPU-second: XtsCpuTime ($cpu_rounds rounds of $cpu_millis ms) and openssl speed"
-    "$JAVA" --add-modules jdk.incubator.vector -cp "$bench_cp" io.nbdvault.bench.XtsCpuTime "$sizes_csv" "$cpu_rounds" "$cpu_millis" > "$out/xts-cputime.rep$rep.json"
+    "$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp "$bench_cp" io.nbdvault.bench.XtsCpuTime "$sizes_csv" "$cpu_rounds" "$cpu_millis" > "$out/xts-cputime.rep$rep.json"
     for n in "${ssl_sizes[@]}"; do
       openssl speed -evp aes-256-xts -bytes "$n" -seconds "$ssl_seconds" 2>/dev/null \
         | awk -v rep="$rep" -v n="$n" '/^AES-256-XTS/ {sub("k", "", $2); print rep, n, $2 * 1000}' >> "$out/openssl-cpu.txt"

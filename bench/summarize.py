@@ -370,6 +370,12 @@ def main():
     if paths:
         lines += [f"Tweak masks computed by the {' and '.join(paths)} path (`AesXts.maskPath()`: vector needs "
                   "`--add-modules jdk.incubator.vector` and 512-bit vectors).", ""]
+    engines = sorted({r.get("aesEngine", "?") for p in glob.glob(os.path.join(out, "xts-cputime.rep*.json"))
+                      for r in json.load(open(p))})
+    if engines:
+        lines += [f"AES/ECB underneath: {' and '.join(engines)} (`AesEngine`: OpenSSL's libcrypto where the JDK's AES/ECB "
+                  "runs one block per call, that is on CPUs without AVX-512 VAES; the *JDK AES/ECB* column is the JDK's "
+                  "either way).", ""]
     charted = None
     for cpu, heading in ((True, "per CPU-second"), (False, "per wall-clock second (JMH)")):
         jmh, ssl, ratios = xts_results(out, cpu)

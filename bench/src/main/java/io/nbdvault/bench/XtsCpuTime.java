@@ -1,5 +1,6 @@
 package io.nbdvault.bench;
 
+import io.nbdvault.crypto.aes.AesEngine;
 import io.nbdvault.crypto.xts.AesXts;
 
 import javax.crypto.Cipher;
@@ -67,8 +68,8 @@ public final class XtsCpuTime {
                 for (int i = 0; i < ops.length; i++) {
                     double[] s = samples[i].clone();
                     Arrays.sort(s);
-                    rows.add(String.format(Locale.ROOT, "{\"benchmark\": \"%s\", \"size\": %d, \"maskPath\": \"%s\", \"bytesPerCpuSecond\": %.0f, \"samples\": %s}",
-                            names[i], size, AesXts.maskPath(), s[s.length / 2], Arrays.toString(samples[i])));
+                    rows.add(String.format(Locale.ROOT, "{\"benchmark\": \"%s\", \"size\": %d, \"maskPath\": \"%s\", \"aesEngine\": \"%s\", \"bytesPerCpuSecond\": %.0f, \"samples\": %s}",
+                            names[i], size, AesXts.maskPath(), AesEngine.current().label(), s[s.length / 2], Arrays.toString(samples[i])));
                 }
             }
         }

@@ -84,6 +84,9 @@ class RunScriptQuickTest {
         assertTrue(cpuTime.contains("\"bytesPerCpuSecond\""), cpuTime);
         // The script measures the masks nbdvault computes: the same path as this JVM, which runs as nbdvault does.
         assertTrue(cpuTime.contains("\"maskPath\": \"" + io.nbdvault.crypto.xts.AesXts.maskPath() + "\""), cpuTime);
+        // ... and on the AES engine nbdvault picks on this machine.
+        String engine = io.nbdvault.crypto.aes.AesEngine.current().label();
+        assertTrue(cpuTime.contains("\"aesEngine\": \"" + engine + "\""), cpuTime);
         // nbd-vs-nbdkit: nbdkit and nbdvault; replicated-vs-qsd: qsd, nbdvault and the nbdkit-luks reference.
         for (var script : java.util.Map.of("nbd-vs-nbdkit", 2, "replicated-vs-qsd", 3).entrySet()) {
             Path fio = out.resolve("fio").resolve(script.getKey()).resolve("rep1");
@@ -120,6 +123,7 @@ class RunScriptQuickTest {
         // ... and the JVM it ran on: the one JAVA names (this test's), not whichever the launcher would pick.
         assertTrue(Files.readString(out.resolve("summary.md")).contains("the JVM `Java " + Runtime.version() + " ("));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("Tweak masks computed by the " + io.nbdvault.crypto.xts.AesXts.maskPath() + " path"));
+        assertTrue(Files.readString(out.resolve("summary.md")).contains("AES/ECB underneath: " + engine + " ("));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("CPU per request of each process on the path (replicated-vs-qsd)"));
         // The server CPU each goal ratio leaves, one row per goal job, from the CPU and fio figures above.
         String summary = Files.readString(out.resolve("summary.md"));

@@ -34,6 +34,7 @@ public final class StatusCommand implements Callable<Integer> {
         int tagBlock = g.path("integrityBlock").asInt();
         System.out.printf("Integrity  : %s%n", tagBlock == 0 ? "none" : "pmac-aes256 tag per " + tagBlock + "-byte block");
         System.out.printf("XTS masks  : %s%n", status.path("xtsMaskPath").asText("unknown"));
+        System.out.printf("AES        : %s%n", status.path("aesEngine").asText("unknown"));
         System.out.printf("Sockets    : %s%n", status.path("socketTransport").asText("unknown"));
         System.out.printf("Runtime    : %s%n", status.path("javaRuntime").asText("unknown"));
         System.out.printf("Buffers    : %.1f MiB direct, %.1f MiB heap held by the allocator; leak detection %s%n",

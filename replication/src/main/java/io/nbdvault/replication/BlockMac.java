@@ -1,11 +1,10 @@
 package io.nbdvault.replication;
 
 import io.nbdvault.core.GatheredBytes;
+import io.nbdvault.crypto.aes.AesEcb;
 import io.netty.buffer.ByteBuf;
 
-import javax.crypto.Cipher;
 import javax.crypto.Mac;
-import javax.crypto.ShortBufferException;
 import javax.crypto.spec.SecretKeySpec;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -27,9 +26,9 @@ import java.util.UUID;
  * makes a deterministic PRF of (address, block): secure up to the birthday bound on the blocks
  * tagged, with no nonce to repeat when a block is rewritten (GMAC and Poly1305 with a per-address
  * key would leak their keys on the second write of an address). It is chosen for speed: all the
- * AES runs as one bulk ECB call (AES-NI/VAES in the JDK, tens of GB/s), the rest is XOR, so a tag
- * costs a small fraction of the XTS encryption of the same block; HMAC-SHA256 runs at about a
- * tenth of that. 128-bit tags: a forgery is a 2⁻¹²⁸ guess per try.
+ * AES runs as one bulk ECB call ({@link AesEcb}: the JDK's AES-NI/VAES stub, or OpenSSL's where the
+ * JDK's runs one block at a time), the rest is XOR, so a tag costs about as much as the XTS
+ * encryption of the same block; HMAC-SHA256 runs at about a tenth of that. 128-bit tags: a forgery is a 2⁻¹²⁸ guess per try.
  *
  * <p>Keys: HKDF-SHA256 of the LUKS volume key, salted with the array UUID, so two arrays under one
  * passphrase have unrelated tags, and anyone who can read the volume can check it.
@@ -45,16 +44,16 @@ final class BlockMac {
     private final int unit;
     /** The secret per-position masks Δᵢ of a block's 16-byte pieces, {@code unit} bytes in all. */
     private final byte[] maskBytes;
-    private final SecretKeySpec inner;
-    private final SecretKeySpec outer;
+    private final byte[] inner;
+    private final byte[] outer;
     private final long zeroSigma0;
     private final long zeroSigma1;
     private final ThreadLocal<Worker> workers = ThreadLocal.withInitial(Worker::new);
 
     private BlockMac(int unit, byte[] okm) {
         this.unit = unit;
-        this.inner = new SecretKeySpec(okm, 0, 32, "AES");
-        this.outer = new SecretKeySpec(okm, 32, 32, "AES");
+        this.inner = Arrays.copyOfRange(okm, 0, 32);
+        this.outer = Arrays.copyOfRange(okm, 32, 64);
         this.maskBytes = Arrays.copyOfRange(okm, 64, 64 + unit);
         Arrays.fill(okm, (byte) 0);
         long[] zero = sigmaOfZeroBlock();
@@ -183,8 +182,8 @@ final class BlockMac {
 
     /** One thread's ciphers and scratch buffers. */
     private final class Worker {
-        final Cipher inner = cipher(BlockMac.this.inner);
-        final Cipher outer = cipher(BlockMac.this.outer);
+        final AesEcb inner = AesEcb.encrypting(BlockMac.this.inner);
+        final AesEcb outer = AesEcb.encrypting(BlockMac.this.outer);
         final byte[] in = new byte[CHUNK];
         final byte[] out = new byte[CHUNK];
         final long[] sigma = new long[2];
@@ -197,32 +196,12 @@ final class BlockMac {
             return sigmas;
         }
 
-        void encrypt(Cipher c, byte[] from, int length, byte[] to) {
-            try {
-                c.doFinal(from, 0, length, to, 0);
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException(e);
-            }
+        void encrypt(AesEcb c, byte[] from, int length, byte[] to) {
+            c.apply(from, 0, length, to, 0);
         }
 
         void encryptOuter(byte[] sigmas, int length, byte[] to, int at) {
-            try {
-                outer.doFinal(sigmas, 0, length, to, at);
-            } catch (ShortBufferException e) {
-                throw new IllegalArgumentException("tag buffer too small", e);
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-
-        private static Cipher cipher(SecretKeySpec key) {
-            try {
-                Cipher c = Cipher.getInstance("AES/ECB/NoPadding");
-                c.init(Cipher.ENCRYPT_MODE, key);
-                return c;
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("AES is part of every JDK", e);
-            }
+            outer.apply(sigmas, 0, length, to, at);
         }
     }
 }

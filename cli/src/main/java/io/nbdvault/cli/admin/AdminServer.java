@@ -125,7 +125,7 @@ public final class AdminServer implements AutoCloseable {
         /**
          * The array's status with "layers": latency percentiles top-down — "nbd" (the front, from a
          * request read off the connection to its reply written), "encryption", "array", then each replica ("replica NAME",
-         * all request types) — each including the time of the layers below it — "xtsMaskPath",
+         * all request types) — each including the time of the layers below it — "xtsMaskPath", "aesEngine",
          * "socketTransport", "javaRuntime", the buffers Netty's allocator holds ("bufferDirectBytes",
          * "bufferHeapBytes") and its "leakDetection" level.
          */
@@ -142,6 +142,8 @@ public final class AdminServer implements AutoCloseable {
             node.set("layers", JSON.valueToTree(layers));
             // Which AES-XTS mask path this JVM took (vector needs JDK 25+, the module and AVX-512).
             node.put("xtsMaskPath", io.nbdvault.crypto.xts.AesXts.maskPath());
+            // Whose bulk AES runs under XTS and the integrity MAC (the JDK's, or OpenSSL's where the JDK's is narrow).
+            node.put("aesEngine", io.nbdvault.crypto.aes.AesEngine.describe());
             node.put("socketTransport", transport.toString());
             node.put("javaRuntime", io.nbdvault.cli.VersionProvider.javaRuntime());
             // What Netty's allocator holds (a leak shows as growth here) and whether leaks are traced.

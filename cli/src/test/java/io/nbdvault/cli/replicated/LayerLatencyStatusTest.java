@@ -90,6 +90,8 @@ class LayerLatencyStatusTest {
                     && order.indexOf("\"encryption\"") < order.indexOf("\"array\""), json);
             // The server runs as the launcher starts it, on this JDK: it takes the mask path this JVM takes.
             assertEquals(io.nbdvault.crypto.xts.AesXts.maskPath(), status.path("xtsMaskPath").asText(), json);
+            // And the bulk AES this machine's JVM picks (OpenSSL's where the JDK's runs one block per call).
+            assertEquals(io.nbdvault.crypto.aes.AesEngine.describe(), status.path("aesEngine").asText(), json);
             // And the socket transport this kernel allows (io_uring where it may, else epoll).
             String transport = io.nbdvault.nbd.server.SocketTransport.chosen().toString();
             assertEquals(transport, status.path("socketTransport").asText(), json);
@@ -101,6 +103,7 @@ class LayerLatencyStatusTest {
             String text = ReplicatedServeTest.cli("status", "--admin-socket", nbdSocket + ".admin");
             assertTrue(text.contains("Latency by layer") && text.matches("(?s).*\\nencryption\\s+write\\s+\\d+.*"), text);
             assertTrue(text.contains("XTS masks  : " + io.nbdvault.crypto.xts.AesXts.maskPath()), text);
+            assertTrue(text.contains("AES        : " + io.nbdvault.crypto.aes.AesEngine.describe()), text);
             assertTrue(text.contains("Sockets    : " + transport), text);
             assertTrue(text.contains("Runtime    : Java " + Runtime.version() + " ("), text);
             assertTrue(text.contains("Buffers    : ") && text.contains("leak detection advanced"), text);

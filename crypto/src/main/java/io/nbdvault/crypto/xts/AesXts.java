@@ -1,18 +1,18 @@
 package io.nbdvault.crypto.xts;
 
 import io.nbdvault.core.GatheredBytes;
+import io.nbdvault.crypto.aes.AesEcb;
+import io.nbdvault.crypto.aes.AesEngine;
 
-import javax.crypto.Cipher;
-import javax.crypto.spec.SecretKeySpec;
 import java.nio.ByteBuffer;
-import java.security.GeneralSecurityException;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * XTS-AES (IEEE 1619) with 256- or 512-bit keys, tweaks as dm-crypt's plain64 (sector number,
- * little-endian). The JDK has no XTS mode; this builds it on large AES/ECB calls, which run on the
- * AES-NI/VAES intrinsics: for a batch of sectors the tweak masks are computed in bulk, the data is
+ * little-endian). The JDK has no XTS mode; this builds it on large AES/ECB calls ({@link AesEcb}:
+ * the JDK's AES-NI/VAES intrinsics, or OpenSSL's where the JDK's run one block at a time, see
+ * {@link AesEngine}): for a batch of sectors the tweak masks are computed in bulk, the data is
  * XORed with them, encrypted in one ECB call, and XORed again (see {@code Worker.batch}). Nothing is
  * allocated per request.
  *
@@ -23,8 +23,9 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * says which one runs.
  *
  * <p>Thread-safe: each call borrows a worker (ciphers and scratch space) from a pool. The JCE keeps
- * its own copy of the expanded key inside each Cipher; {@link #close()} zeroes what this class holds
- * and drops the ciphers, which is as far as the JCE lets key material be erased.
+ * its own copy of the expanded key inside each Cipher (OpenSSL in its context, which it zeroes when
+ * freed); {@link #close()} zeroes what this class holds and closes the ciphers, which for the JCE is
+ * as far as it lets key material be erased.
  */
 public final class AesXts implements AutoCloseable {
     /** Largest sector (data unit), and the size of each worker's scratch arrays. */
@@ -56,6 +57,7 @@ public final class AesXts implements AutoCloseable {
     private final AtomicReferenceArray<Worker> workers =
             new AtomicReferenceArray<>(Math.max(64, 4 * Runtime.getRuntime().availableProcessors()));
     private final boolean vectorMasks;
+    private final AesEngine engine;
     private volatile boolean closed;
     /** Guards the key halves between building a worker from them and close() zeroing them. */
     private final Object keyLock = new Object();
@@ -71,6 +73,16 @@ public final class AesXts implements AutoCloseable {
 
     /** {@code vectorMasks} chooses the mask path, for tests that check both. */
     AesXts(byte[] key, boolean allowEqualHalves, boolean vectorMasks) {
+        this(key, allowEqualHalves, vectorMasks, AesEngine.current());
+    }
+
+    /** Equal halves allowed as above, with {@code engine}'s AES: for tests that check every engine. */
+    AesXts(byte[] key, boolean allowEqualHalves, AesEngine engine) {
+        this(key, allowEqualHalves, VECTOR_MASKS, engine);
+    }
+
+    /** {@code engine} chooses the AES underneath, for tests and benchmarks that compare them. */
+    public AesXts(byte[] key, boolean allowEqualHalves, boolean vectorMasks, AesEngine engine) {
         if (key.length != 32 && key.length != 64) {
             throw new IllegalArgumentException("XTS-AES needs a 256- or 512-bit key, got " + key.length * 8 + " bits");
         }
@@ -78,6 +90,7 @@ public final class AesXts implements AutoCloseable {
         this.dataKey = Arrays.copyOfRange(key, 0, half);
         this.tweakKey = Arrays.copyOfRange(key, half, key.length);
         this.vectorMasks = vectorMasks;
+        this.engine = engine;
         if (!allowEqualHalves && Arrays.equals(dataKey, tweakKey)) {
             // IEEE 1619-2018 forbids equal halves (it defeats the mode); cryptsetup refuses them too.
             throw new IllegalArgumentException("XTS key halves must differ");
@@ -229,7 +242,7 @@ public final class AesXts implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("cipher is closed");
             }
-            return new Worker(dataKey, tweakKey, vectorMasks);
+            return new Worker(dataKey, tweakKey, vectorMasks, engine);
         }
     }
 
@@ -275,9 +288,9 @@ public final class AesXts implements AutoCloseable {
 
     /** Ciphers and scratch space for one thread at a time. */
     private static final class Worker {
-        private final Cipher encryptData;
-        private final Cipher decryptData;
-        private final Cipher encryptTweak;
+        private final AesEcb encryptData;
+        private final AesEcb decryptData;
+        private final AesEcb encryptTweak;
         final byte[] buffer = new byte[BATCH];
         private final byte[] mask = new byte[BATCH];
         private final byte[] tweaks = new byte[BATCH];
@@ -285,21 +298,11 @@ public final class AesXts implements AutoCloseable {
         private final long[] start = new long[2];
         private final boolean vectorMasks;
 
-        Worker(byte[] dataKey, byte[] tweakKey, boolean vectorMasks) {
+        Worker(byte[] dataKey, byte[] tweakKey, boolean vectorMasks, AesEngine engine) {
             this.vectorMasks = vectorMasks;
-            try {
-                encryptData = ecb(Cipher.ENCRYPT_MODE, dataKey);
-                decryptData = ecb(Cipher.DECRYPT_MODE, dataKey);
-                encryptTweak = ecb(Cipher.ENCRYPT_MODE, tweakKey);
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("AES/ECB is not available in this JDK", e);
-            }
-        }
-
-        private static Cipher ecb(int mode, byte[] key) throws GeneralSecurityException {
-            Cipher c = Cipher.getInstance("AES/ECB/NoPadding", "SunJCE");
-            c.init(mode, new SecretKeySpec(key, "AES"));
-            return c;
+            encryptData = engine.encrypting(dataKey);
+            decryptData = engine.decrypting(dataKey);
+            encryptTweak = engine.encrypting(tweakKey);
         }
 
         /**
@@ -404,7 +407,7 @@ public final class AesXts implements AutoCloseable {
             sectorTweaks(1, tweak, 1);
             masks(((full + 1) * BLOCK), (full + 1) * BLOCK, 0);
             int last = (full - 1) * BLOCK;         // offset of the last whole block
-            Cipher cipher = encrypt ? encryptData : decryptData;
+            AesEcb cipher = encrypt ? encryptData : decryptData;
             // Blocks before the last whole one are plain XTS.
             // Into `out`, not in place: the JCE copies an in-place call's input to a new array
             // first, and in-place AES/ECB measured about 3 times slower than into another array
@@ -442,24 +445,21 @@ public final class AesXts implements AutoCloseable {
             }
         }
 
-        private static byte[] single(Cipher cipher, byte[] block) {
+        private static byte[] single(AesEcb cipher, byte[] block) {
             byte[] result = new byte[BLOCK];
             update(cipher, block, BLOCK, result);
             return result;
         }
 
-        private static void update(Cipher cipher, byte[] in, int n, byte[] output) {
-            try {
-                int written = cipher.update(in, 0, n, output, 0);
-                if (written != n) {
-                    throw new IllegalStateException("AES/ECB returned " + written + " of " + n + " bytes");
-                }
-            } catch (javax.crypto.ShortBufferException e) {
-                throw new IllegalStateException(e);
-            }
+        private static void update(AesEcb cipher, byte[] in, int n, byte[] output) {
+            cipher.apply(in, 0, n, output, 0);
         }
 
+        /** Zeroes the scratch space and closes the ciphers: the worker is being dropped. */
         void wipe() {
+            encryptData.close();
+            decryptData.close();
+            encryptTweak.close();
             Arrays.fill(buffer, (byte) 0);
             Arrays.fill(mask, (byte) 0);
             Arrays.fill(tweaks, (byte) 0);
