@@ -75,8 +75,13 @@ if [ $build = 1 ]; then
   (cd "$root" && mvn -B -q -DskipTests -pl bench -am package >&2)
 fi
 bench_cp=${BENCH_CLASSPATH:-$here/target/benchmarks.jar}
-# OpenSSL's AES (AesEngine) is reached through jnr-ffi's JNI stub, which JDK 22+ otherwise warns about.
-jmh=("$JAVA" --enable-native-access=ALL-UNNAMED -cp "$bench_cp" org.openjdk.jmh.Main)
+# OpenSSL's AES (AesEngine) is reached through jnr-ffi, whose JNI stub JDK 22+ warns about unless
+# native access is enabled, and whose use of sun.misc.Unsafe JDK 24+ warns about (JDK 23 is the
+# first to take the option that allows it), as ./nbdvault does.
+java_opts=(--enable-native-access=ALL-UNNAMED)
+java_major=$("$JAVA" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ { print $2 }')
+if [ "${java_major%%.*}" -ge 23 ] 2>/dev/null; then java_opts+=(--sun-misc-unsafe-memory-access=allow); fi
+jmh=("$JAVA" "${java_opts[@]}" -cp "$bench_cp" org.openjdk.jmh.Main)
 # nbdvault for the fio scripts: ./nbdvault on $JAVA's JDK (it decides the JVM's options, such as the
 # Vector API module on JDK 25+), without its source check: the jars are the ones just built, or kept
 # with --no-build. Both wrappers exec, so the scripts' cleanup reaches the JVM.
@@ -122,7 +127,7 @@ if runs xts; then
         | awk -v rep="$rep" -v n="$n" '/^AES-256-XTS/ {sub("k", "", $2); print rep, n, $2 * 1000}' >> "$out/openssl.txt"
     done
     step "XTS repetition $rep/$reps: per CPU-second: XtsCpuTime ($cpu_rounds rounds of $cpu_millis ms) and openssl speed"
-    "$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp "$bench_cp" io.nbdvault.bench.XtsCpuTime "$sizes_csv" "$cpu_rounds" "$cpu_millis" > "$out/xts-cputime.rep$rep.json"
+    "$JAVA" --add-modules jdk.incubator.vector "${java_opts[@]}" -cp "$bench_cp" io.nbdvault.bench.XtsCpuTime "$sizes_csv" "$cpu_rounds" "$cpu_millis" > "$out/xts-cputime.rep$rep.json"
     for n in "${ssl_sizes[@]}"; do
       openssl speed -evp aes-256-xts -bytes "$n" -seconds "$ssl_seconds" 2>/dev/null \
         | awk -v rep="$rep" -v n="$n" '/^AES-256-XTS/ {sub("k", "", $2); print rep, n, $2 * 1000}' >> "$out/openssl-cpu.txt"

@@ -52,6 +52,25 @@ public class AesXtsTest {
                     assertArrayEquals(plain, bytes(a), "decrypted by OpenSSL's AES, " + length + " bytes");
                 }
             }
+            // Sectors in native memory where they lie, and sectors split across two pieces (copied).
+            byte[] whole = new byte[8 * 4096];
+            random.nextBytes(whole);
+            io.netty.buffer.CompositeByteBuf pieces = io.netty.buffer.Unpooled.compositeBuffer(64);
+            for (int at = 0, k = 0; at < whole.length; k++) {
+                int n = Math.min(k % 2 == 0 ? 5000 : 4096 * 3, whole.length - at);
+                pieces.addComponent(true, io.netty.buffer.Unpooled.directBuffer(n).writeBytes(whole, at, n));
+                at += n;
+            }
+            try {
+                ByteBuffer a = ByteBuffer.wrap(whole.clone());
+                jdk.encrypt(a, 4096, 5, 8);
+                openssl.encrypt(new io.nbdvault.core.GatheredBytes(pieces, 0, whole.length), 4096, 5, 8);
+                byte[] got = new byte[whole.length];
+                pieces.getBytes(0, got);
+                assertArrayEquals(bytes(a), got, "sectors gathered from uneven direct pieces");
+            } finally {
+                pieces.release();
+            }
             for (int unit : new int[] {17, 31, 100, 4095}) {
                 byte[] plain = new byte[unit];
                 random.nextBytes(plain);
