@@ -46,7 +46,7 @@ public enum AesEngine {
         return c.engine;
     }
 
-    /** The engine and why, for {@code status} and the benchmarks: "openssl (OpenSSL 3.0.19 ...): ...". */
+    /** The engine and why, for {@code status} and the benchmarks: "openssl: OpenSSL 3.0.19 ..., as ...". */
     public static String describe() {
         Choice c = Choice.MADE;
         return (c.engine == null ? "unavailable" : c.engine.label()) + ": " + c.reason;
@@ -68,7 +68,7 @@ public enum AesEngine {
 
     /** Whether OpenSSL's libcrypto could be loaded (the reason when not: {@link #describe()}). */
     public static boolean openSslAvailable() {
-        return Choice.LIB.lib != null;
+        return Choice.LIB.lib() != null;
     }
 
     static void checkKey(byte[] key) {
@@ -97,10 +97,10 @@ public enum AesEngine {
         }
 
         static LibCrypto libCrypto() {
-            if (LIB.lib == null) {
-                throw new IllegalStateException("OpenSSL's libcrypto is not available: " + LIB.error);
+            if (LIB.lib() == null) {
+                throw new IllegalStateException("OpenSSL's libcrypto is not available: " + LIB.error());
             }
-            return LIB.lib;
+            return LIB.lib();
         }
 
         static Choice choose(String wanted) {
@@ -108,8 +108,8 @@ public enum AesEngine {
                 case "jdk":
                     return new Choice(JDK, "the JDK's AES/ECB (-Dnbdvault.aes=jdk)");
                 case "openssl":
-                    return LIB.lib != null ? new Choice(OPENSSL, LIB.version + " (-Dnbdvault.aes=openssl)")
-                            : new Choice(null, "-Dnbdvault.aes=openssl, but OpenSSL's libcrypto is not available: " + LIB.error);
+                    return LIB.lib() != null ? new Choice(OPENSSL, LIB.version() + " (-Dnbdvault.aes=openssl)")
+                            : new Choice(null, "-Dnbdvault.aes=openssl, but OpenSSL's libcrypto is not available: " + LIB.error());
                 case "auto":
                     break;
                 default:
@@ -119,11 +119,11 @@ public enum AesEngine {
             if (wide != null) {
                 return new Choice(JDK, "the JDK's AES/ECB, which HotSpot runs " + wide);
             }
-            if (LIB.lib == null) {
+            if (LIB.lib() == null) {
                 return new Choice(JDK, "the JDK's AES/ECB, one block per call on this CPU (OpenSSL's libcrypto is not available: "
-                        + LIB.error + ")");
+                        + LIB.error() + ")");
             }
-            return new Choice(OPENSSL, LIB.version + ", as the JDK's AES/ECB runs one block per call on this CPU (no AVX-512 VAES)");
+            return new Choice(OPENSSL, LIB.version() + ", as the JDK's AES/ECB runs one block per call on this CPU (no AVX-512 VAES)");
         }
 
         /**
@@ -164,18 +164,8 @@ public enum AesEngine {
         }
     }
 
-    /** libcrypto, loaded once, or why not. */
-    private static final class Loaded {
-        final LibCrypto lib;
-        final String version;
-        final String error;
-
-        private Loaded(LibCrypto lib, String version, String error) {
-            this.lib = lib;
-            this.version = version;
-            this.error = error;
-        }
-
+    /** libcrypto, loaded once, with its version text, or null and why not. */
+    private record Loaded(LibCrypto lib, String version, String error) {
         static Loaded attempt() {
             try {
                 LibCrypto lib = LibCrypto.load();
