@@ -43,8 +43,8 @@ for part in ${only//,/ }; do
 done
 runs() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 JAVA_SET=${JAVA:-}
+source "$root/scripts/java.sh"
 if [ -z "$JAVA_SET" ]; then
-  source "$root/scripts/java.sh"
   nbdvault_java
   JAVA=$NBDVAULT_JAVA
 fi
@@ -79,8 +79,7 @@ bench_cp=${BENCH_CLASSPATH:-$here/target/benchmarks.jar}
 # native access is enabled, and whose use of sun.misc.Unsafe JDK 24+ warns about (JDK 23 is the
 # first to take the option that allows it), as ./nbdvault does.
 java_opts=(--enable-native-access=ALL-UNNAMED)
-java_major=$("$JAVA" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ { print $2 }')
-if [ "${java_major%%.*}" -ge 23 ] 2>/dev/null; then java_opts+=(--sun-misc-unsafe-memory-access=allow); fi
+if [ "$(nbdvault_java_major "$(command -v "$JAVA")")" -ge 23 ]; then java_opts+=(--sun-misc-unsafe-memory-access=allow); fi
 jmh=("$JAVA" "${java_opts[@]}" -cp "$bench_cp" org.openjdk.jmh.Main)
 # nbdvault for the fio scripts: ./nbdvault on $JAVA's JDK (it decides the JVM's options, such as the
 # Vector API module on JDK 25+), without its source check: the jars are the ones just built, or kept

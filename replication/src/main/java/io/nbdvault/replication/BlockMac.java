@@ -117,13 +117,13 @@ final class BlockMac {
             // buffer classes the JIT had seen at that call; this runs at 7 on JDK 17 and 25.)
             pieces.get(b * unit, w.in, 0, bytes);
             mask(w.in, bytes);
-            w.encrypt(w.inner, w.in, bytes, w.out);
+            w.inner.apply(w.in, 0, bytes, w.out, 0);
             for (int k = 0; k < n; k++) {
                 sigma(w.out, k * unit, unit, w.sigma);
                 putAddressed(sigmas, (b + k) * TAG, w.sigma[0], w.sigma[1], firstBlock + b + k, group);
             }
         }
-        w.encryptOuter(sigmas, blocks * TAG, out, outAt);
+        w.outer.apply(sigmas, 0, blocks * TAG, out, outAt);
     }
 
     /** XORs the block masks over {@code n} bytes of {@code in} from 0, {@code n} a multiple of the block size. */
@@ -162,7 +162,7 @@ final class BlockMac {
         for (int k = 0; k < blocks; k++) {
             putAddressed(sigmas, k * TAG, zeroSigma0, zeroSigma1, firstBlock + k, group);
         }
-        w.encryptOuter(sigmas, blocks * TAG, out, outAt);
+        w.outer.apply(sigmas, 0, blocks * TAG, out, outAt);
     }
 
     private void putAddressed(byte[] sigmas, int at, long s0, long s1, long block, int group) {
@@ -174,7 +174,7 @@ final class BlockMac {
         Worker w = workers.get();
         Arrays.fill(w.in, 0, unit, (byte) 0);
         mask(w.in, unit);
-        w.encrypt(w.inner, w.in, unit, w.out);
+        w.inner.apply(w.in, 0, unit, w.out, 0);
         long[] s = new long[2];
         sigma(w.out, 0, unit, s);
         return s;
@@ -194,14 +194,6 @@ final class BlockMac {
                 sigmas = new byte[blocks * TAG];
             }
             return sigmas;
-        }
-
-        void encrypt(AesEcb c, byte[] from, int length, byte[] to) {
-            c.apply(from, 0, length, to, 0);
-        }
-
-        void encryptOuter(byte[] sigmas, int length, byte[] to, int at) {
-            outer.apply(sigmas, 0, length, to, at);
         }
     }
 }

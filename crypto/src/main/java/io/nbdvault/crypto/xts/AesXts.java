@@ -81,8 +81,8 @@ public final class AesXts implements AutoCloseable {
         this(key, allowEqualHalves, VECTOR_MASKS, engine);
     }
 
-    /** {@code engine} chooses the AES underneath, for tests and benchmarks that compare them. */
-    public AesXts(byte[] key, boolean allowEqualHalves, boolean vectorMasks, AesEngine engine) {
+    /** {@code vectorMasks} and {@code engine} chosen, as by the constructors above. */
+    private AesXts(byte[] key, boolean allowEqualHalves, boolean vectorMasks, AesEngine engine) {
         if (key.length != 32 && key.length != 64) {
             throw new IllegalArgumentException("XTS-AES needs a 256- or 512-bit key, got " + key.length * 8 + " bits");
         }
@@ -331,7 +331,7 @@ public final class AesXts implements AutoCloseable {
                 masks(n, sectorSize, firstTweakIndex);
                 xor(buffer, mask, n);
             }
-            update(encrypt ? encryptData : decryptData, buffer, n, out);
+            (encrypt ? encryptData : decryptData).apply(buffer, 0, n, out, 0);
             xor(out, mask, n);
             data.put(at, out, 0, n);
         }
@@ -397,7 +397,7 @@ public final class AesXts implements AutoCloseable {
                 Gf128.putLongLE(out, s * BLOCK, firstTweak + s * tweakStep);
                 Gf128.putLongLE(out, s * BLOCK + 8, 0);
             }
-            update(encryptTweak, out, sectors * BLOCK, tweaks);
+            encryptTweak.apply(out, 0, sectors * BLOCK, tweaks, 0);
         }
 
         /** IEEE 1619 ciphertext stealing for a unit whose last block is partial. */
@@ -414,7 +414,7 @@ public final class AesXts implements AutoCloseable {
             // (8 KiB: 1.2-1.5 µs instead of 0.43-0.45, JDK 17 and 25; bench XtsPasses).
             if (full > 1) {
                 xor(buffer, mask, last);
-                update(cipher, buffer, last, out);
+                cipher.apply(buffer, 0, last, out, 0);
                 for (int i = 0; i < last; i++) {
                     buffer[i] = (byte) (out[i] ^ mask[i]);
                 }
@@ -447,12 +447,8 @@ public final class AesXts implements AutoCloseable {
 
         private static byte[] single(AesEcb cipher, byte[] block) {
             byte[] result = new byte[BLOCK];
-            update(cipher, block, BLOCK, result);
+            cipher.apply(block, 0, BLOCK, result, 0);
             return result;
-        }
-
-        private static void update(AesEcb cipher, byte[] in, int n, byte[] output) {
-            cipher.apply(in, 0, n, output, 0);
         }
 
         /** Zeroes the scratch space and closes the ciphers: the worker is being dropped. */
