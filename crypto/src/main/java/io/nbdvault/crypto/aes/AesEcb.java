@@ -12,7 +12,11 @@ public interface AesEcb extends AutoCloseable {
     /** The AES block, in bytes. */
     int BLOCK = 16;
 
-    /** {@code out[outAt, outAt + length) = AES(in[inAt, inAt + length))}; {@code length} a multiple of 16. */
+    /**
+     * {@code out[outAt, outAt + length) = AES(in[inAt, inAt + length))}; {@code length} a multiple of
+     * 16 (else IllegalArgumentException), both ranges inside their arrays (else
+     * IndexOutOfBoundsException), not after {@link #close()} (else IllegalStateException).
+     */
     void apply(byte[] in, int inAt, int length, byte[] out, int outAt);
 
     @Override

@@ -77,9 +77,20 @@ public enum AesEngine {
         }
     }
 
-    static void checkLength(int length) {
+    /**
+     * The checks every engine makes before a call, so that both refuse the same calls the same
+     * way: whole blocks, both ranges inside their arrays, the cipher not closed.
+     */
+    static void checkCall(boolean closed, byte[] in, int inAt, int length, byte[] out, int outAt) {
         if (length < 0 || length % AesEcb.BLOCK != 0) {
             throw new IllegalArgumentException("AES/ECB takes whole 16-byte blocks, not " + length + " bytes");
+        }
+        if (closed) {
+            throw new IllegalStateException("cipher is closed");
+        }
+        if (inAt < 0 || outAt < 0 || inAt > in.length - length || outAt > out.length - length) {
+            throw new IndexOutOfBoundsException(length + " bytes at " + inAt + " of " + in.length + " into "
+                    + outAt + " of " + out.length);
         }
     }
 

@@ -26,18 +26,21 @@ final class JdkAesEcb implements AesEcb {
 
     @Override
     public void apply(byte[] in, int inAt, int length, byte[] out, int outAt) {
-        AesEngine.checkLength(length);
+        AesEngine.checkCall(cipher == null, in, inAt, length, out, outAt);
         try {
             int written = cipher.update(in, inAt, length, out, outAt);
             if (written != length) {
                 throw new IllegalStateException("AES/ECB returned " + written + " of " + length + " bytes");
             }
         } catch (ShortBufferException e) {
-            throw new IllegalArgumentException("output too small for " + length + " bytes", e);
+            throw new IllegalStateException("the output range was checked, yet the JCE found it short", e);
         }
     }
 
-    /** The JCE keeps its own copy of the expanded key inside the Cipher; dropping it is as far as it lets us go. */
+    /**
+     * The JCE keeps its own copy of the expanded key inside the Cipher; dropping it is as far as it
+     * lets us go. Later calls are refused as OpenSSL's are.
+     */
     @Override
     public void close() {
         cipher = null;

@@ -46,14 +46,7 @@ final class OpenSslAesEcb implements AesEcb {
 
     @Override
     public void apply(byte[] in, int inAt, int length, byte[] out, int outAt) {
-        AesEngine.checkLength(length);
-        if (closed) {
-            throw new IllegalStateException("cipher is closed");
-        }
-        if (inAt < 0 || outAt < 0 || inAt + length > in.length || outAt + length > out.length) {
-            throw new IndexOutOfBoundsException(length + " bytes at " + inAt + " of " + in.length + " into "
-                    + outAt + " of " + out.length);
-        }
+        AesEngine.checkCall(closed, in, inAt, length, out, outAt);
         if (inAt == 0 && outAt == 0) {
             update(in, length, out);
             return;

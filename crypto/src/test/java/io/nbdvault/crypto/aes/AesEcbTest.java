@@ -77,9 +77,11 @@ class AesEcbTest {
             assertThrows(IllegalArgumentException.class, () -> engine.encrypting(new byte[20]), engine.label());
             AesEcb enc = engine.encrypting(new byte[32]);
             assertThrows(IllegalArgumentException.class, () -> enc.apply(new byte[32], 0, 17, new byte[32], 0), engine.label());
-            assertThrows(RuntimeException.class, () -> enc.apply(new byte[32], 0, 32, new byte[16], 0), engine.label());
+            assertThrows(IndexOutOfBoundsException.class, () -> enc.apply(new byte[32], 0, 32, new byte[16], 0), engine.label());
+            assertThrows(IndexOutOfBoundsException.class, () -> enc.apply(new byte[32], 16, 32, new byte[32], 0), engine.label());
+            assertThrows(IndexOutOfBoundsException.class, () -> enc.apply(new byte[32], -16, 16, new byte[32], 0), engine.label());
             enc.close();
-            assertThrows(RuntimeException.class, () -> enc.apply(new byte[16], 0, 16, new byte[16], 0), engine.label());
+            assertThrows(IllegalStateException.class, () -> enc.apply(new byte[16], 0, 16, new byte[16], 0), engine.label());
         }
     }
 
