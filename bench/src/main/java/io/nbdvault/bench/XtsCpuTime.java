@@ -1,5 +1,6 @@
 package io.nbdvault.bench;
 
+import io.nbdvault.crypto.aes.AesEcb;
 import io.nbdvault.crypto.aes.AesEngine;
 import io.nbdvault.crypto.xts.AesXts;
 
@@ -18,7 +19,9 @@ import java.util.Random;
  * AES-XTS-256 per core in bytes per second of this thread's CPU time, the unit `openssl speed`
  * reports by default: on a shared machine, time spent waiting for a core is not counted against
  * either side, so the ratio holds where wall-clock figures (JMH's) swing with the neighbours' load.
- * Encrypt, decrypt and the JDK's AES/ECB run in interleaved rounds; the median round is reported.
+ * Encrypt, decrypt, the JDK's AES/ECB and the AES/ECB of the engine AesXts runs on ({@link AesEngine}:
+ * the ceiling of the XTS here, the JDK's or OpenSSL's) run in interleaved rounds; the median round
+ * is reported.
  *
  * <p>Each row names the mask path AesXts took ("vector" needs {@code --add-modules jdk.incubator.vector}).
  *
@@ -38,7 +41,7 @@ public final class XtsCpuTime {
         byte[] key = new byte[64];
         new Random(1).nextBytes(key);
         List<String> rows = new ArrayList<>();
-        try (AesXts xts = new AesXts(key)) {
+        try (AesXts xts = new AesXts(key); AesEcb engineEcb = AesEcb.encrypting(Arrays.copyOf(key, 32))) {
             Cipher ecb = Cipher.getInstance("AES/ECB/NoPadding");
             ecb.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(Arrays.copyOf(key, 32), "AES"));
             for (int size : sizes) {
@@ -48,11 +51,12 @@ public final class XtsCpuTime {
                 data.put(plain).flip();
                 byte[] ecbOut = new byte[size];
                 long[] sector = {0};
-                String[] names = {"xtsEncrypt", "xtsDecrypt", "jdkEcbCeiling"};
+                String[] names = {"xtsEncrypt", "xtsDecrypt", "jdkEcbCeiling", "engineEcbCeiling"};
                 Op[] ops = {
                     () -> xts.encrypt(data.clear(), 4096, sector[0] += 8, 8),
                     () -> xts.decrypt(data.clear(), 4096, sector[0] += 8, 8),
                     () -> ecb.update(plain, 0, size, ecbOut, 0),
+                    () -> engineEcb.apply(plain, 0, size, ecbOut, 0),
                 };
                 for (int w = 0; w < 3; w++) {          // warm-up: let C2 compile every path
                     for (Op op : ops) {

@@ -87,6 +87,9 @@ class RunScriptQuickTest {
         // ... and on the AES engine nbdvault picks on this machine.
         String engine = io.nbdvault.crypto.aes.AesEngine.current().label();
         assertTrue(cpuTime.contains("\"aesEngine\": \"" + engine + "\""), cpuTime);
+        // The ceiling of the XTS beside it: the AES/ECB of that same engine, in both benchmarks.
+        assertTrue(cpuTime.contains("\"benchmark\": \"engineEcbCeiling\""), cpuTime);
+        assertTrue(Files.readString(out.resolve("jmh-xts.rep1.json")).contains("XtsBenchmark.engineEcbCeiling"));
         // nbd-vs-nbdkit: nbdkit and nbdvault; replicated-vs-qsd: qsd, nbdvault and the nbdkit-luks reference.
         for (var script : java.util.Map.of("nbd-vs-nbdkit", 2, "replicated-vs-qsd", 3).entrySet()) {
             Path fio = out.resolve("fio").resolve(script.getKey()).resolve("rep1");
@@ -124,6 +127,13 @@ class RunScriptQuickTest {
         assertTrue(Files.readString(out.resolve("summary.md")).contains("the JVM `Java " + Runtime.version() + " ("));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("Tweak masks computed by the " + io.nbdvault.crypto.xts.AesXts.maskPath() + " path"));
         assertTrue(Files.readString(out.resolve("summary.md")).contains("AES/ECB underneath: " + engine + " ("));
+        // ... and its figure in the XTS tables: a number in the AES/ECB in use column of the 4 KiB row, both tables.
+        List<String> xtsRows = Files.readString(out.resolve("summary.md")).lines()
+                .filter(l -> l.startsWith("| 4 KiB |")).collect(Collectors.toList());
+        assertEquals(2, xtsRows.size(), "per CPU-second and per wall-clock second: " + xtsRows);
+        for (String row : xtsRows) {
+            assertTrue(row.split("\\|")[5].trim().matches("[0-9.]+ GB/s"), "AES/ECB in use: " + row);
+        }
         assertTrue(Files.readString(out.resolve("summary.md")).contains("CPU per request of each process on the path (replicated-vs-qsd)"));
         // The server CPU each goal ratio leaves, one row per goal job, from the CPU and fio figures above.
         String summary = Files.readString(out.resolve("summary.md"));
