@@ -28,7 +28,8 @@ import java.util.UUID;
  * key would leak their keys on the second write of an address). It is chosen for speed: all the
  * AES runs as one bulk ECB call ({@link AesEcb}: the JDK's AES-NI/VAES stub, or OpenSSL's where the
  * JDK's runs one block at a time), the rest is XOR, so a tag costs about as much as the XTS
- * encryption of the same block; HMAC-SHA256 runs at about a tenth of that. 128-bit tags: a forgery is a 2⁻¹²⁸ guess per try.
+ * encryption of the same block; HMAC-SHA256 runs at about a tenth of that. 128-bit tags: a forgery
+ * is a 2⁻¹²⁸ guess per try.
  *
  * <p>Keys: HKDF-SHA256 of the LUKS volume key, salted with the array UUID, so two arrays under one
  * passphrase have unrelated tags, and anyone who can read the volume can check it.

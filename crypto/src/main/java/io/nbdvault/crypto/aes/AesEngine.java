@@ -57,7 +57,10 @@ public enum AesEngine {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** An AES/ECB of this engine, for tests and benchmarks that compare the engines. */
+    /**
+     * An AES/ECB of this engine, whichever this JVM chose: for AesXts, which is given its engine,
+     * and for tests and benchmarks that compare the engines.
+     */
     public AesEcb encrypting(byte[] key) {
         return ecb(key, true);
     }
