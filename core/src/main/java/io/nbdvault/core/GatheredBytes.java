@@ -56,39 +56,84 @@ public final class GatheredBytes {
         copy(at, from, off, n, false);
     }
 
-    private void copy(int at, byte[] array, int off, int n, boolean out) {
-        java.util.Objects.checkFromIndexSize(at, n, length);
-        if (parts.length == 1) {
-            // One piece (the usual case, and XTS on a plain buffer): no cursor to keep.
-            transfer(parts[0], at, array, off, n, out);
-            return;
-        }
+    /** Copies bytes {@code [at, at + n)} into {@code to}'s indexes {@code [off, off + n)} (its position ignored). */
+    public void get(int at, ByteBuffer to, int off, int n) {
+        copy(at, to, off, n, true);
+    }
+
+    /** Copies {@code from}'s indexes {@code [off, off + n)} (its position ignored) over bytes {@code [at, at + n)}. */
+    public void put(int at, ByteBuffer from, int off, int n) {
+        copy(at, from, off, n, false);
+    }
+
+    /**
+     * The piece that holds byte {@code at} (of this range's {@code length}), for callers that work on
+     * a piece's memory directly; {@link #offsetInPiece} and {@link #contiguousFrom} say where in it.
+     */
+    public ByteBuffer pieceAt(int at) {
+        java.util.Objects.checkIndex(at, length);
+        seek(at);
+        return parts[part];
+    }
+
+    /** Where byte {@code at} lies in {@link #pieceAt}'s piece, counted from that piece's position. */
+    public int offsetInPiece(int at) {
+        java.util.Objects.checkIndex(at, length);
+        seek(at);
+        return at - partStart;
+    }
+
+    /** How many bytes from {@code at} on lie in the same piece as {@code at}. */
+    public int contiguousFrom(int at) {
+        java.util.Objects.checkIndex(at, length);
+        seek(at);
+        return Math.min(parts[part].remaining() - (at - partStart), length - at);
+    }
+
+    /** Moves the cursor to the piece that holds byte {@code at} (which is inside the range). */
+    private void seek(int at) {
         if (at < partStart) {
             part = 0;
             partStart = 0;
         }
+        while (at - partStart >= parts[part].remaining()) {
+            partStart += parts[part].remaining();
+            part++;
+        }
+    }
+
+    /** {@code other} is a byte[] or a ByteBuffer. */
+    private void copy(int at, Object other, int off, int n, boolean out) {
+        java.util.Objects.checkFromIndexSize(at, n, length);
+        if (parts.length == 1) {
+            // One piece (the usual case, and XTS on a plain buffer): no cursor to keep.
+            transfer(parts[0], at, other, off, n, out);
+            return;
+        }
         int done = 0;
         while (done < n) {
+            seek(at + done);
             ByteBuffer b = parts[part];
-            int size = b.remaining();
             int within = at + done - partStart;
-            if (within >= size) {
-                partStart += size;
-                part++;
-                continue;
-            }
-            int len = Math.min(n - done, size - within);
-            transfer(b, within, array, off + done, len, out);
+            int len = Math.min(n - done, b.remaining() - within);
+            transfer(b, within, other, off + done, len, out);
             done += len;
         }
     }
 
-    /** Copies {@code len} bytes at {@code within} of piece {@code b} out to {@code array}, or in from it. */
-    private static void transfer(ByteBuffer b, int within, byte[] array, int off, int len, boolean out) {
-        if (out) {
-            b.get(b.position() + within, array, off, len);
+    /** Copies {@code len} bytes at {@code within} of piece {@code b} out to {@code other}, or in from it. */
+    private static void transfer(ByteBuffer b, int within, Object other, int off, int len, boolean out) {
+        int index = b.position() + within;
+        if (other instanceof byte[] array) {
+            if (out) {
+                b.get(index, array, off, len);
+            } else {
+                b.put(index, array, off, len);
+            }
+        } else if (out) {
+            ((ByteBuffer) other).put(off, b, index, len);
         } else {
-            b.put(b.position() + within, array, off, len);
+            b.put(index, (ByteBuffer) other, off, len);
         }
     }
 }

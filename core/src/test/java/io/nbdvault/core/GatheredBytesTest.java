@@ -47,6 +47,27 @@ class GatheredBytesTest {
                 gp.put(at, fresh, 0, n);
                 System.arraycopy(fresh, 0, model, at, n);
             }
+            // The same through a direct buffer, at an index of it.
+            java.nio.ByteBuffer other = java.nio.ByteBuffer.allocateDirect(n + 5);
+            gp.get(at, other, 5, n);
+            byte[] viaBuffer = new byte[n];
+            other.get(5, viaBuffer);
+            assertArrayEquals(Arrays.copyOfRange(model, at, at + n), viaBuffer, "into a ByteBuffer");
+            if (i % 5 == 0) {
+                byte[] fresh = new byte[n];
+                r.nextBytes(fresh);
+                gp.put(at, java.nio.ByteBuffer.allocateDirect(n + 2).put(2, fresh), 2, n);
+                System.arraycopy(fresh, 0, model, at, n);
+            }
+            // The piece holding a byte, and where: that byte, and the run after it, are there.
+            java.nio.ByteBuffer piece = gp.pieceAt(at);
+            int offset = gp.offsetInPiece(at);
+            int run = gp.contiguousFrom(at);
+            assertTrue(run >= 1 && run <= model.length - at && offset + run <= piece.remaining(), at + ": " + run);
+            byte[] inPiece = new byte[run];
+            piece.get(piece.position() + offset, inPiece);
+            assertArrayEquals(Arrays.copyOfRange(model, at, at + run), inPiece, "the run from " + at);
+            assertTrue(at + run == model.length || gp.pieceAt(at + run) != piece, "a run ends where its piece does");
         }
         byte[] all = new byte[model.length];
         pieces.getBytes(0, all);
@@ -55,6 +76,8 @@ class GatheredBytesTest {
         g.get(19900, tail, 0, 100);
         assertArrayEquals(Arrays.copyOfRange(original, 19900, 20000), tail, "an index other than 0 is honoured");
         assertThrows(IndexOutOfBoundsException.class, () -> gp.get(model.length - 5, new byte[10], 0, 10));
+        assertThrows(IndexOutOfBoundsException.class, () -> gp.pieceAt(model.length));
+        assertThrows(IndexOutOfBoundsException.class, () -> gp.contiguousFrom(-1));
         pieces.release();
         whole.release();
     }

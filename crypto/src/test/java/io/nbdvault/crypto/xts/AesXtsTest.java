@@ -38,48 +38,89 @@ public class AesXtsTest {
         byte[] key = new byte[64];
         random.nextBytes(key);
         List<AesEngine> engines = TestEngines.all();
-        try (AesXts jdk = new AesXts(key, false, engines.get(0)); AesXts openssl = new AesXts(key, false, engines.get(1))) {
-            for (int sectorSize : new int[] {512, 4096}) {
-                for (int length : new int[] {sectorSize, 8 * 4096, 1 << 20, (1 << 20) + 64 * 1024}) {
-                    byte[] plain = new byte[length];
+        try (AesXts jdk = new AesXts(key, false, engines.get(0)); AesXts onEcb = new AesXts(key, false, engines.get(1));
+             AesXts inOpenSsl = AesXts.inOpenSsl(key, false)) {
+            assertTrue(inOpenSsl.openSslSectors(), "OpenSSL's XTS unusable: " + io.nbdvault.crypto.aes.OpenSslXts.unusableReason());
+            for (AesXts openssl : List.of(onEcb, inOpenSsl)) {
+                String way = openssl == onEcb ? "on OpenSSL's AES/ECB" : "OpenSSL's XTS";
+                for (int sectorSize : new int[] {512, 4096}) {
+                    for (int length : new int[] {sectorSize, 8 * 4096, 1 << 20, (1 << 20) + 64 * 1024}) {
+                        byte[] plain = new byte[length];
+                        random.nextBytes(plain);
+                        ByteBuffer a = ByteBuffer.wrap(plain.clone());
+                        ByteBuffer b = ByteBuffer.allocateDirect(length).put(plain.clone()).flip();
+                        jdk.encrypt(a, sectorSize, 1000, sectorSize / 512);
+                        openssl.encrypt(b, sectorSize, 1000, sectorSize / 512);
+                        assertArrayEquals(bytes(a), bytes(b), way + ", " + sectorSize + "-byte sectors, " + length + " bytes");
+                        openssl.decrypt(a, sectorSize, 1000, sectorSize / 512);
+                        assertArrayEquals(plain, bytes(a), "decrypted " + way + ", heap, " + length + " bytes");
+                        jdk.decrypt(b, sectorSize, 1000, sectorSize / 512);
+                        assertArrayEquals(plain, bytes(b), "decrypted by the JDK's, " + length + " bytes");
+                    }
+                }
+                // Sectors in native memory where they lie, in heap pieces, and split across two pieces.
+                for (boolean someOnHeap : new boolean[] {false, true}) {
+                    byte[] whole = new byte[8 * 4096];
+                    random.nextBytes(whole);
+                    io.netty.buffer.CompositeByteBuf pieces = io.netty.buffer.Unpooled.compositeBuffer(64);
+                    for (int at = 0, k = 0; at < whole.length; k++) {
+                        int n = Math.min(k % 2 == 0 ? 5000 : 4096 * 3, whole.length - at);
+                        io.netty.buffer.ByteBuf piece = someOnHeap && k % 3 == 1
+                                ? io.netty.buffer.Unpooled.buffer(n) : io.netty.buffer.Unpooled.directBuffer(n);
+                        pieces.addComponent(true, piece.writeBytes(whole, at, n));
+                        at += n;
+                    }
+                    try {
+                        ByteBuffer a = ByteBuffer.wrap(whole.clone());
+                        jdk.encrypt(a, 4096, 5, 8);
+                        openssl.encrypt(new io.nbdvault.core.GatheredBytes(pieces, 0, whole.length), 4096, 5, 8);
+                        byte[] got = new byte[whole.length];
+                        pieces.getBytes(0, got);
+                        assertArrayEquals(bytes(a), got, way + ", sectors gathered from uneven pieces, heap too: " + someOnHeap);
+                        openssl.decrypt(new io.nbdvault.core.GatheredBytes(pieces, 0, whole.length), 4096, 5, 8);
+                        pieces.getBytes(0, got);
+                        assertArrayEquals(whole, got, way + ", gathered sectors decrypted");
+                    } finally {
+                        pieces.release();
+                    }
+                }
+                for (int unit : new int[] {17, 31, 100, 4095}) {
+                    byte[] plain = new byte[unit];
                     random.nextBytes(plain);
                     ByteBuffer a = ByteBuffer.wrap(plain.clone());
-                    ByteBuffer b = ByteBuffer.allocateDirect(length).put(plain.clone()).flip();
-                    jdk.encrypt(a, sectorSize, 1000, sectorSize / 512);
-                    openssl.encrypt(b, sectorSize, 1000, sectorSize / 512);
-                    assertArrayEquals(bytes(a), bytes(b), sectorSize + "-byte sectors, " + length + " bytes");
-                    openssl.decrypt(a, sectorSize, 1000, sectorSize / 512);
-                    assertArrayEquals(plain, bytes(a), "decrypted by OpenSSL's AES, " + length + " bytes");
+                    ByteBuffer b = ByteBuffer.wrap(plain.clone());
+                    jdk.encryptUnit(a, 99);
+                    openssl.encryptUnit(b, 99);
+                    assertArrayEquals(bytes(a), bytes(b), way + ", a unit of " + unit + " bytes");
                 }
             }
-            // Sectors in native memory where they lie, and sectors split across two pieces (copied).
-            byte[] whole = new byte[8 * 4096];
-            random.nextBytes(whole);
-            io.netty.buffer.CompositeByteBuf pieces = io.netty.buffer.Unpooled.compositeBuffer(64);
-            for (int at = 0, k = 0; at < whole.length; k++) {
-                int n = Math.min(k % 2 == 0 ? 5000 : 4096 * 3, whole.length - at);
-                pieces.addComponent(true, io.netty.buffer.Unpooled.directBuffer(n).writeBytes(whole, at, n));
-                at += n;
-            }
-            try {
-                ByteBuffer a = ByteBuffer.wrap(whole.clone());
-                jdk.encrypt(a, 4096, 5, 8);
-                openssl.encrypt(new io.nbdvault.core.GatheredBytes(pieces, 0, whole.length), 4096, 5, 8);
-                byte[] got = new byte[whole.length];
-                pieces.getBytes(0, got);
-                assertArrayEquals(bytes(a), got, "sectors gathered from uneven direct pieces");
-            } finally {
-                pieces.release();
-            }
-            for (int unit : new int[] {17, 31, 100, 4095}) {
-                byte[] plain = new byte[unit];
-                random.nextBytes(plain);
-                ByteBuffer a = ByteBuffer.wrap(plain.clone());
-                ByteBuffer b = ByteBuffer.wrap(plain.clone());
-                jdk.encryptUnit(a, 99);
-                openssl.encryptUnit(b, 99);
-                assertArrayEquals(bytes(a), bytes(b), "a unit of " + unit + " bytes");
-            }
+        }
+    }
+
+    /**
+     * OpenSSL's XTS works on a direct buffer's memory where it lies: only the bytes between position
+     * and limit change, and a read-only view is refused before any byte is touched.
+     */
+    @Test
+    void openSslSectorsTouchOnlyTheRangeAndRefuseReadOnlyMemory() {
+        byte[] key = new byte[64];
+        new Random(11).nextBytes(key);
+        TestEngines.requireOpenSsl();
+        try (AesXts xts = AesXts.inOpenSsl(key, false); AesXts reference = new AesXts(key, false, AesEngine.JDK)) {
+            assertTrue(xts.openSslSectors(), io.nbdvault.crypto.aes.OpenSslXts.unusableReason());
+            ByteBuffer memory = ByteBuffer.allocateDirect(4 * 512);
+            ByteBuffer range = memory.duplicate().position(512).limit(1536);
+            xts.encrypt(range, 512, 40, 1);
+            byte[] all = bytes(memory);
+            assertArrayEquals(new byte[512], java.util.Arrays.copyOfRange(all, 0, 512), "before the range");
+            assertArrayEquals(new byte[512], java.util.Arrays.copyOfRange(all, 1536, 2048), "after the range");
+            ByteBuffer expected = ByteBuffer.allocate(1024);
+            reference.encrypt(expected, 512, 40, 1);
+            assertArrayEquals(bytes(expected), java.util.Arrays.copyOfRange(all, 512, 1536), "the range, at the position");
+
+            ByteBuffer readOnly = memory.asReadOnlyBuffer();
+            assertThrows(java.nio.ReadOnlyBufferException.class, () -> xts.encrypt(readOnly, 512, 0, 1));
+            assertArrayEquals(all, bytes(memory), "a read-only view's memory is left alone");
         }
     }
 
@@ -107,16 +148,26 @@ public class AesXtsTest {
     void ieee1619Vectors(int vector, String key1, String key2, String sequence, String plain, String cipher) {
         byte[] key = HEX.parseHex(key1 + key2);
         long tweak = Long.parseLong(sequence, 16);
+        List<AesXts> ways = new java.util.ArrayList<>();
         for (AesEngine engine : TestEngines.all()) {
-            try (AesXts xts = new AesXts(key, true, engine)) {
+            ways.add(new AesXts(key, true, engine));
+        }
+        ways.add(AesXts.inOpenSsl(key, true));
+        // OpenSSL refuses equal halves (vector 1): that instance takes the ECB-built way.
+        assertEquals(!key1.equals(key2), ways.get(2).openSslSectors(), "OpenSSL's XTS, vector " + vector);
+        try {
+            for (AesXts xts : ways) {
+                String way = xts == ways.get(2) ? "OpenSSL's XTS" : "on " + ways.indexOf(xts) + "'s AES/ECB";
                 for (boolean direct : new boolean[] {false, true}) {
                     ByteBuffer data = buffer(HEX.parseHex(plain), direct);
                     xts.encryptUnit(data, tweak);
-                    assertEquals(cipher, HEX.formatHex(bytes(data)), "vector " + vector + " encrypt, " + engine);
+                    assertEquals(cipher, HEX.formatHex(bytes(data)), "vector " + vector + " encrypt, " + way);
                     xts.decryptUnit(data, tweak);
-                    assertEquals(plain, HEX.formatHex(bytes(data)), "vector " + vector + " decrypt, " + engine);
+                    assertEquals(plain, HEX.formatHex(bytes(data)), "vector " + vector + " decrypt, " + way);
                 }
             }
+        } finally {
+            ways.forEach(AesXts::close);
         }
     }
 
@@ -149,9 +200,12 @@ public class AesXtsTest {
                 : 0xfffffff0L + random.nextInt(1000);                    // crosses the 32-bit boundary
         ByteBuffer ours = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
         ByteBuffer scalar = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
-        try (AesXts vector = new AesXts(key, false, true); AesXts notVector = new AesXts(key, false, false)) {
+        ByteBuffer inOpenSsl = ByteBuffer.allocateDirect(plain.length).put(plain).flip();
+        try (AesXts vector = new AesXts(key, false, true); AesXts notVector = new AesXts(key, false, false);
+             AesXts openSsl = AesXts.inOpenSsl(key, false)) {
             vector.encrypt(ours, sectorSize, firstTweak, tweakStep);
             notVector.encrypt(scalar, sectorSize, firstTweak, tweakStep);
+            openSsl.encrypt(inOpenSsl, sectorSize, firstTweak, tweakStep);
         }
         Files.write(dir.resolve("plain"), plain);
         Files.write(dir.resolve("key"), key);
@@ -171,21 +225,24 @@ public class AesXtsTest {
                 dir.resolve("plain").toString(), Integer.toString(sectorSize), Long.toUnsignedString(firstTweak),
                 Integer.toString(tweakStep), dir.resolve("openssl").toString()).assertOk();
         byte[] theirs = Files.readAllBytes(dir.resolve("openssl"));
-        for (ByteBuffer result : new ByteBuffer[] {ours, scalar}) {
+        for (ByteBuffer result : new ByteBuffer[] {ours, scalar, inOpenSsl}) {
             byte[] mine = bytes(result.rewind());
-            String path = result == ours ? "vector" : "scalar";
+            String path = result == ours ? "vector masks" : result == scalar ? "scalar masks" : "OpenSSL's XTS";
             for (int s = 0; s < sectors; s++) {
                 int from = s * sectorSize;
                 assertArrayEquals(java.util.Arrays.copyOfRange(theirs, from, from + sectorSize),
-                        java.util.Arrays.copyOfRange(mine, from, from + sectorSize), path + " masks, sector " + s);
+                        java.util.Arrays.copyOfRange(mine, from, from + sectorSize), path + ", sector " + s);
             }
         }
-        try (AesXts vector = new AesXts(key, false, true); AesXts notVector = new AesXts(key, false, false)) {
+        try (AesXts vector = new AesXts(key, false, true); AesXts notVector = new AesXts(key, false, false);
+             AesXts openSsl = AesXts.inOpenSsl(key, false)) {
             vector.decrypt(ours.rewind(), sectorSize, firstTweak, tweakStep);
             notVector.decrypt(scalar.rewind(), sectorSize, firstTweak, tweakStep);
+            openSsl.decrypt(inOpenSsl.rewind(), sectorSize, firstTweak, tweakStep);
         }
         assertArrayEquals(plain, bytes(ours.rewind()), "vector masks, decrypted");
         assertArrayEquals(plain, bytes(scalar.rewind()), "scalar masks, decrypted");
+        assertArrayEquals(plain, bytes(inOpenSsl.rewind()), "OpenSSL's XTS, decrypted");
     }
 
     /**
@@ -285,16 +342,23 @@ public class AesXtsTest {
     }
 
     /**
-     * Run with the module the launcher adds (surefire passes the same add-modules), the masks take the
-     * Vector API path on JDK 25 and later where the CPU has 512-bit vectors, and the scalar one
-     * elsewhere; either way the tests above check both paths' bytes.
+     * Run with the module the launcher adds (surefire passes the same add-modules): where the engine
+     * is OpenSSL's, OpenSSL's XTS computes the masks (and new instances use it); otherwise the masks
+     * take the Vector API path on JDK 25 and later where the CPU has 512-bit vectors, and the scalar
+     * one elsewhere. Whichever, the tests above check every path's bytes.
      */
     @Test
     void theVectorPathIsChosenOnJdk25WhereTheCpuHas512BitVectors() {
         assertTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(),
                 "tests run with --add-modules jdk.incubator.vector, as the launcher runs nbdvault");
+        byte[] key = new byte[64];
+        new Random(12).nextBytes(key);
+        boolean openSsl = AesEngine.current() == AesEngine.OPENSSL && io.nbdvault.crypto.aes.OpenSslXts.usable();
+        try (AesXts xts = new AesXts(key)) {
+            assertEquals(openSsl, xts.openSslSectors(), "a new instance on the " + AesEngine.describe() + " engine");
+        }
         boolean expected = VectorTweakMasks.fitsThisCpu() && Runtime.version().feature() >= AesXts.VECTOR_MASKS_SINCE_JDK;
-        assertEquals(expected ? "vector" : "scalar", AesXts.maskPath(),
+        assertEquals(openSsl ? "openssl" : expected ? "vector" : "scalar", AesXts.maskPath(),
                 "JDK " + Runtime.version().feature() + ", preferred vector size "
                         + jdk.incubator.vector.LongVector.SPECIES_PREFERRED.vectorBitSize() + " bits");
     }
