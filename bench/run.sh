@@ -4,7 +4,8 @@
 # qemu-storage-daemon. Peers are measured in the same run, interleaved with ours, and every figure
 # is the median over the repetitions. Writes
 #   bench/results/<UTC date and time>/   raw JSON (JMH, fio), openssl.txt, env.txt, summary.md, *.png
-#   bench/results/latest.md              that summary, its charts linked into the dated directory
+#   bench/results/latest.md              the newest results of each part (this run's, and the others'
+#                                        from the last run that had them), charts linked into their runs
 # Charts are drawn by gnuplot (Debian package gnuplot-nox; scripts/install-test-deps.sh installs it).
 #
 # and the simulated founding lab at 10 GbE (bench/lab/run.sh: 15 rate-limited replicas, 5 groups ×
@@ -164,7 +165,8 @@ fi
 # --- summary and charts ------------------------------------------------------------------------
 step "summary and charts (gnuplot)"
 /usr/bin/python3 "$here/summarize.py" "$out"
-# latest.md sits one level up: its links point into the dated directory.
-sed -E "s#\]\(([^):]+\.png)\)#](${stamp}/\1)#" "$out/summary.md" > "$results/latest.md"
+# latest.md sits one level up: each part from the newest run of it there (this one for the parts
+# it ran), its links pointing into that run's directory.
+/usr/bin/python3 "$here/summarize.py" --latest "$results"
 step "done: $out/summary.md, $results/latest.md"
 cat "$out/summary.md"

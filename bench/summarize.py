@@ -2,6 +2,11 @@
 """Turns one bench/run.sh results directory into summary.md and PNG charts (drawn by gnuplot).
 
 usage: bench/summarize.py RESULTS_DIR
+       bench/summarize.py --latest RESULTS_ROOT
+
+The second form writes RESULTS_ROOT/latest.md: each part (XTS, fio, lab, scaling) from the newest
+dated directory under RESULTS_ROOT that ran it, so a run of one part (`bench/run.sh --only xts`)
+does not hide the last results of the others.
 
 Reads what bench/run.sh left there:
   env.txt                         machine, JDK, versions, command (key: value lines)
@@ -348,7 +353,71 @@ def include(path, sub):
     return out + [""]
 
 
+# The parts of a run: how to tell that a results directory ran one, and the summary sections it wrote.
+PARTS = [
+    ("xts", "AES-XTS per core", lambda d: glob.glob(os.path.join(d, "xts-cputime.rep*.json"))
+     or glob.glob(os.path.join(d, "jmh-xts.rep*.json")), ("## AES-XTS",)),
+    ("fio", "fio against the peers", lambda d: glob.glob(os.path.join(d, "fio", "*", "rep*", "*.json")), ("## fio:",)),
+    ("lab", "the founding lab", lambda d: os.path.exists(os.path.join(d, "lab", "lab.md")), ("## The founding lab",)),
+    ("scaling", "scaling", lambda d: os.path.exists(os.path.join(d, "scaling", "scaling.md")), ("## nbdvault scaling",)),
+]
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d{6}Z$")
+
+
+def sections(summary):
+    """The '## ' sections of a summary.md, each with its heading, without the closing raw-data line."""
+    found, current = [], None
+    for line in open(summary).read().splitlines():
+        if line.startswith("## "):
+            current = [line]
+            found.append(current)
+        elif current is not None and not line.startswith("Raw data beside this file:"):
+            current.append(line)
+    return found
+
+
+def latest(root):
+    """RESULTS_ROOT/latest.md: every part from the newest run that has it, links pointing into that run."""
+    runs = sorted(d for d in os.listdir(root)
+                  if STAMP.match(d) and os.path.exists(os.path.join(root, d, "summary.md")))
+    chosen = {}
+    for part, _, ran, _ in PARTS:
+        having = [d for d in runs if ran(os.path.join(root, d))]
+        if having:
+            chosen[part] = having[-1]
+    lines = ["# nbdvault benchmarks: the latest results of each part", "",
+             "Each part comes from the newest run under `bench/results/` that ran it (`bench/run.sh --only` runs "
+             "some). Ratios compare figures measured in the same run; do not compare absolute figures of parts from "
+             "different runs.", "",
+             "| part | run | date | command | commit | cpu | jdk |", "|---|---|---|---|---|---|---|"]
+    for part, title, _, _ in PARTS:
+        if part in chosen:
+            d = chosen[part]
+            env = read_env(os.path.join(root, d))
+            lines.append(f"| {title} | [{d}]({d}/summary.md) | {env.get('date', '?')} | `{env.get('command', '?')}` | "
+                         f"`{env.get('commit', '?')}` | {env.get('cpu', '?')} ({env.get('cores', '?')} cores) | "
+                         f"{env.get('jdk', '?')} |")
+        else:
+            lines.append(f"| {title} | none yet | | | | | |")
+    lines.append("")
+    for part, title, _, prefixes in PARTS:
+        if part not in chosen:
+            continue
+        d = chosen[part]
+        for section in sections(os.path.join(root, d, "summary.md")):
+            if section[0].startswith(prefixes):
+                lines.append(section[0])
+                lines += ["", f"*From run [{d}]({d}/summary.md); raw files named below are in that directory.*"]
+                # Charts and other relative links point into the run's directory.
+                lines += [re.sub(r"\]\(((?![a-z]+:)[^)#]+)\)", lambda m: f"]({d}/{m.group(1)})", l) for l in section[1:]]
+    with open(os.path.join(root, "latest.md"), "w") as f:
+        f.write("\n".join(lines).rstrip("\n") + "\n")
+
+
 def main():
+    if sys.argv[1] == "--latest":
+        latest(sys.argv[2])
+        return
     out = sys.argv[1]
     env = read_env(out)
     lines = [f"# nbdvault benchmarks, {env.get('date', os.path.basename(out))}", ""]
@@ -362,8 +431,8 @@ def main():
 
     lines += ["## AES-XTS-256 per core", "",
               "One thread, in place on a direct buffer, 4 KiB sectors, beside AES/ECB on the same bytes (the JDK's, and "
-              "*in use*: that of the engine nbdvault's XTS runs on, the ceiling of an XTS built on it; what the XTS "
-              "falls short of it is its tweak masks, XOR passes and copies) and `openssl speed -evp aes-256-xts`, run "
+              "*in use*: that of the engine nbdvault's XTS runs on, the ceiling of an XTS built on ECB calls; what such "
+              "an XTS falls short of it is its tweak masks, XOR passes and copies) and `openssl speed -evp aes-256-xts`, run "
               "alternately. Twice over: "
               "per second of wall-clock time (JMH `XtsBenchmark`; openssl with `-elapsed`), and per second of the "
               "working thread's CPU time (`XtsCpuTime`; openssl's default unit), which other processes competing for "
@@ -371,8 +440,10 @@ def main():
     paths = sorted({r.get("maskPath", "?") for p in glob.glob(os.path.join(out, "xts-cputime.rep*.json"))
                     for r in json.load(open(p))})
     if paths:
-        lines += [f"Tweak masks computed by the {' and '.join(paths)} path (`AesXts.maskPath()`: vector needs "
-                  "`--add-modules jdk.incubator.vector` and 512-bit vectors).", ""]
+        lines += [f"Tweak masks computed by the {' and '.join(paths)} path (`AesXts.maskPath()`: openssl is OpenSSL's "
+                  "own XTS, one call per sector, where the AES engine is OpenSSL's; otherwise the XTS is built on AES/ECB "
+                  "calls, its masks by the vector path, which needs `--add-modules jdk.incubator.vector` and 512-bit "
+                  "vectors, or the scalar one).", ""]
     engines = sorted({r.get("aesEngine", "?") for p in glob.glob(os.path.join(out, "xts-cputime.rep*.json"))
                       for r in json.load(open(p))})
     if engines:
