@@ -231,7 +231,7 @@ public final class AesXts implements AutoCloseable {
         Worker w = borrow();
         try {
             if (w.openSsl != null) {
-                w.sectors(data, sectorSize, firstTweak, tweakStep, encrypt);
+                w.openSsl.crypt(data, sectorSize, firstTweak, tweakStep, encrypt);
                 return;
             }
             int perRound = Math.max(1, CHUNK / sectorSize);
@@ -357,11 +357,6 @@ public final class AesXts implements AutoCloseable {
             decryptData = engine.decrypting(dataKey);
             encryptTweak = engine.encrypting(tweakKey);
             openSsl = openSslSectors ? new SectorsInOpenSsl(dataKey, tweakKey) : null;
-        }
-
-        /** Whole sectors through OpenSSL's XTS (see {@link SectorsInOpenSsl}). */
-        void sectors(GatheredBytes data, int sectorSize, long firstTweak, long tweakStep, boolean encrypt) {
-            openSsl.crypt(data, sectorSize, firstTweak, tweakStep, encrypt);
         }
 
         /**
