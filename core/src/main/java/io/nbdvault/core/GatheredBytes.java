@@ -56,12 +56,12 @@ public final class GatheredBytes {
         copy(at, from, off, n, false);
     }
 
-    /** Copies bytes {@code [at, at + n)} into {@code to}'s indexes {@code [off, off + n)} (its position ignored). */
+    /** Copies bytes {@code [at, at + n)} into {@code to}'s indexes {@code [off, off + n)}, whatever its position. */
     public void get(int at, ByteBuffer to, int off, int n) {
         copy(at, to, off, n, true);
     }
 
-    /** Copies {@code from}'s indexes {@code [off, off + n)} (its position ignored) over bytes {@code [at, at + n)}. */
+    /** Copies {@code from}'s indexes {@code [off, off + n)}, whatever its position, over bytes {@code [at, at + n)}. */
     public void put(int at, ByteBuffer from, int off, int n) {
         copy(at, from, off, n, false);
     }

@@ -19,8 +19,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * ({@link OpenSslXts}), one call per sector on the data where it lies: a direct buffer is
  * encrypted in place with no copy and no Java pass; heap memory, and a sector split between two
  * pieces of a gathered buffer, go through native scratch space. On an AMD EPYC (AVX2) that is
- * 1.3-2.6× the other way (3.7 GB/s per core for 512-byte sectors, 5.3 for 4 KiB ones, as fast as
- * {@code openssl speed}). {@code -Dnbdvault.xts.openssl=false} turns it off; it is also off where
+ * 1.8-2.5× the other way with 4 KiB sectors (5.1-5.6 GB/s per core, 0.93-0.95× {@code openssl
+ * speed}). {@code -Dnbdvault.xts.openssl=false} turns it off; it is also off where
  * the check of {@link OpenSslXts#usable()} fails, and for a key with equal halves (OpenSSL refuses
  * those).</li>
  * <li>Otherwise built on large AES/ECB calls ({@link AesEcb}: the JDK's AES-NI/VAES intrinsics, or
