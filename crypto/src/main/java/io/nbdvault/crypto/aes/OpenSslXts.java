@@ -5,7 +5,6 @@ import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 
-import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -33,18 +32,16 @@ import java.util.Arrays;
  * <p>Not thread-safe: one thread at a time. {@link #close()} frees the context, which OpenSSL zeroes.
  */
 public final class OpenSslXts implements AutoCloseable {
-    private static final Cleaner CLEANER = Cleaner.create();
     private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
     /** The IEEE 1619 limit on a data unit, and OpenSSL's: 2^20 blocks. */
     private static final int MAX_UNIT = 16 << 20;
 
     private final LibCrypto lib;
     private final Runtime runtime;
-    private final Pointer context;
+    private final CipherContext context;
     private final Pointer iv;
     /** Native room for EVP_CipherUpdate's output length. */
     private final Pointer written;
-    private final Cleaner.Cleanable freeing;
     private boolean closed;
 
     private OpenSslXts(LibCrypto lib, byte[] key, boolean encrypt) {
@@ -55,20 +52,13 @@ public final class OpenSslXts implements AutoCloseable {
             case 64 -> lib.EVP_aes_256_xts();
             default -> throw new IllegalArgumentException("XTS-AES needs a 256- or 512-bit key, got " + key.length * 8 + " bits");
         };
-        Pointer ctx = lib.EVP_CIPHER_CTX_new();
-        if (ctx == null) {
-            throw new IllegalStateException("OpenSSL could not allocate a cipher context");
-        }
-        this.context = ctx;
-        this.freeing = CLEANER.register(this, () -> lib.EVP_CIPHER_CTX_free(ctx));
         Pointer zeroIv = Memory.allocateDirect(runtime, 16, true);
-        if (lib.EVP_CipherInit_ex(ctx, cipher, null, key, zeroIv, encrypt ? 1 : 0) != 1) {
-            freeing.clean();
-            throw new IllegalArgumentException("OpenSSL refused the XTS-AES-" + key.length * 4 + " key (equal halves?)");
-        }
-        this.iv = lib.EVP_CIPHER_CTX_iv_noconst(ctx);
+        this.context = CipherContext.open(lib, this,
+                ctx -> lib.EVP_CipherInit_ex(ctx, cipher, null, key, zeroIv, encrypt ? 1 : 0) == 1,
+                () -> new IllegalArgumentException("OpenSSL refused the XTS-AES-" + key.length * 4 + " key (equal halves?)"));
+        this.iv = lib.EVP_CIPHER_CTX_iv_noconst(context.pointer());
         if (iv == null) {
-            freeing.clean();
+            context.free();
             throw new IllegalStateException("OpenSSL did not say where its XTS context keeps the IV");
         }
         this.written = Memory.allocateDirect(runtime, 8, true);
@@ -106,11 +96,16 @@ public final class OpenSslXts implements AutoCloseable {
         if (length < 16 || length > MAX_UNIT) {
             throw new IllegalArgumentException("an XTS data unit is 16 bytes to 16 MiB, not " + length);
         }
-        iv.putLong(0, LITTLE_ENDIAN ? tweak : Long.reverseBytes(tweak));
-        iv.putLong(8, 0);
-        if (lib.EVP_CipherUpdate(context, address, written.address(), address, length) != 1) {
+        putTweak(iv, tweak);
+        if (lib.EVP_CipherUpdate(context.pointer(), address, written.address(), address, length) != 1) {
             throw new IllegalStateException("OpenSSL's XTS refused a " + length + "-byte data unit");
         }
+    }
+
+    /** The 16-byte IV of plain64 tweak {@code tweak} (little-endian, zero-extended) at {@code at}. */
+    private static void putTweak(Pointer at, long tweak) {
+        at.putLong(0, LITTLE_ENDIAN ? tweak : Long.reverseBytes(tweak));
+        at.putLong(8, 0);
     }
 
     /** The native address of {@code buffer}'s byte at its position (a direct buffer's). */
@@ -132,7 +127,7 @@ public final class OpenSslXts implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        freeing.clean();
+        context.free();
     }
 
     /**
@@ -160,22 +155,18 @@ public final class OpenSslXts implements AutoCloseable {
                 Pointer data = Memory.allocateDirect(rt, unit * tweaks.length, true);
                 Pointer reference = Memory.allocateDirect(rt, unit * tweaks.length, true);
                 Pointer ivMemory = Memory.allocateDirect(rt, 16, true);
-                Pointer ctx = lib.EVP_CIPHER_CTX_new();
-                if (ctx == null) {
-                    return "OpenSSL could not allocate a cipher context";
-                }
+                CipherContext reinitialised = CipherContext.open(lib, poked,
+                        c -> lib.EVP_CipherInit_ex(c, lib.EVP_aes_256_xts(), null, key, null, 1) == 1,
+                        () -> new IllegalStateException("OpenSSL refused an XTS key"));
+                Pointer ctx = reinitialised.pointer();
                 try {
                     byte[] plain = new byte[unit * tweaks.length];
                     Arrays.fill(plain, (byte) 0x5a);
                     data.put(0, plain, 0, plain.length);
                     reference.put(0, plain, 0, plain.length);
-                    if (lib.EVP_CipherInit_ex(ctx, lib.EVP_aes_256_xts(), null, key, null, 1) != 1) {
-                        return "OpenSSL refused an XTS key";
-                    }
                     for (int s = 0; s < tweaks.length; s++) {
                         poked.sector(data.address() + (long) s * unit, unit, tweaks[s]);
-                        ivMemory.putLong(0, LITTLE_ENDIAN ? tweaks[s] : Long.reverseBytes(tweaks[s]));
-                        ivMemory.putLong(8, 0);
+                        putTweak(ivMemory, tweaks[s]);
                         long at = reference.address() + (long) s * unit;
                         if (lib.EVP_CipherInit_ex(ctx, null, null, null, ivMemory, -1) != 1
                                 || lib.EVP_CipherUpdate(ctx, at, poked.written.address(), at, unit) != 1) {
@@ -195,7 +186,7 @@ public final class OpenSslXts implements AutoCloseable {
                     }
                     return null;
                 } finally {
-                    lib.EVP_CIPHER_CTX_free(ctx);
+                    reinitialised.free();
                 }
             } catch (RuntimeException | LinkageError e) {
                 return "OpenSSL's XTS could not be set up: " + e;

@@ -124,8 +124,7 @@ public final class AesXts implements AutoCloseable {
         }
         // OpenSSL refuses equal halves as well: the published test vectors that use them take the
         // ECB-built way.
-        this.openSslSectors = openSslSectors && engine == AesEngine.OPENSSL && OpenSslXts.usable()
-                && !Arrays.equals(dataKey, tweakKey);
+        this.openSslSectors = openSslSectors && openSslXtsRunsOn(engine) && !Arrays.equals(dataKey, tweakKey);
     }
 
     /** Whether this instance hands whole sectors to OpenSSL's XTS. */
@@ -143,10 +142,15 @@ public final class AesXts implements AutoCloseable {
 
     private static boolean openSslSectorsByDefault() {
         try {
-            return OPENSSL_SECTORS && AesEngine.current() == AesEngine.OPENSSL && OpenSslXts.usable();
+            return OPENSSL_SECTORS && openSslXtsRunsOn(AesEngine.current());
         } catch (IllegalStateException e) {
             return false; // no engine at all: every use fails, with the reason
         }
+    }
+
+    /** Whether OpenSSL's XTS can take whole sectors for an instance on {@code engine}'s AES. */
+    private static boolean openSslXtsRunsOn(AesEngine engine) {
+        return engine == AesEngine.OPENSSL && OpenSslXts.usable();
     }
 
     /** The first JDK on which the vector path held its speed (see {@link #vectorMasksUsable()}). */
