@@ -1,13 +1,19 @@
 package io.nbdvault.cli;
 
+import io.nbdvault.testing.Proc;
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Properties;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-/** nbdvault's process turns Netty's leak detector off unless its command line asked for a level. */
+/**
+ * nbdvault's process turns Netty's leak detector off and keeps more free chunks for reuse, unless
+ * its command line set either.
+ */
 class NettyDefaultsTest {
     @Test
     void leakDetectionIsOffUnlessAsked() {
@@ -26,5 +32,35 @@ class NettyDefaultsTest {
         NettyDefaults.apply(legacy);
         assertNull(legacy.getProperty(NettyDefaults.LEAK_LEVEL));
         assertEquals("simple", legacy.getProperty(NettyDefaults.LEGACY_LEAK_LEVEL));
+    }
+
+    @Test
+    void moreFreeChunksAreKeptUnlessAsked() {
+        Properties none = new Properties();
+        NettyDefaults.apply(none);
+        assertEquals("32", none.getProperty(NettyDefaults.CHUNK_REUSE));
+
+        Properties asked = new Properties();
+        asked.setProperty(NettyDefaults.CHUNK_REUSE, "8");
+        NettyDefaults.apply(asked);
+        assertEquals("8", asked.getProperty(NettyDefaults.CHUNK_REUSE));
+    }
+
+    /**
+     * The Netty on the classpath reads the property under that name: one that renamed it would
+     * silently go back to freeing chunks (in a JVM of its own, since the allocator reads it once).
+     */
+    @Test
+    void nettysAllocatorKeepsWhatTheDefaultsSay() {
+        assertEquals(NettyDefaults.REUSED_CHUNKS, keptByAllocator(List.of()));
+        assertEquals(9, keptByAllocator(List.of("-D" + NettyDefaults.CHUNK_REUSE + "=9")));
+    }
+
+    private static int keptByAllocator(List<String> options) {
+        List<String> command = new java.util.ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(options);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), NettyDefaultsProbe.class.getName()));
+        return Integer.parseInt(Proc.run(60, null, command).assertOk().stdout().trim());
     }
 }
