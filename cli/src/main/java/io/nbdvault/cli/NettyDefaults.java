@@ -14,16 +14,18 @@ import java.util.Properties;
  * production {@code nbdvault status} shows the direct memory the allocator holds, where a leak would
  * show as growth. {@code -Dio.netty.leakDetection.level=simple} (or advanced, paranoid) turns it back on.
  *
- * <p>Netty's adaptive allocator keeps {@value #REUSED_CHUNKS} free chunks for reuse, not the number of
- * cores × 2 it keeps by default. The buffers that io_uring reads into come from 512 KiB chunks, and
- * a request holds its buffers until it is answered: eight 1 MiB writes in flight hold sixteen
- * chunks, so with four kept, most chunks were freed as their last buffer went and a new one was
- * made (and zeroed, by the JDK's allocateDirect) for the next read. A JFR recording of Netty's
- * {@code io.netty.AllocateChunk} events during 6 s of fio's 1 MiB writes at queue depth 8 (three
- * nbdkit replicas, JDK 25, 2 cores) counted 3362 new chunks, 1.4 per request; with 16 kept, 105;
- * with 32, 8 (1 MiB reads: 1131 with four kept, none with 32). The allocator then held 20.6 MiB of direct memory instead
- * of 16.0, and an A/B on that noisy machine gave 0.92x the server's CPU per 1 MiB write and 0.96x per
- * read. {@code -Dio.netty.allocator.chunkReuseQueueCapacity=N} sets another number.
+ * <p>Netty's adaptive allocator keeps at least {@value #REUSED_CHUNKS} free chunks for reuse, not
+ * only the cores × 2 it keeps by default (more where there are more cores, the default's reason).
+ * The buffers io_uring reads into are cut from 512 KiB chunks, and a request holds its buffers
+ * until it is answered: eight 1 MiB writes in flight hold about sixteen chunks. With four kept
+ * (2 cores), most chunks were freed as their last buffer went and a new one made, and zeroed by
+ * the JDK's allocateDirect, for the next reads. Netty's {@code io.netty.AllocateChunk} JFR events
+ * during 6 s of fio's 1 MiB writes at queue depth 8 (three nbdkit replicas, JDK 25, 2 cores):
+ * 3362 new chunks, 1.4 per request, with four kept; 105 with 16; 8 with 32. 1 MiB reads: 1131
+ * with four, none with 32. The allocator then held 20.6 MiB of direct memory instead of 16.0. On a
+ * noisy machine, A/Bs gave 0.92x and 1.01x the server's CPU per 1 MiB write, 0.96x per read: the
+ * saving is a few per cent at most. {@code -Dio.netty.allocator.chunkReuseQueueCapacity=N} sets
+ * another number.
  */
 final class NettyDefaults {
     static final String LEAK_LEVEL = "io.netty.leakDetection.level";
@@ -35,13 +37,18 @@ final class NettyDefaults {
     private NettyDefaults() {
     }
 
+    /** How many free chunks the allocator keeps unless told otherwise: Netty's default or 32, whichever is more. */
+    static int reusedChunks() {
+        return Math.max(REUSED_CHUNKS, 2 * Runtime.getRuntime().availableProcessors());
+    }
+
     /** Sets in {@code properties} what the user did not; before any Netty class has read them. */
     static void apply(Properties properties) {
         if (properties.getProperty(LEAK_LEVEL) == null && properties.getProperty(LEGACY_LEAK_LEVEL) == null) {
             properties.setProperty(LEAK_LEVEL, "disabled");
         }
         if (properties.getProperty(CHUNK_REUSE) == null) {
-            properties.setProperty(CHUNK_REUSE, Integer.toString(REUSED_CHUNKS));
+            properties.setProperty(CHUNK_REUSE, Integer.toString(reusedChunks()));
         }
     }
 }

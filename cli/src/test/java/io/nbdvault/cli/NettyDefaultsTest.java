@@ -38,7 +38,9 @@ class NettyDefaultsTest {
     void moreFreeChunksAreKeptUnlessAsked() {
         Properties none = new Properties();
         NettyDefaults.apply(none);
-        assertEquals("32", none.getProperty(NettyDefaults.CHUNK_REUSE));
+        int expected = Math.max(32, 2 * Runtime.getRuntime().availableProcessors());
+        assertEquals(expected, NettyDefaults.reusedChunks());
+        assertEquals(Integer.toString(expected), none.getProperty(NettyDefaults.CHUNK_REUSE));
 
         Properties asked = new Properties();
         asked.setProperty(NettyDefaults.CHUNK_REUSE, "8");
@@ -52,7 +54,7 @@ class NettyDefaultsTest {
      */
     @Test
     void nettysAllocatorKeepsWhatTheDefaultsSay() {
-        assertEquals(NettyDefaults.REUSED_CHUNKS, keptByAllocator(List.of()));
+        assertEquals(NettyDefaults.reusedChunks(), keptByAllocator(List.of()));
         assertEquals(9, keptByAllocator(List.of("-D" + NettyDefaults.CHUNK_REUSE + "=9")));
     }
 
