@@ -28,7 +28,9 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * them, encrypted in one ECB call, and XORed again (see {@code Worker.batch}).</li>
  * </ul>
  * Both give the same bytes, and nothing is allocated per request. Units whose last block is
- * partial (ciphertext stealing) always take the second way.
+ * partial (ciphertext stealing) take the same way as sectors: on OpenSSL's, one call, in which
+ * OpenSSL steals the ciphertext itself. An instance on OpenSSL's way so holds no AES/ECB ciphers at
+ * all: no further copies of the key schedule.
  *
  * <p>On JDK 25 and later, started with {@code --add-modules jdk.incubator.vector}, on a CPU with
  * 512-bit vectors (and with C2 to compile), the masks are computed and XORed in with the Vector API
@@ -67,9 +69,10 @@ public final class AesXts implements AutoCloseable {
      * call: a borrow and a give-back cost 17 ns here instead of 32 (single thread, JDK 17), which is
      * 2 % of a 4 KiB request. A thread starts looking at its own slot, so a thread that gives a worker
      * back finds it there next time. A worker given back when every slot is taken is wiped and
-     * dropped, and a new one costs three Cipher inits and 256 KiB: there are more slots than threads
-     * that can hold a worker at once (event loops, one per core in each of two groups, and crypto
-     * workers, one per core).
+     * dropped, and a new one costs three Cipher inits and 256 KiB (on OpenSSL's way, two OpenSSL
+     * contexts and 64 KiB of native scratch): there are more slots than threads that can hold a
+     * worker at once (event loops, one per core in each of two groups, and crypto workers, one per
+     * core).
      */
     private final AtomicReferenceArray<Worker> workers =
             new AtomicReferenceArray<>(Math.max(64, 4 * Runtime.getRuntime().availableProcessors()));
@@ -269,6 +272,11 @@ public final class AesXts implements AutoCloseable {
         }
         Worker w = borrow();
         try {
+            if (w.openSsl != null) {
+                // OpenSSL's XTS steals ciphertext itself: the unit is one call, as a sector is.
+                w.openSsl.crypt(new GatheredBytes(data), length, tweak, 1, encrypt);
+                return;
+            }
             int pos = data.position();
             data.get(pos, w.buffer, 0, length);
             w.stealing(length, tweak, encrypt);
@@ -298,6 +306,16 @@ public final class AesXts implements AutoCloseable {
                 throw new IllegalStateException("cipher is closed");
             }
             return new Worker(dataKey, tweakKey, vectorMasks, engine, openSslSectors);
+        }
+    }
+
+    /** Whether this instance's workers hold AES/ECB ciphers: for the test that OpenSSL's way builds none. */
+    boolean workersHoldEcbCiphers() {
+        Worker w = borrow();
+        try {
+            return w.encryptData != null;
+        } finally {
+            giveBack(w);
         }
     }
 
@@ -341,26 +359,36 @@ public final class AesXts implements AutoCloseable {
         }
     }
 
-    /** Ciphers and scratch space for one thread at a time. */
+    /**
+     * Ciphers and scratch space for one thread at a time: OpenSSL's XTS ({@link #openSsl}), or the
+     * AES/ECB ciphers and arrays of the way built on them. Never both: on OpenSSL's way they would be
+     * three more copies of the key schedule in memory, and 256 KiB, for nothing.
+     */
     private static final class Worker {
+        // The ECB-built way's; null where OpenSSL's XTS does whole sectors and ciphertext stealing.
         private final AesEcb encryptData;
         private final AesEcb decryptData;
         private final AesEcb encryptTweak;
-        final byte[] buffer = new byte[BATCH];
-        private final byte[] mask = new byte[BATCH];
-        private final byte[] tweaks = new byte[BATCH];
-        private final byte[] out = new byte[BATCH];
+        final byte[] buffer;
+        private final byte[] mask;
+        private final byte[] tweaks;
+        private final byte[] out;
         private final long[] start = new long[2];
         private final boolean vectorMasks;
-        /** OpenSSL's XTS for whole sectors, or null for the ECB-built way. */
+        /** OpenSSL's XTS for whole sectors and units, or null for the ECB-built way. */
         final SectorsInOpenSsl openSsl;
 
         Worker(byte[] dataKey, byte[] tweakKey, boolean vectorMasks, AesEngine engine, boolean openSslSectors) {
             this.vectorMasks = vectorMasks;
-            encryptData = engine.encrypting(dataKey);
-            decryptData = engine.decrypting(dataKey);
-            encryptTweak = engine.encrypting(tweakKey);
             openSsl = openSslSectors ? new SectorsInOpenSsl(dataKey, tweakKey) : null;
+            boolean ecb = openSsl == null;
+            encryptData = ecb ? engine.encrypting(dataKey) : null;
+            decryptData = ecb ? engine.decrypting(dataKey) : null;
+            encryptTweak = ecb ? engine.encrypting(tweakKey) : null;
+            buffer = ecb ? new byte[BATCH] : null;
+            mask = ecb ? new byte[BATCH] : null;
+            tweaks = ecb ? new byte[BATCH] : null;
+            out = ecb ? new byte[BATCH] : null;
         }
 
         /**
@@ -511,12 +539,13 @@ public final class AesXts implements AutoCloseable {
 
         /** Zeroes the scratch space and closes the ciphers: the worker is being dropped. */
         void wipe() {
+            if (openSsl != null) {
+                openSsl.close();
+                return;
+            }
             encryptData.close();
             decryptData.close();
             encryptTweak.close();
-            if (openSsl != null) {
-                openSsl.close();
-            }
             Arrays.fill(buffer, (byte) 0);
             Arrays.fill(mask, (byte) 0);
             Arrays.fill(tweaks, (byte) 0);

@@ -19,6 +19,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -248,7 +249,8 @@ public class AesXtsTest {
     /**
      * Ciphertext stealing on units of many blocks (the IEEE vectors have one whole block before the
      * partial one, so they never reach the bulk ECB call over the blocks before the last whole one),
-     * heap and direct, at a non-zero position, against OpenSSL's EVP XTS.
+     * heap and direct, at a non-zero position, built on AES/ECB and in OpenSSL's XTS, against
+     * python3-cryptography's XTS.
      */
     @ParameterizedTest(name = "{0}-byte unit")
     @CsvSource({"33", "47", "4097", "4111", "65535"})
@@ -275,17 +277,26 @@ public class AesXtsTest {
         Proc.run(60, python, dir.resolve("cts.py").toString(), dir.resolve("key").toString(),
                 dir.resolve("plain").toString(), Long.toString(tweak), dir.resolve("openssl").toString()).assertOk();
         byte[] theirs = Files.readAllBytes(dir.resolve("openssl"));
-        try (AesXts xts = new AesXts(key)) {
-            for (boolean direct : new boolean[] {false, true}) {
-                byte[] padded = new byte[length + 7];
-                System.arraycopy(plain, 0, padded, 3, length);
-                ByteBuffer all = buffer(padded, direct);
-                ByteBuffer unit = all.duplicate().position(3).limit(3 + length);
-                xts.encryptUnit(unit, tweak);
-                assertArrayEquals(theirs, bytes(all.duplicate().position(3).limit(3 + length)), "encrypt, direct " + direct);
-                xts.decryptUnit(unit.position(3), tweak);
-                assertArrayEquals(padded, bytes(all), "decrypt, direct " + direct);
+        // Built on the JDK's AES/ECB, and OpenSSL's XTS (which steals ciphertext itself).
+        try (AesXts onEcb = new AesXts(key, false, AesEngine.JDK); AesXts inOpenSsl = AesXts.inOpenSsl(key, false)) {
+            assertTrue(inOpenSsl.openSslSectors(), "OpenSSL's XTS unusable: " + io.nbdvault.crypto.aes.OpenSslXts.unusableReason());
+            for (AesXts xts : List.of(onEcb, inOpenSsl)) {
+                String way = xts == onEcb ? "on AES/ECB" : "OpenSSL's XTS";
+                for (boolean direct : new boolean[] {false, true}) {
+                    byte[] padded = new byte[length + 7];
+                    System.arraycopy(plain, 0, padded, 3, length);
+                    ByteBuffer all = buffer(padded, direct);
+                    ByteBuffer unit = all.duplicate().position(3).limit(3 + length);
+                    xts.encryptUnit(unit, tweak);
+                    assertArrayEquals(theirs, bytes(all.duplicate().position(3).limit(3 + length)),
+                            way + ", encrypt, direct " + direct);
+                    xts.decryptUnit(unit.position(3), tweak);
+                    assertArrayEquals(padded, bytes(all), way + ", decrypt, direct " + direct);
+                }
             }
+            // OpenSSL's way, stealing included, needs no AES/ECB: its workers hold no further key schedules.
+            assertFalse(inOpenSsl.workersHoldEcbCiphers(), "OpenSSL's XTS workers hold AES/ECB ciphers");
+            assertTrue(onEcb.workersHoldEcbCiphers());
         }
     }
 
