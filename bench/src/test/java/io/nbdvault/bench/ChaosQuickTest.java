@@ -1,6 +1,7 @@
 package io.nbdvault.bench;
 
 import io.nbdvault.testing.ExternalTool;
+import io.nbdvault.testing.Proc;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -61,7 +62,7 @@ class ChaosQuickTest {
                 .redirectOutput(log.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         pb.environment().put("BENCH_CLASSPATH", classpath);
-        pb.environment().put("JAVA", Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        pb.environment().put("JAVA", Proc.thisJava());
         Process p = pb.start();
         try {
             if (!p.waitFor(170, TimeUnit.SECONDS)) {

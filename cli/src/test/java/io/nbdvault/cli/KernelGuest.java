@@ -1,6 +1,7 @@
 package io.nbdvault.cli;
 
 import io.nbdvault.testing.ExternalTool;
+import io.nbdvault.testing.Proc;
 
 import java.io.File;
 import java.io.IOException;
@@ -79,7 +80,7 @@ final class KernelGuest {
         Path scriptFile = root.resolve("cli/src/test/kernel").resolve(script);
         Files.copy(root.resolve("cli/src/test/kernel/lib.sh"), share.resolve("lib.sh"),
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        writeExecutable(share.resolve("nbdvault"), "#!/bin/bash\nexec " + quote(javaBinary()) + " -XX:TieredStopAtLevel=1"
+        writeExecutable(share.resolve("nbdvault"), "#!/bin/bash\nexec " + quote(Proc.thisJava()) + " -XX:TieredStopAtLevel=1"
                 + " -XX:+UseSerialGC -cp " + quote(System.getProperty("java.class.path")) + " "
                 + Main.class.getName() + " \"$@\"\n");
         StringBuilder vars = new StringBuilder();
@@ -117,10 +118,6 @@ final class KernelGuest {
             throw new AssertionError("the guest script wrote no " + name);
         }
         return Files.readString(f).trim();
-    }
-
-    private static String javaBinary() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
     private static void writeExecutable(Path file, String text) throws IOException {

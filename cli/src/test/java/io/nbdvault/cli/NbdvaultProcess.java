@@ -26,7 +26,7 @@ public final class NbdvaultProcess implements AutoCloseable {
 
     public static NbdvaultProcess start(Path workDir, String... args) throws IOException {
         List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add(Proc.thisJava());
         // Sampled leak tracking (paranoid would slow the chaos tests' I/O); a report fails terminate().
         command.add("-Dio.netty.leakDetection.level=advanced");
         // The launcher adds the module on JDK 25+ for the commands that carry data; AesXts ignores it

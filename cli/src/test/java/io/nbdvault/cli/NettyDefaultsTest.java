@@ -3,7 +3,6 @@ package io.nbdvault.cli;
 import io.nbdvault.testing.Proc;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Properties;
 
@@ -59,10 +58,6 @@ class NettyDefaultsTest {
     }
 
     private static int keptByAllocator(List<String> options) {
-        List<String> command = new java.util.ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(options);
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), NettyDefaultsProbe.class.getName()));
-        return Integer.parseInt(Proc.run(60, null, command).assertOk().stdout().trim());
+        return Integer.parseInt(Proc.runJava(60, options, NettyDefaultsProbe.class).assertOk().stdout().trim());
     }
 }

@@ -25,6 +25,24 @@ public final class Proc {
     private Proc() {
     }
 
+    /** The {@code java} launcher of the JVM running the tests, for tests that start a JVM of their own. */
+    public static String thisJava() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    /**
+     * Runs {@code main} in a JVM of its own: this JVM's {@code java}, the tests' classpath, and
+     * {@code jvmOptions} before the class (for what a JVM reads once at start-up).
+     */
+    public static Result runJava(long timeoutSeconds, List<String> jvmOptions, Class<?> main, String... args) {
+        List<String> command = new ArrayList<>();
+        command.add(thisJava());
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName()));
+        command.addAll(Arrays.asList(args));
+        return run(timeoutSeconds, null, command);
+    }
+
     public static Result run(long timeoutSeconds, String... command) {
         return run(timeoutSeconds, null, Arrays.asList(command));
     }

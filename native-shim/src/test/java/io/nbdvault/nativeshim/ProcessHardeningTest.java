@@ -24,9 +24,7 @@ class ProcessHardeningTest {
 
     @Test
     void nonDumpableReadsBackAsZero() {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Proc.Result r = Proc.run(60, null, List.of(java, "-cp", System.getProperty("java.class.path"),
-                ProcessHardeningTest.class.getName())).assertOk();
+        Proc.Result r = Proc.runJava(60, List.of(), ProcessHardeningTest.class).assertOk();
         assertTrue(r.stdout().contains("before=1"), r.stdout());
         assertTrue(r.stdout().contains("set=true"), r.stdout());
         assertTrue(r.stdout().contains("after=0"), r.stdout());
