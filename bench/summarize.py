@@ -230,6 +230,63 @@ def cpu_table(cpu, script, labels, cores):
     return lines + ["", f"Raw: `fio/{script}/rep*/cpu/*.json` beside fio's JSON.", ""]
 
 
+def previous_run(out, script):
+    """The newest run before OUT in the same results directory that measured CPU per request for
+    SCRIPT on the same kind of machine and in the same way (cpu, cores, mode, fio size), or None."""
+    root, name = os.path.split(os.path.abspath(out))
+    if not STAMP.match(name):
+        return None
+    env = read_env(out)
+    same = ("cpu", "cores", "mode", "fio-size")
+    for d in sorted((d for d in os.listdir(root) if STAMP.match(d) and d < name), reverse=True):
+        if (all(read_env(os.path.join(root, d)).get(k) == env.get(k) for k in same)
+                and glob.glob(os.path.join(root, d, "fio", script, "rep*", "cpu", "*.json"))):
+            return d
+    return None
+
+
+def all_cpu(parts):
+    """µs of CPU per request of every process on a target's path: the medians of fio, server, replicas."""
+    return sum(v for v in (median(parts.get(p, [])) for p in CPU_PARTS) if v == v)
+
+
+def machine_drift(out, script, cpu, labels, ours="nbdvault"):
+    """Markdown: each target's CPU per request in this run ÷ in the previous comparable run. The peers
+    run the same programs in both, so theirs is the machine's drift (other tenants, a slower host):
+    what makes absolute figures of two runs incomparable while ratios within a run stay sound."""
+    prev = previous_run(out, script)
+    if prev is None:
+        return []
+    before = cpu_per_request(os.path.join(os.path.dirname(os.path.abspath(out)), prev), script)
+    labels = [label for label in labels if label != ours] + [ours]
+    rows, drift = [], []
+    for job in [j for j in JOB_ORDER if j in cpu] + [j for j in cpu if j not in JOB_ORDER]:
+        ratio = {}
+        for label in labels:
+            if label in cpu[job] and label in before.get(job, {}):
+                now, then = all_cpu(cpu[job][label]), all_cpu(before[job][label])
+                if now > 0 and then > 0:
+                    ratio[label] = now / then
+        peers = [r for label, r in ratio.items() if label != ours]
+        if not peers:
+            continue
+        drift += peers
+        own = fmt(ratio[ours] / median(peers)) if ours in ratio else "–"
+        rows.append(f"| {job} | " + " | ".join(fmt(ratio.get(label, float("nan"))) for label in labels) + f" | {own} |")
+    if not rows:
+        return []
+    return [f"### This machine against run {prev} ({script})", "",
+            f"The peers needed **{median(drift):.2f}×** ({min(drift):.2f}–{max(drift):.2f}×) the CPU per request they "
+            f"needed in [{prev}](../{prev}/summary.md), the newest earlier run on the same kind of machine (cpu, cores, "
+            "mode and volume size as here).", "",
+            "Each cell is a target's *all µs* (above) in this run ÷ in that one. The peers ran the same programs both times, "
+            "so their ratio is the machine's drift: on these shared machines the same work has taken a third more CPU in "
+            "the afternoon than in the morning. Well above 1, this run's absolute figures do not compare with that "
+            f"run's; its ratios to a peer measured in the same run still do. *{ours} ÷ peers* divides {ours}'s ratio by "
+            f"the peers' median for the job: the change the machine does not explain ({ours}'s code, or noise).", "",
+            "| job | " + " | ".join(labels) + f" | {ours} ÷ peers |", "|---" * (len(labels) + 2) + "|"] + rows + [""]
+
+
 # The ratios to qemu-storage-daemon that the project set as goals (issue 13), job by job.
 QSD_GOALS = {"write 1M QD8": 3.0, "read 1M QD8": 4.0, "randwrite 4k QD32": 2.0, "randread 4k QD32": 2.0}
 
@@ -530,6 +587,7 @@ def main():
             done_cpu.add(script)
             labels = [l for (sc, p, o, _, _) in FIO if sc == script for l in (p, o)]
             lines += cpu_table(cpu, script, list(dict.fromkeys(labels)), env.get("cores", "?"))
+            lines += machine_drift(out, script, cpu, list(dict.fromkeys(labels)))
             if script == "replicated-vs-qsd":
                 lines += goal_budget(cpu, fio_results(out, script, "qsd", "nbdvault")[0], env.get("cores", "?"))
 
