@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Gives every request to the device below a deadline: past it the caller gets a
@@ -29,8 +30,9 @@ public final class DeadlineDevice extends ForwardingDevice {
         this.name = name;
     }
 
-    private <T> CompletableFuture<T> bounded(CompletableFuture<T> f, String what, Consumer<? super T> disposeLate) {
-        return Timeouts.within(f, millis, what + " on " + this, disposeLate);
+    /** {@code what} describes the request, for the error if it times out (and only then is it called). */
+    private <T> CompletableFuture<T> bounded(CompletableFuture<T> f, Supplier<String> what, Consumer<? super T> disposeLate) {
+        return Timeouts.within(f, millis, () -> what.get() + " on " + this, disposeLate);
     }
 
     @Override
@@ -40,37 +42,38 @@ public final class DeadlineDevice extends ForwardingDevice {
 
     @Override
     public CompletableFuture<ByteBuf> read(long offset, int length) {
-        return bounded(Futures.call(() -> below.read(offset, length)), "read " + offset + "+" + length, ByteBuf::release);
+        return bounded(Futures.call(() -> below.read(offset, length)), () -> "read " + offset + "+" + length, ByteBuf::release);
     }
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
         // The device below retains what it needs beyond the caller's future (the BlockDevice contract).
-        return bounded(Futures.call(() -> below.write(offset, data, flags)), "write " + offset + "+" + data.readableBytes(), NOTHING);
+        int length = data.readableBytes(); // now: by the time a deadline passes, the caller may have released data
+        return bounded(Futures.call(() -> below.write(offset, data, flags)), () -> "write " + offset + "+" + length, NOTHING);
     }
 
     @Override
     public CompletableFuture<Void> flush() {
-        return bounded(Futures.call(below::flush), "flush", NOTHING);
+        return bounded(Futures.call(below::flush), () -> "flush", NOTHING);
     }
 
     @Override
     public CompletableFuture<Void> trim(long offset, long length, int flags) {
-        return bounded(Futures.call(() -> below.trim(offset, length, flags)), "trim " + offset + "+" + length, NOTHING);
+        return bounded(Futures.call(() -> below.trim(offset, length, flags)), () -> "trim " + offset + "+" + length, NOTHING);
     }
 
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
-        return bounded(Futures.call(() -> below.writeZeroes(offset, length, flags)), "write zeroes " + offset + "+" + length, NOTHING);
+        return bounded(Futures.call(() -> below.writeZeroes(offset, length, flags)), () -> "write zeroes " + offset + "+" + length, NOTHING);
     }
 
     @Override
     public CompletableFuture<List<Extent>> blockStatus(long offset, long length) {
-        return bounded(Futures.call(() -> below.blockStatus(offset, length)), "block status", NOTHING);
+        return bounded(Futures.call(() -> below.blockStatus(offset, length)), () -> "block status", NOTHING);
     }
 
     @Override
     public CompletableFuture<Void> cache(long offset, long length) {
-        return bounded(Futures.call(() -> below.cache(offset, length)), "cache", NOTHING);
+        return bounded(Futures.call(() -> below.cache(offset, length)), () -> "cache", NOTHING);
     }
 }

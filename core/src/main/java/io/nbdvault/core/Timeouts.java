@@ -7,6 +7,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Per-request deadlines on a hashed wheel: O(1) to arm and cancel without a shared lock, where
@@ -35,12 +36,22 @@ public final class Timeouts {
      * attached to the result must not block.
      */
     public static <T> CompletableFuture<T> within(CompletableFuture<T> f, long millis, String what, Consumer<? super T> disposeLate) {
+        return within(f, millis, () -> what, disposeLate);
+    }
+
+    /**
+     * As {@link #within(CompletableFuture, long, String, Consumer)}, with the request's description
+     * made only if it times out: a layer that bounds every request need not format its offset and
+     * length tens of thousands of times a second for an error that almost never happens.
+     */
+    public static <T> CompletableFuture<T> within(CompletableFuture<T> f, long millis, Supplier<String> what,
+                                                  Consumer<? super T> disposeLate) {
         if (f.isDone()) {
             return f;
         }
         CompletableFuture<T> bounded = new CompletableFuture<>();
         Timeout deadline = WHEEL.newTimeout(t -> bounded.completeExceptionally(
-                new TimeoutException(what + ": no answer within " + millis + " ms")), millis, TimeUnit.MILLISECONDS);
+                new TimeoutException(what.get() + ": no answer within " + millis + " ms")), millis, TimeUnit.MILLISECONDS);
         f.whenComplete((result, error) -> {
             deadline.cancel();
             boolean delivered = error == null ? bounded.complete(result) : bounded.completeExceptionally(error);

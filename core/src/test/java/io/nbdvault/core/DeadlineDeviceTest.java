@@ -49,6 +49,29 @@ class DeadlineDeviceTest extends io.nbdvault.testing.BlockDeviceContract {
     }
 
     @Test
+    void theTimeoutNamesTheRequestAndTheDevice() {
+        DeadlineDevice d = new DeadlineDevice(new Held(), Duration.ofMillis(50), "nbd://replica-2");
+        CompletionException e = assertThrows(CompletionException.class, () -> d.read(8192, 4096).join());
+        assertEquals("read 8192+4096 on nbd://replica-2: no answer within 50 ms", e.getCause().getMessage());
+    }
+
+    @Test
+    void aWriteTimeoutNamesTheLengthTheCallerGaveEvenOnceItsBufferIsGone() {
+        BlockDevice silent = new ForwardingDevice(new MemoryDevice(1 << 20)) {
+            @Override
+            public CompletableFuture<Void> write(long offset, ByteBuf data, int flags) {
+                return new CompletableFuture<>();
+            }
+        };
+        DeadlineDevice d = new DeadlineDevice(silent, Duration.ofMillis(50), "member");
+        ByteBuf data = PooledByteBufAllocator.DEFAULT.directBuffer(512).writeZero(512);
+        CompletableFuture<Void> write = d.write(4096, data, 0);
+        data.release();
+        CompletionException e = assertThrows(CompletionException.class, write::join);
+        assertEquals("write 4096+512 on member: no answer within 50 ms", e.getCause().getMessage());
+    }
+
+    @Test
     void theDeviceBelowKeepsItsOwnFuture() {
         Held held = new Held();
         DeadlineDevice d = new DeadlineDevice(held, Duration.ofMillis(50));
