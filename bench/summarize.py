@@ -139,8 +139,10 @@ def layer_totals(status):
 
 def server_paths(out, script):
     """{what: value} of the code paths nbdvault's server took, as its status snapshots name them (the
-    JVM, the socket transport and the XTS mask path), so that a table is read with the paths that made it."""
-    keys = {"javaRuntime": "the JVM", "socketTransport": "sockets on", "xtsMaskPath": "XTS masks on the path"}
+    JVM, the socket transport, the XTS mask path and the integrity MAC's passes), so that a table is read
+    with the paths that made it."""
+    keys = {"javaRuntime": "the JVM", "socketTransport": "sockets on", "xtsMaskPath": "XTS masks on the path",
+            "integrityPasses": "the integrity MAC's passes"}
     seen = {}
     for path in sorted(glob.glob(os.path.join(out, "fio", script, "rep*", "status", "*.json"))):
         try:

@@ -32,7 +32,8 @@ public final class StatusCommand implements Callable<Integer> {
         System.out.printf("Size       : %d bytes%n", g.path("dataSize").asLong());
         System.out.printf("Events     : %d%n", status.path("events").asLong());
         int tagBlock = g.path("integrityBlock").asInt();
-        System.out.printf("Integrity  : %s%n", tagBlock == 0 ? "none" : "pmac-aes256 tag per " + tagBlock + "-byte block");
+        System.out.printf("Integrity  : %s%n", tagBlock == 0 ? "none" : "pmac-aes256 tag per " + tagBlock + "-byte block"
+                + (status.hasNonNull("integrityPasses") ? ", " + status.path("integrityPasses").asText() + " passes" : ""));
         System.out.printf("XTS masks  : %s%n", status.path("xtsMaskPath").asText("unknown"));
         System.out.printf("AES        : %s%n", status.path("aesEngine").asText("unknown"));
         System.out.printf("Sockets    : %s%n", status.path("socketTransport").asText("unknown"));

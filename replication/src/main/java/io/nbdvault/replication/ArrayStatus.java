@@ -10,9 +10,12 @@ import java.util.UUID;
  * @param dirtyRegions     per group, the bitmap bits set now (regions that a resync would copy)
  * @param queuedRequests   requests waiting for a copy to come back (see --queue-timeout)
  * @param outageMillis     how long some group has had no readable copy (0: none lacks one)
+ * @param integrityPasses  how the integrity MAC's passes around its AES run ("vector (256-bit)" or
+ *                         "scalar"); null without integrity tags or before the volume key is given
  */
 public record ArrayStatus(UUID array, ArrayGeometry geometry, long events, State state, long bitmapRegionSize,
-                          List<Long> dirtyRegions, long queuedRequests, long outageMillis, List<MemberStatus> members) {
+                          List<Long> dirtyRegions, long queuedRequests, long outageMillis, List<MemberStatus> members,
+                          String integrityPasses) {
     public enum State { ACTIVE, DEGRADED, FAILED }
 
     /**

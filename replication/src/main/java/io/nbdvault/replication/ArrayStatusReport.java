@@ -36,6 +36,11 @@ final class ArrayStatusReport {
                 : live == membership.size() ? ArrayStatus.State.ACTIVE : ArrayStatus.State.DEGRADED;
         List<Long> dirty = java.util.Arrays.stream(parts.bitmaps()).map(b -> (long) b.dirtyRegions()).toList();
         return new ArrayStatus(membership.arrayId, geometry, membership.events(), state, parts.bitmaps()[0].regionSize(),
-                dirty, queuedRequests, parts.availability().outageMillis(), list);
+                dirty, queuedRequests, parts.availability().outageMillis(), list, integrityPasses(parts.integrity()));
+    }
+
+    private static String integrityPasses(ArrayIntegrity integrity) {
+        BlockMac mac = integrity == null ? null : integrity.mac();
+        return mac == null ? null : mac.passes();
     }
 }

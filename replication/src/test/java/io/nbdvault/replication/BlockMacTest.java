@@ -1,9 +1,12 @@
 package io.nbdvault.replication;
 
+import io.nbdvault.crypto.VectorApi;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import javax.crypto.Cipher;
 import javax.crypto.Mac;
@@ -29,10 +32,13 @@ class BlockMacTest {
     private static final byte[] VOLUME_KEY = bytes(64, 1);
     private static final UUID ARRAY = new UUID(0x0123456789abcdefL, 0xfedcba9876543210L);
 
-    @Test
-    void tagsAreThePmacTheFormatDefinesForEveryBufferShape() throws Exception {
-        for (int unit : new int[] {512, 4096}) {
-            BlockMac mac = BlockMac.derive(VOLUME_KEY.clone(), ARRAY, unit);
+    /** Both ways of running the passes around the AES: the Vector API's (tried here on any JDK) and the scalar one. */
+    @ParameterizedTest(name = "vector passes: {0}")
+    @ValueSource(booleans = {true, false})
+    void tagsAreThePmacTheFormatDefinesForEveryBufferShape(boolean vectorPasses) throws Exception {
+        for (int unit : new int[] {512, 1024, 4096}) {
+            BlockMac mac = BlockMac.derive(VOLUME_KEY.clone(), ARRAY, unit, vectorPasses);
+            assertEquals(vectorPasses, mac.passes().startsWith("vector"), mac.passes());
             // Enough blocks to cross the 64 KiB rounds the tags are computed in, at either unit.
             for (int blocks : new int[] {1, 3, 17, 130}) {
                 byte[] data = bytes(blocks * unit, unit + blocks);
@@ -61,13 +67,35 @@ class BlockMacTest {
         }
     }
 
-    @Test
-    void tagsAreThoseArraysAlreadyHold() {
+    @ParameterizedTest(name = "vector passes: {0}")
+    @ValueSource(booleans = {true, false})
+    void tagsAreThoseArraysAlreadyHold(boolean vectorPasses) {
         // Computed by the first release of the format (a 4 KiB block of bytes(4096, 7) at block 5 of group 1).
-        BlockMac mac = BlockMac.derive(VOLUME_KEY.clone(), ARRAY, 4096);
+        BlockMac mac = BlockMac.derive(VOLUME_KEY.clone(), ARRAY, 4096, vectorPasses);
         byte[] tag = new byte[BlockMac.TAG];
         mac.tags(Unpooled.wrappedBuffer(bytes(4096, 7)), 0, 1, 5, 1, tag, 0);
         assertEquals(PINNED_TAG, HexFormat.of().formatHex(tag));
+    }
+
+    /**
+     * The default: the Vector API's passes where it runs well (JDK 25+, its module, which surefire
+     * adds as the launcher does, and C2), scalar elsewhere, and scalar when asked for.
+     */
+    @Test
+    void vectorPassesWhereTheVectorApiRunsWellUnlessTurnedOff() {
+        assertEquals(VectorApi.runsWell(), BlockMac.derive(VOLUME_KEY.clone(), ARRAY, 4096).passes().startsWith("vector"),
+                "JDK " + Runtime.version().feature());
+        String before = System.getProperty("nbdvault.mac.vector");
+        System.setProperty("nbdvault.mac.vector", "false");
+        try {
+            assertEquals("scalar", BlockMac.derive(VOLUME_KEY.clone(), ARRAY, 4096).passes());
+        } finally {
+            if (before == null) {
+                System.clearProperty("nbdvault.mac.vector");
+            } else {
+                System.setProperty("nbdvault.mac.vector", before);
+            }
+        }
     }
 
     private static final String PINNED_TAG = "1e9d4bafaf65efc42f8b64872efd6594";

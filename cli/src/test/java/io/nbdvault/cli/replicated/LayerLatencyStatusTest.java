@@ -92,6 +92,12 @@ class LayerLatencyStatusTest {
             assertEquals(io.nbdvault.crypto.xts.AesXts.maskPath(), status.path("xtsMaskPath").asText(), json);
             // And the bulk AES this machine's JVM picks (OpenSSL's where the JDK's runs one block per call).
             assertEquals(io.nbdvault.crypto.aes.AesEngine.describe(), status.path("aesEngine").asText(), json);
+            // And the integrity MAC's passes this JVM runs (the array has tags by default): the Vector
+            // API's on JDK 25+ with its module and C2, as the server runs, long by long elsewhere.
+            assertTrue(status.path("geometry").path("integrityBlock").asInt() > 0, json);
+            String passes = status.path("integrityPasses").asText();
+            assertTrue(io.nbdvault.crypto.VectorApi.runsWell() ? passes.matches("vector \\(\\d+-bit\\)") : passes.equals("scalar"),
+                    "JDK " + Runtime.version().feature() + ": " + json);
             // And the socket transport this kernel allows (io_uring where it may, else epoll).
             String transport = io.nbdvault.nbd.server.SocketTransport.chosen().toString();
             assertEquals(transport, status.path("socketTransport").asText(), json);
@@ -105,6 +111,7 @@ class LayerLatencyStatusTest {
             assertTrue(text.contains("XTS masks  : " + io.nbdvault.crypto.xts.AesXts.maskPath()), text);
             assertTrue(text.contains("AES        : " + io.nbdvault.crypto.aes.AesEngine.describe()), text);
             assertTrue(text.contains("Sockets    : " + transport), text);
+            assertTrue(text.contains("-byte block, " + passes + " passes"), text);
             assertTrue(text.contains("Runtime    : Java " + Runtime.version() + " ("), text);
             assertTrue(text.contains("Buffers    : ") && text.contains("leak detection advanced"), text);
             server.terminate(Duration.ofSeconds(60));

@@ -1,6 +1,7 @@
 package io.nbdvault.crypto.xts;
 
 import io.nbdvault.core.GatheredBytes;
+import io.nbdvault.crypto.VectorApi;
 import io.nbdvault.crypto.aes.AesEcb;
 import io.nbdvault.crypto.aes.AesEngine;
 import io.nbdvault.crypto.aes.OpenSslXts;
@@ -156,43 +157,23 @@ public final class AesXts implements AutoCloseable {
         return engine == AesEngine.OPENSSL && OpenSslXts.usable();
     }
 
-    /** The first JDK on which the vector path held its speed (see {@link #vectorMasksUsable()}). */
-    static final int VECTOR_MASKS_SINCE_JDK = 25;
+    /** The first JDK on which the vector path held its speed (see {@link VectorApi}). */
+    static final int VECTOR_MASKS_SINCE_JDK = VectorApi.SINCE_JDK;
 
     /**
-     * The vector path only where it is faster: asked for (the default), its module resolved, the CPU
-     * with 512-bit vectors, C2 there to compile it (the interpreter and C1 run Vector API code as
-     * objects, many times slower than the scalar masks; chaos tests run C1 only), and JDK 25 or
-     * later. On JDK 17 the same compiled code ran the vector pass 4-5× slower (310 → 1430 ns per
-     * 8 KiB) for stretches of up to seconds, with no recompilation and no GC at the switch, in most
-     * runs of XtsCpuTime: slower than the scalar masks ever are. Replacing the lane swap
-     * ({@code rearrange}) with a lane-wise operation made the stretches go, so JDK 17's rearrange is
-     * the suspect; on JDK 25 none of 12 runs (15-60 rounds each, on either core) showed one.
+     * The vector path only where it is faster: asked for (the default), the Vector API running well
+     * ({@link VectorApi#runsWell()}: its module, C2, JDK 25 or later; on JDK 17 this pass had phases
+     * 4-5× slower, and replacing the lane swap ({@code rearrange}) with a lane-wise operation made
+     * them go, so JDK 17's rearrange is the suspect), and the CPU with 512-bit vectors.
      */
     private static boolean vectorMasksUsable() {
-        if (!Boolean.parseBoolean(System.getProperty("nbdvault.xts.vector", "true"))
-                || Runtime.version().feature() < VECTOR_MASKS_SINCE_JDK
-                || ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty() || !c2Compiles()) {
+        if (!Boolean.parseBoolean(System.getProperty("nbdvault.xts.vector", "true")) || !VectorApi.runsWell()) {
             return false;
         }
         try {
             return VectorTweakMasks.fitsThisCpu();
         } catch (LinkageError e) {
             return false;
-        }
-    }
-
-    private static boolean c2Compiles() {
-        if (System.getProperty("java.vm.info", "").contains("interpreted")) {
-            return false;
-        }
-        try {
-            com.sun.management.HotSpotDiagnosticMXBean vm =
-                    java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
-            return !Boolean.parseBoolean(vm.getVMOption("TieredCompilation").getValue())
-                    || Integer.parseInt(vm.getVMOption("TieredStopAtLevel").getValue()) >= 4;
-        } catch (RuntimeException | LinkageError e) {
-            return false; // not HotSpot: keep the path that needs no compiler in particular
         }
     }
 
