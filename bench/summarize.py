@@ -282,8 +282,8 @@ def machine_drift(out, script, cpu, labels, ours="nbdvault"):
             f"needed in [{prev}](../{prev}/summary.md), the newest earlier run on the same kind of machine (cpu, cores, "
             "mode and volume size as here).", "",
             "Each cell is a target's *all µs* (above) in this run ÷ in that one. The peers ran the same programs both times, "
-            "so their ratio is the machine's drift: on these shared machines the same work has taken a third more CPU in "
-            "the afternoon than in the morning. Well above 1, this run's absolute figures do not compare with that "
+            "so their ratio is the machine's drift: on these shared machines the peers have needed up to 1.4× the CPU per "
+            "request of a run earlier the same day. Well above 1, this run's absolute figures do not compare with that "
             f"run's; its ratios to a peer measured in the same run still do. *{ours} ÷ peers* divides {ours}'s ratio by "
             f"the peers' median for the job: the change the machine does not explain ({ours}'s code, or noise).", "",
             "| job | " + " | ".join(labels) + f" | {ours} ÷ peers |", "|---" * (len(labels) + 2) + "|"] + rows + [""]
