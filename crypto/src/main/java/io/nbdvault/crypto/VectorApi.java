@@ -17,6 +17,14 @@ public final class VectorApi {
     private VectorApi() {
     }
 
+    /**
+     * Whether a vector path should run: the system property {@code turnOff} (such as
+     * {@code nbdvault.xts.vector}) not set to false, and the Vector API running well here.
+     */
+    public static boolean wanted(String turnOff) {
+        return Boolean.parseBoolean(System.getProperty(turnOff, "true")) && runsWell();
+    }
+
     public static boolean runsWell() {
         return Runtime.version().feature() >= SINCE_JDK
                 && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent() && c2Compiles();

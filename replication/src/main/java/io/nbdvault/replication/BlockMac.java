@@ -113,7 +113,7 @@ final class BlockMac {
      * size, unless {@code -Dnbdvault.mac.vector=false}.
      */
     static boolean vectorPassesFit(int unit) {
-        if (!Boolean.parseBoolean(System.getProperty("nbdvault.mac.vector", "true")) || !VectorApi.runsWell()) {
+        if (!VectorApi.wanted("nbdvault.mac.vector")) {
             return false;
         }
         try {

@@ -157,9 +157,6 @@ public final class AesXts implements AutoCloseable {
         return engine == AesEngine.OPENSSL && OpenSslXts.usable();
     }
 
-    /** The first JDK on which the vector path held its speed (see {@link VectorApi}). */
-    static final int VECTOR_MASKS_SINCE_JDK = VectorApi.SINCE_JDK;
-
     /**
      * The vector path only where it is faster: asked for (the default), the Vector API running well
      * ({@link VectorApi#runsWell()}: its module, C2, JDK 25 or later; on JDK 17 this pass had phases
@@ -167,7 +164,7 @@ public final class AesXts implements AutoCloseable {
      * them go, so JDK 17's rearrange is the suspect), and the CPU with 512-bit vectors.
      */
     private static boolean vectorMasksUsable() {
-        if (!Boolean.parseBoolean(System.getProperty("nbdvault.xts.vector", "true")) || !VectorApi.runsWell()) {
+        if (!VectorApi.wanted("nbdvault.xts.vector")) {
             return false;
         }
         try {

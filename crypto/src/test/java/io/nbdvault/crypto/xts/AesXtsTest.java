@@ -368,7 +368,7 @@ public class AesXtsTest {
         try (AesXts xts = new AesXts(key)) {
             assertEquals(openSsl, xts.openSslSectors(), "a new instance on the " + AesEngine.describe() + " engine");
         }
-        boolean expected = VectorTweakMasks.fitsThisCpu() && Runtime.version().feature() >= AesXts.VECTOR_MASKS_SINCE_JDK;
+        boolean expected = VectorTweakMasks.fitsThisCpu() && Runtime.version().feature() >= io.nbdvault.crypto.VectorApi.SINCE_JDK;
         assertEquals(openSsl ? "openssl" : expected ? "vector" : "scalar", AesXts.maskPath(),
                 "JDK " + Runtime.version().feature() + ", preferred vector size "
                         + jdk.incubator.vector.LongVector.SPECIES_PREFERRED.vectorBitSize() + " bits");
