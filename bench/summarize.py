@@ -33,6 +33,9 @@ import sys
 FIO = [
     ("replicated-vs-qsd", "qsd", "nbdvault", "fio-replicated-vs-qsd",
      "nbdvault serve (LUKS2, 3 copies) vs qemu-storage-daemon luks(quorum(3 nbd))"),
+    ("replicated-vs-qsd", "qsd", "nbdvault-untagged", "fio-replicated-vs-qsd-untagged",
+     "nbdvault serve without integrity tags (`create --integrity none`: like for like, qsd checks nothing) "
+     "vs qemu-storage-daemon luks(quorum(3 nbd))"),
     ("replicated-vs-qsd", "nbdkit-luks", "nbdvault", "fio-replicated-vs-nbdkit-luks",
      "nbdvault serve (LUKS2, 3 copies) vs nbdkit file --filter=luks (one copy: a reference, not a peer)"),
     ("nbd-vs-nbdkit", "nbdkit", "nbdvault", "fio-nbd-vs-nbdkit",
@@ -261,6 +264,7 @@ def machine_drift(out, script, cpu, labels, ours="nbdvault"):
         return []
     before = cpu_per_request(os.path.join(os.path.dirname(os.path.abspath(out)), prev), script)
     labels = [label for label in labels if label != ours] + [ours]
+    own_code = lambda label: label == ours or label.startswith(ours + "-")  # nbdvault-untagged is ours too
     rows, drift = [], []
     for job in [j for j in JOB_ORDER if j in cpu] + [j for j in cpu if j not in JOB_ORDER]:
         ratio = {}
@@ -269,7 +273,7 @@ def machine_drift(out, script, cpu, labels, ours="nbdvault"):
                 now, then = all_cpu(cpu[job][label]), all_cpu(before[job][label])
                 if now > 0 and then > 0:
                     ratio[label] = now / then
-        peers = [r for label, r in ratio.items() if label != ours]
+        peers = [r for label, r in ratio.items() if not own_code(label)]
         if not peers:
             continue
         drift += peers
@@ -282,7 +286,7 @@ def machine_drift(out, script, cpu, labels, ours="nbdvault"):
             f"needed in [{prev}](../{prev}/summary.md), the newest earlier run on the same kind of machine (cpu, cores, "
             "mode and volume size as here).", "",
             "Each cell is a target's *all µs* (above) in this run ÷ in that one. The peers ran the same programs both times, "
-            "so their ratio is the machine's drift: on these shared machines the peers have needed up to 1.4× the CPU per "
+            f"so their ratio is the machine's drift ({ours}'s variants are not counted among them): on these shared machines the peers have needed up to 1.4× the CPU per "
             "request of a run earlier the same day. Well above 1, this run's absolute figures do not compare with that "
             f"run's; its ratios to a peer measured in the same run still do. *{ours} ÷ peers* divides {ours}'s ratio by "
             f"the peers' median for the job: the change the machine does not explain ({ours}'s code, or noise).", "",
@@ -293,11 +297,13 @@ def machine_drift(out, script, cpu, labels, ours="nbdvault"):
 QSD_GOALS = {"write 1M QD8": 3.0, "read 1M QD8": 4.0, "randwrite 4k QD32": 2.0, "randread 4k QD32": 2.0}
 
 
-def goal_budget(cpu, table, cores, peer="qsd", ours="nbdvault"):
-    """Markdown: how much server CPU per request each goal leaves nbdvault on this machine. All the
-    processes share the cores, so reaching goal × the peer's rate means every request's CPU (fio, the
-    server, its replicas) fits in cores ÷ that rate; what fio and the replicas take is not nbdvault's to
-    spend. A negative allowance means no server could reach the goal here."""
+def goal_budget(cpu, results, cores, peer="qsd", ours="nbdvault", explain=True):
+    """Markdown: each goal, the ratio reached, and how much server CPU per request the goal leaves
+    OURS on this machine. All the processes share the cores, so reaching goal × the peer's rate means
+    every request's CPU (fio, the server, its replicas) fits in cores ÷ that rate; what fio and the
+    replicas take is not nbdvault's to spend. A negative allowance means no server could reach the goal
+    here. RESULTS is fio_results() of the comparison; EXPLAIN adds the paragraph on how to read it."""
+    table, ratios = results
     try:
         n = float(cores)
     except ValueError:
@@ -312,21 +318,26 @@ def goal_budget(cpu, table, cores, peer="qsd", ours="nbdvault"):
             continue
         others = m["fio"] + m["replicas"]
         goal = QSD_GOALS[job]
+        reached = median(ratios.get(job, []))
+        verdict = "–" if reached != reached else ("yes" if reached >= goal else "no")
         allowed = n * 1e6 / (goal * rate) - others
         busy = ours_rate * (others + m["server"]) / (n * 1e6)
         d = 0 if m["server"] >= 100 else 1
-        rows.append(f"| {job} | {goal:g}× | {rate:.0f} | {others:.{d}f} | {allowed:.{d}f} | {m['server']:.{d}f} | "
-                    f"{n * 1e6 / others / rate:.2f} | {busy * 100:.0f} % |")
+        rows.append(f"| {job} | {goal:g}× | {fmt(reached)}× | {verdict} | {rate:.0f} | {others:.{d}f} | "
+                    f"{allowed:.{d}f} | {m['server']:.{d}f} | {n * 1e6 / others / rate:.2f} | {busy * 100:.0f} % |")
     if not rows:
         return []
-    return [f"### What the goals leave for nbdvault's server (replicated-vs-qsd)", "",
-            f"fio, nbdvault and its replicas share the {cores} cores, so goal × {peer}'s rate needs every request's "
-            f"CPU to fit in {cores} CPU-seconds ÷ that rate. *Allowed* is what is left for nbdvault's server once "
-            "fio and the replicas (as measured above) have theirs, with every core busy all the time; *ceiling* is "
-            f"the ratio to {peer} a server costing nothing would reach. *Cores busy* is how much of the machine "
-            "nbdvault's stack used during the job (below 100 %, the requests in flight were all waiting at times).", "",
-            f"| job | goal | {peer} requests/s | fio + replicas µs | server µs allowed | server µs now | ceiling | cores busy |",
-            "|---|---|---|---|---|---|---|---|"] + rows + [""]
+    intro = [f"fio, {ours} and its replicas share the {cores} cores, so goal × {peer}'s rate needs every request's "
+             f"CPU to fit in {cores} CPU-seconds ÷ that rate. *Allowed* is what is left for {ours}'s server once "
+             "fio and the replicas (as measured above) have theirs, with every core busy all the time; *ceiling* is "
+             f"the ratio to {peer} a server costing nothing would reach. *Cores busy* is how much of the machine "
+             f"{ours}'s stack used during the job (below 100 %, the requests in flight were all waiting at times). "
+             f"*Reached* is the median ratio {ours} / {peer} of the comparison above.", ""] if explain else \
+        [f"As above, for {ours}.", ""]
+    return [f"### What the goals leave for {ours}'s server (replicated-vs-qsd)", ""] + intro + [
+            f"| job | goal | reached | met | {peer} requests/s | fio + replicas µs | server µs allowed | server µs now "
+            "| ceiling | cores busy |",
+            "|---|---|---|---|---|---|---|---|---|---|"] + rows + [""]
 
 
 def gnuplot(script, cwd):
@@ -537,8 +548,8 @@ def main():
     done_cpu = set()
     for script, peer, ours, name, title in FIO:
         table, fio_ratios = fio_results(out, script, peer, ours)
-        if not any(peer in by_label for by_label in table.values()):
-            continue
+        if not any(peer in by_label and ours in by_label for by_label in table.values()):
+            continue  # a comparison this run did not make (an older run, --only)
         lines += [f"## fio: {title}", "", f"`bench/fio/{script}.sh`: fio's nbd engine, {env.get('fio-size', '?')} volume, "
                   f"{env.get('fio-runtime', '?')} per job after {env.get('fio-warmup', 'no')} of warm-up per job, "
                   f"{peer} and {ours} run back to back job by job. "
@@ -591,7 +602,9 @@ def main():
             lines += cpu_table(cpu, script, list(dict.fromkeys(labels)), env.get("cores", "?"))
             lines += machine_drift(out, script, cpu, list(dict.fromkeys(labels)))
             if script == "replicated-vs-qsd":
-                lines += goal_budget(cpu, fio_results(out, script, "qsd", "nbdvault")[0], env.get("cores", "?"))
+                for ours in ("nbdvault", "nbdvault-untagged"):
+                    lines += goal_budget(cpu, fio_results(out, script, "qsd", ours), env.get("cores", "?"), ours=ours,
+                                         explain=ours == "nbdvault")
 
     for sub, name in (("lab", "lab.md"), ("scaling", "scaling.md")):
         path = os.path.join(out, sub, name)

@@ -91,8 +91,9 @@ class RunScriptQuickTest {
         // The ceiling of the XTS beside it: the AES/ECB of that same engine, in both benchmarks.
         assertTrue(cpuTime.contains("\"benchmark\": \"engineEcbCeiling\""), cpuTime);
         assertTrue(Files.readString(out.resolve("jmh-xts.rep1.json")).contains("XtsBenchmark.engineEcbCeiling"));
-        // nbd-vs-nbdkit: nbdkit and nbdvault; replicated-vs-qsd: qsd, nbdvault and the nbdkit-luks reference.
-        for (var script : java.util.Map.of("nbd-vs-nbdkit", 2, "replicated-vs-qsd", 3).entrySet()) {
+        // nbd-vs-nbdkit: nbdkit and nbdvault; replicated-vs-qsd: qsd, nbdvault and the references
+        // nbdvault-untagged and nbdkit-luks.
+        for (var script : java.util.Map.of("nbd-vs-nbdkit", 2, "replicated-vs-qsd", 4).entrySet()) {
             Path fio = out.resolve("fio").resolve(script.getKey()).resolve("rep1");
             List<Path> json;
             try (Stream<Path> s = Files.list(fio)) {
@@ -120,6 +121,11 @@ class RunScriptQuickTest {
                 assertTrue(Files.readString(j).contains("\"leakDetection\" : \"disabled\""), j + " leak detection");
             }
         }
+        // The like-for-like reference really ran without integrity tags, and the default volume with them.
+        String untagged = Files.readString(out.resolve("fio/replicated-vs-qsd/rep1/untagged/status.json"));
+        assertTrue(untagged.matches("(?s).*\"integrityBlock\" : 0\\b.*"), "untagged volume: " + untagged);
+        String tagged = Files.readString(out.resolve("fio/replicated-vs-qsd/rep1/status/nbdvault_precondition_1M_qd8.json"));
+        assertTrue(tagged.matches("(?s).*\"integrityBlock\" : [1-9][0-9]*\\b.*"), "default volume: " + tagged);
         assertTrue(Files.readString(out.resolve("summary.md")).contains("Where nbdvault's time goes"));
         // The paths the server took, from its status: what a reader needs to compare runs.
         assertTrue(Files.readString(out.resolve("summary.md")).contains("sockets on `"
@@ -138,10 +144,16 @@ class RunScriptQuickTest {
         assertTrue(Files.readString(out.resolve("summary.md")).contains("CPU per request of each process on the path (replicated-vs-qsd)"));
         // The server CPU each goal ratio leaves, one row per goal job, from the CPU and fio figures above.
         String summary = Files.readString(out.resolve("summary.md"));
+        // ... for the default volume and for the untagged one, each row with the ratio reached and its verdict.
         assertTrue(summary.contains("What the goals leave for nbdvault's server"), "goal budget section");
+        assertTrue(summary.contains("What the goals leave for nbdvault-untagged's server"), "untagged goal budget section");
+        assertTrue(summary.contains("## fio: nbdvault serve without integrity tags"), "untagged comparison");
         for (String goal : List.of("| write 1M QD8 | 3× |", "| read 1M QD8 | 4× |", "| randwrite 4k QD32 | 2× |",
                 "| randread 4k QD32 | 2× |")) {
-            assertTrue(summary.contains(goal), "goal budget row " + goal);
+            long rows = summary.lines().filter(l -> l.startsWith(goal)).count();
+            assertEquals(2, rows, "goal budget rows " + goal);
+            assertTrue(summary.lines().filter(l -> l.startsWith(goal))
+                    .allMatch(l -> l.matches("\\| [^|]+ \\| [0-9]× \\| [0-9.]+× \\| (yes|no) \\|.*")), "goal row " + goal);
         }
         String latest = Files.readString(results.resolve("latest.md"));
         // The simulated lab (15 rate-limited replicas, 5 x 3) and the scaling with copies and groups.
@@ -152,7 +164,7 @@ class RunScriptQuickTest {
         assertEquals(15, Files.readAllLines(out.resolve("lab/rate-800M/replicas.txt")).size(), "every replica measured");
         assertTrue(Files.readString(out.resolve("lab/lab.md")).contains("% of limit"));
         for (String chart : List.of("xts.png", "fio-nbd-vs-nbdkit.png", "fio-replicated-vs-qsd.png",
-                "fio-replicated-vs-nbdkit-luks.png", "lab/lab.png", "scaling/scaling.png")) {
+                "fio-replicated-vs-qsd-untagged.png", "fio-replicated-vs-nbdkit-luks.png", "lab/lab.png", "scaling/scaling.png")) {
             Path png = out.resolve(chart);
             assertNonEmpty(png);
             byte[] head = new byte[4];
