@@ -255,16 +255,16 @@ def all_cpu(parts):
     return sum(v for v in (median(parts.get(p, [])) for p in CPU_PARTS) if v == v)
 
 
-def machine_drift(out, script, cpu, labels, ours="nbdvault"):
+def machine_drift(out, script, cpu, labels, own, ours="nbdvault"):
     """Markdown: each target's CPU per request in this run ÷ in the previous comparable run. The peers
     run the same programs in both, so theirs is the machine's drift (other tenants, a slower host):
-    what makes absolute figures of two runs incomparable while ratios within a run stay sound."""
+    what makes absolute figures of two runs incomparable while ratios within a run stay sound. OWN are
+    the labels that run nbdvault's code (OURS and its variants), never counted among the peers."""
     prev = previous_run(out, script)
     if prev is None:
         return []
     before = cpu_per_request(os.path.join(os.path.dirname(os.path.abspath(out)), prev), script)
     labels = [label for label in labels if label != ours] + [ours]
-    own_code = lambda label: label == ours or label.startswith(ours + "-")  # nbdvault-untagged is ours too
     rows, drift = [], []
     for job in [j for j in JOB_ORDER if j in cpu] + [j for j in cpu if j not in JOB_ORDER]:
         ratio = {}
@@ -273,12 +273,13 @@ def machine_drift(out, script, cpu, labels, ours="nbdvault"):
                 now, then = all_cpu(cpu[job][label]), all_cpu(before[job][label])
                 if now > 0 and then > 0:
                     ratio[label] = now / then
-        peers = [r for label, r in ratio.items() if not own_code(label)]
+        peers = [r for label, r in ratio.items() if label not in own]
         if not peers:
             continue
         drift += peers
-        own = fmt(ratio[ours] / median(peers)) if ours in ratio else "–"
-        rows.append(f"| {job} | " + " | ".join(fmt(ratio.get(label, float("nan"))) for label in labels) + f" | {own} |")
+        unexplained = fmt(ratio[ours] / median(peers)) if ours in ratio else "–"
+        rows.append(f"| {job} | " + " | ".join(fmt(ratio.get(label, float("nan"))) for label in labels)
+                    + f" | {unexplained} |")
     if not rows:
         return []
     return [f"### This machine against run {prev} ({script})", "",
@@ -599,12 +600,14 @@ def main():
         if cpu and script not in done_cpu:
             done_cpu.add(script)
             labels = [l for (sc, p, o, _, _) in FIO if sc == script for l in (p, o)]
+            own = {o for (sc, _, o, _, _) in FIO if sc == script}  # the labels that run nbdvault
             lines += cpu_table(cpu, script, list(dict.fromkeys(labels)), env.get("cores", "?"))
-            lines += machine_drift(out, script, cpu, list(dict.fromkeys(labels)))
-            if script == "replicated-vs-qsd":
-                for ours in ("nbdvault", "nbdvault-untagged"):
-                    lines += goal_budget(cpu, fio_results(out, script, "qsd", ours), env.get("cores", "?"), ours=ours,
-                                         explain=ours == "nbdvault")
+            lines += machine_drift(out, script, cpu, list(dict.fromkeys(labels)), own)
+            # The goals are against qsd: one table for each nbdvault volume compared with it.
+            against_qsd = [o for (sc, p, o, _, _) in FIO if sc == script and p == "qsd"]
+            for i, target in enumerate(against_qsd):
+                lines += goal_budget(cpu, fio_results(out, script, "qsd", target), env.get("cores", "?"),
+                                     ours=target, explain=i == 0)
 
     for sub, name in (("lab", "lab.md"), ("scaling", "scaling.md")):
         path = os.path.join(out, sub, name)
